@@ -1,0 +1,285 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// SalesforceConnectionSpec says how to log in to Salesforce and where to put the token.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.renewBefore) || !has(self.sessionTimeout) || duration(self.renewBefore) < duration(self.sessionTimeout)",message="renewBefore must be shorter than sessionTimeout: the token must be renewed before it expires"
+type SalesforceConnectionSpec struct {
+	// loginURL is the Salesforce authorization server: https://login.salesforce.com for
+	// production orgs, https://test.salesforce.com for sandboxes, or the org's My Domain
+	// URL (https://acme.my.salesforce.com; required for clientCredentials). The host must be
+	// allowed by the operator's --allowed-login-hosts.
+	// +kubebuilder:default="https://login.salesforce.com"
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != '' && url(self).getEscapedPath() in ['', '/'] && !self.contains('@') && !self.contains('?') && !self.contains('#')",message="loginURL must be an http(s):// URL made of a host and an optional port only (no path, query or user info), such as https://login.salesforce.com"
+	// +optional
+	LoginURL string `json:"loginURL,omitempty"`
+
+	// auth chooses the OAuth 2.0 flow: exactly one of jwtBearer, password, refreshToken,
+	// clientCredentials.
+	// +required
+	Auth AuthSpec `json:"auth"`
+
+	// tokenSecret is the Secret the operator writes the access token to, in the
+	// connection's namespace. Workloads mount it.
+	// +optional
+	TokenSecret TokenSecretSpec `json:"tokenSecret,omitempty"`
+
+	// sessionTimeout is the lifetime of an access token: the session timeout of the
+	// connected app, else of the user's profile, else of the org (Salesforce's default is
+	// 2h). Salesforce does not say it in the token answer, so set it to match your org;
+	// between 1m and 24h.
+	// +kubebuilder:default="2h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('24h')",message="sessionTimeout must be between 1m and 24h, like Salesforce's session timeouts"
+	// +optional
+	SessionTimeout *metav1.Duration `json:"sessionTimeout,omitempty"`
+
+	// renewBefore is how long before expiry the token is renewed. Default: a third of
+	// sessionTimeout. Must be shorter than sessionTimeout.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="renewBefore must be at least 1s"
+	// +optional
+	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
+}
+
+// AuthSpec holds exactly one OAuth 2.0 flow.
+//
+// +kubebuilder:validation:XValidation:rule="[has(self.jwtBearer), has(self.password), has(self.refreshToken), has(self.clientCredentials)].filter(x, x).size() == 1",message="auth must set exactly one of jwtBearer, password, refreshToken or clientCredentials"
+type AuthSpec struct {
+	// jwtBearer signs a JWT with the private key of a certificate uploaded to the
+	// connected app (OAuth 2.0 JWT bearer flow). No client secret, no refresh token, no
+	// approval used up: the flow Salesforce recommends for server-to-server work.
+	// Credentials Secret keys: private_key (PEM, RSA), client_id and username unless set here.
+	// +optional
+	JWTBearer *JWTBearerAuth `json:"jwtBearer,omitempty"`
+
+	// password logs in with a username, password and security token (OAuth 2.0
+	// username-password flow). Blocked by default in orgs created since Summer '23 and
+	// being deprecated by Salesforce: prefer jwtBearer or clientCredentials.
+	// Credentials Secret keys: client_id, client_secret, username, password,
+	// security_token (optional, appended to the password).
+	// +optional
+	Password *PasswordAuth `json:"password,omitempty"`
+
+	// refreshToken exchanges a refresh token obtained elsewhere (OAuth 2.0 refresh token
+	// flow). Each refresh token is one of the five approvals Salesforce allows per user
+	// and connected app. Credentials Secret keys: refresh_token, client_id, client_secret
+	// (optional).
+	// +optional
+	RefreshToken *RefreshTokenAuth `json:"refreshToken,omitempty"`
+
+	// clientCredentials logs in as the connected app's run-as user (OAuth 2.0 client
+	// credentials flow). loginURL must be the org's My Domain URL. Credentials Secret
+	// keys: client_id, client_secret.
+	// +optional
+	ClientCredentials *ClientCredentialsAuth `json:"clientCredentials,omitempty"`
+}
+
+// SecretReference names a Secret in the connection's namespace.
+type SecretReference struct {
+	// name of the Secret, in the same namespace as the connection.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +required
+	Name string `json:"name"`
+}
+
+// JWTBearerAuth configures the OAuth 2.0 JWT bearer flow.
+type JWTBearerAuth struct {
+	// clientID is the connected app's consumer key (not a secret). Overrides the
+	// credentials Secret's client_id key.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	ClientID string `json:"clientID,omitempty"`
+
+	// username is the Salesforce username to log in as (the JWT subject). Overrides the
+	// credentials Secret's username key.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Username string `json:"username,omitempty"`
+
+	// audience overrides the JWT aud claim. Default: https://test.salesforce.com when
+	// loginURL is test.salesforce.com or a sandbox My Domain, else
+	// https://login.salesforce.com. Salesforce never accepts the My Domain URL here; set
+	// it only for an Experience Cloud site.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.matches('^https://[^/?#@]+(/[^?#@]*)?$')",message="audience must be an https:// URL"
+	// +optional
+	Audience string `json:"audience,omitempty"`
+
+	// credentialsSecretRef names the Secret holding private_key (PEM, RSA, PKCS#1 or
+	// PKCS#8).
+	// +required
+	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+}
+
+// PasswordAuth configures the OAuth 2.0 username-password flow.
+type PasswordAuth struct {
+	// clientID is the connected app's consumer key. Overrides the credentials Secret's
+	// client_id key.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	ClientID string `json:"clientID,omitempty"`
+
+	// username is the Salesforce username. Overrides the credentials Secret's username key.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Username string `json:"username,omitempty"`
+
+	// credentialsSecretRef names the Secret holding client_secret, password and
+	// security_token.
+	// +required
+	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+}
+
+// RefreshTokenAuth configures the OAuth 2.0 refresh token flow.
+type RefreshTokenAuth struct {
+	// clientID is the connected app's consumer key. Overrides the credentials Secret's
+	// client_id key.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	ClientID string `json:"clientID,omitempty"`
+
+	// credentialsSecretRef names the Secret holding refresh_token and, if the connected
+	// app requires it, client_secret. When Salesforce rotates the refresh token, the
+	// operator keeps the current one in a Secret of its own, <name>-refresh-token; put a
+	// new refresh_token in this Secret to start over.
+	// +required
+	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+}
+
+// ClientCredentialsAuth configures the OAuth 2.0 client credentials flow.
+type ClientCredentialsAuth struct {
+	// clientID is the connected app's consumer key. Overrides the credentials Secret's
+	// client_id key.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	ClientID string `json:"clientID,omitempty"`
+
+	// credentialsSecretRef names the Secret holding client_secret.
+	// +required
+	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+}
+
+// TokenSecretSpec configures the Secret that receives the access token.
+type TokenSecretSpec struct {
+	// name of the token Secret. Default: <connection name>-token.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	Name string `json:"name,omitempty"`
+}
+
+// SalesforceConnectionStatus is what the operator observed and did.
+type SalesforceConnectionStatus struct {
+	// observedGeneration is the generation of the spec the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// instanceURL is the org's API base URL from the last token answer.
+	// +optional
+	InstanceURL string `json:"instanceURL,omitempty"`
+
+	// orgID is the Salesforce org id (00D...) of the token.
+	// +optional
+	OrgID string `json:"orgID,omitempty"`
+
+	// userID is the Salesforce user id (005...) of the token.
+	// +optional
+	UserID string `json:"userID,omitempty"`
+
+	// issuedAt is when Salesforce issued the token in the token Secret.
+	// +optional
+	IssuedAt *metav1.Time `json:"issuedAt,omitempty"`
+
+	// expiresAt is when that token expires: issuedAt plus sessionTimeout.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// renewAt is when the operator renews the token.
+	// +optional
+	RenewAt *metav1.Time `json:"renewAt,omitempty"`
+
+	// tokenSecretName is the Secret holding the token.
+	// +optional
+	TokenSecretName string `json:"tokenSecretName,omitempty"`
+
+	// lastFailure describes the last failed login while no login has succeeded since; it
+	// keeps backoff and "wait for a change" across operator restarts.
+	// +optional
+	LastFailure *LoginFailure `json:"lastFailure,omitempty"`
+
+	// conditions: Ready, Reconciling, Stalled, Expiring, Revoked.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// LoginFailure records a failed login and the inputs it was made with.
+type LoginFailure struct {
+	// time of the last failed attempt.
+	Time metav1.Time `json:"time"`
+
+	// count of consecutive failed attempts with the same inputs.
+	Count int32 `json:"count"`
+
+	// reason is the Ready condition reason the failure gave.
+	Reason string `json:"reason"`
+
+	// message says what failed, in words a person can act on.
+	// +optional
+	Message string `json:"message,omitempty"`
+
+	// observedGeneration is the spec generation the attempt used.
+	ObservedGeneration int64 `json:"observedGeneration"`
+
+	// credentialsResourceVersion is the resourceVersion of the credentials Secret the
+	// attempt used (empty when it did not exist). A change means someone acted: try again.
+	// +optional
+	CredentialsResourceVersion string `json:"credentialsResourceVersion,omitempty"`
+}
+
+// SalesforceConnection is a login to Salesforce kept alive by the operator: it writes the
+// access token and instance URL to a Secret that workloads mount, and renews it before it
+// expires.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=sfconn,categories=salesforce
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiresAt`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type SalesforceConnection struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec SalesforceConnectionSpec `json:"spec"`
+
+	// +optional
+	Status SalesforceConnectionStatus `json:"status,omitempty"`
+}
+
+// SalesforceConnectionList is a list of SalesforceConnection.
+//
+// +kubebuilder:object:root=true
+type SalesforceConnectionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []SalesforceConnection `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&SalesforceConnection{}, &SalesforceConnectionList{})
+}

@@ -1,0 +1,152 @@
+// Command manager runs the sfconn operator: it reconciles SalesforceConnections into token
+// Secrets that it keeps renewed.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"os"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	_ "k8s.io/client-go/plugin/pkg/client/auth"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/controller"
+	"github.com/sfconn/sfconn-operator/internal/loginhost"
+	"github.com/sfconn/sfconn-operator/internal/salesforce"
+)
+
+var scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(sfv1.AddToScheme(scheme))
+}
+
+func main() {
+	var (
+		metricsAddr, probeAddr string
+		secureMetrics          bool
+		enableHTTP2            bool
+		leaderElect            bool
+		allowedLoginHosts      string
+		watchNamespaces        string
+		maxConcurrent          int
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to: :8443 for HTTPS, :8080 for HTTP, 0 to turn it off.")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health probe endpoint binds to.")
+	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorized through the API server.")
+	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off: HTTP/2 Rapid Reset, CVE-2023-44487).")
+	flag.BoolVar(&leaderElect, "leader-elect", false, "Enable leader election, so that one replica alone logs in and refreshes tokens.")
+	flag.StringVar(&allowedLoginHosts, "allowed-login-hosts", strings.Join(loginhost.DefaultPatterns, ","),
+		"Comma-separated login host patterns the operator may contact (*.my.salesforce.com matches any My Domain). "+
+			"http:// is accepted only for a loopback host named here explicitly.")
+	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
+	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4, "How many connections are reconciled at once.")
+	opts := zap.Options{Development: false}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	log := ctrl.Log.WithName("setup")
+
+	hosts, err := loginhost.Parse(splitList(allowedLoginHosts))
+	if err != nil {
+		log.Error(err, "Invalid --allowed-login-hosts")
+		os.Exit(1)
+	}
+
+	var tlsOpts []func(*tls.Config)
+	if !enableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metricsOpts := metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics, TLSOpts: tlsOpts}
+	if secureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+
+	var namespaces map[string]cache.Config
+	if ns := splitList(watchNamespaces); len(ns) > 0 {
+		namespaces = map[string]cache.Config{}
+		for _, n := range ns {
+			namespaces[n] = cache.Config{}
+		}
+	}
+
+	cfg := ctrl.GetConfigOrDie()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsOpts,
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         leaderElect,
+		LeaderElectionID:       "sfconn-operator.salesforce.sfconn.io",
+		// Releasing the lease on shutdown lets the next leader renew without waiting for
+		// the lease to run out; the process exits right after.
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         controller.CacheOptions(cache.Options{DefaultNamespaces: namespaces}),
+	})
+	if err != nil {
+		log.Error(err, "Unable to create the manager")
+		os.Exit(1)
+	}
+	credentialsCache, err := controller.NewCredentialsCache(cfg, mgr, namespaces)
+	if err != nil {
+		log.Error(err, "Unable to create the credentials cache")
+		os.Exit(1)
+	}
+	if err := mgr.Add(credentialsCache); err != nil {
+		log.Error(err, "Unable to add the credentials cache")
+		os.Exit(1)
+	}
+
+	r := &controller.Reconciler{
+		Client:     mgr.GetClient(),
+		APIReader:  mgr.GetAPIReader(),
+		Salesforce: salesforce.NewClient(),
+		LoginHosts: hosts,
+		Clock:      clock.RealClock{},
+		Recorder:   mgr.GetEventRecorder("sfconn-operator"),
+	}
+	if err := r.SetupWithManager(mgr, credentialsCache, controllerOptions(maxConcurrent)); err != nil {
+		log.Error(err, "Unable to set up the controller")
+		os.Exit(1)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		log.Error(err, "Unable to set up the health check")
+		os.Exit(1)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		log.Error(err, "Unable to set up the ready check")
+		os.Exit(1)
+	}
+
+	log.Info("Starting manager", "allowedLoginHosts", allowedLoginHosts)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		log.Error(err, "Manager stopped")
+		os.Exit(1)
+	}
+}
+
+func controllerOptions(maxConcurrent int) crcontroller.Options {
+	return crcontroller.Options{MaxConcurrentReconciles: maxConcurrent}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

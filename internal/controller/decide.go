@@ -1,0 +1,215 @@
+package controller
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+	"time"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+)
+
+// Durations the spec may leave out.
+const (
+	defaultSessionTimeout = 2 * time.Hour
+	// renewJitter spreads renewals of tokens issued at the same moment over this fraction
+	// of renewBefore, always earlier than renewAt would otherwise be, never later.
+	renewJitter = 0.1
+)
+
+// Backoff after failed logins. Transient failures retry quickly; the login rate limit
+// (3,600 logins per user per hour) is only made worse by retrying, so it waits long.
+const (
+	retryBase     = 5 * time.Second
+	retryMax      = 5 * time.Minute
+	rateLimitBase = 15 * time.Minute
+	rateLimitMax  = time.Hour
+	backoffJitter = 0.2
+)
+
+// secretState is what the pass found under the token Secret's name.
+type secretState int
+
+const (
+	secretMissing secretState = iota
+	secretOurs
+	// secretForeign: a Secret the connection does not control; never overwritten.
+	secretForeign
+)
+
+// facts is everything one pass observed. decide reads nothing else: no clients, no clock.
+type facts struct {
+	now        time.Time
+	generation int64
+	uid        string
+
+	sessionTimeout time.Duration
+	renewBefore    time.Duration
+
+	inputs  *loginInputs
+	problem *inputsProblem
+	// hostProblem is set when the login host is not allowed.
+	hostProblem string
+
+	secret secretState
+	// stored is the token in the token Secret, nil when there is none usable.
+	stored *issuedToken
+	// intact is false when someone else edited the token Secret's data.
+	intact bool
+
+	lastFailure *sfv1.LoginFailure
+}
+
+// failure is why a pass ends without a valid, current token.
+type failure struct {
+	reason  string
+	message string
+	// terminal failures wait for a change of spec or credentials; others retry at retryAt.
+	terminal bool
+	retryAt  time.Time
+}
+
+// decision is what the pass will do.
+type decision struct {
+	// login is set when a new token is needed; why says which rule asked for it.
+	login bool
+	why   string
+	// blocked is set when no login may be attempted now.
+	blocked *failure
+	// relabel is set when the stored token stays but its Secret must be rewritten (a new
+	// session timeout changes expires_at, or labels were lost).
+	rewrite bool
+}
+
+// loginTrigger is one rule of the renewal policy chain: it returns why a new token is
+// needed, or "" when it sees no reason.
+type loginTrigger func(f *facts) string
+
+// loginTriggers are checked in order; the first that fires gives the reason.
+var loginTriggers = []loginTrigger{
+	func(f *facts) string {
+		if f.secret == secretMissing {
+			return "the token Secret does not exist"
+		}
+		return ""
+	},
+	func(f *facts) string {
+		if f.stored == nil || !f.intact {
+			return "the token Secret was changed by someone else"
+		}
+		return ""
+	},
+	func(f *facts) string {
+		if f.stored.inputsHash != f.inputs.hash {
+			return "the spec or the credentials changed"
+		}
+		return ""
+	},
+	func(f *facts) string {
+		if !f.now.Before(renewAt(f.stored.issuedAt.Add(f.sessionTimeout), f.renewBefore, f.uid)) {
+			return "the renewal time was reached"
+		}
+		return ""
+	},
+}
+
+// decide chooses between keeping the stored token, logging in, and waiting.
+func decide(f *facts) decision {
+	if f.problem != nil {
+		return decision{blocked: &failure{reason: f.problem.reason, message: f.problem.message, terminal: true}}
+	}
+	if f.hostProblem != "" {
+		return decision{blocked: &failure{reason: sfv1.ReasonInvalidSpec, message: f.hostProblem, terminal: true}}
+	}
+	if f.secret == secretForeign {
+		return decision{blocked: &failure{reason: sfv1.ReasonInvalidSpec, terminal: true,
+			message: "the token Secret exists and is not controlled by this SalesforceConnection; the operator will not overwrite it: delete it or choose another spec.tokenSecret.name"}}
+	}
+	why := ""
+	for _, trigger := range loginTriggers {
+		if why = trigger(f); why != "" {
+			break
+		}
+	}
+	if why == "" {
+		return decision{rewrite: !f.stored.expiresAt.Equal(f.stored.issuedAt.Add(f.sessionTimeout))}
+	}
+	if held := heldByFailure(f); held != nil {
+		return decision{blocked: held}
+	}
+	return decision{login: true, why: why}
+}
+
+// heldByFailure returns the last failure when it still applies: it was made with the same
+// spec generation and credentials, and it is terminal or its retry time is ahead. Kept in
+// status, so neither a restart nor a resync turns a wrong password into a login storm.
+func heldByFailure(f *facts) *failure {
+	lf := f.lastFailure
+	if lf == nil || lf.ObservedGeneration != f.generation || lf.CredentialsResourceVersion != f.inputs.credentialsVersion {
+		return nil
+	}
+	if isTerminalReason(lf.Reason) {
+		return &failure{reason: lf.Reason, terminal: true, message: lf.Message}
+	}
+	retryAt := lf.Time.Add(backoff(lf.Reason, lf.Count, f.uid))
+	if f.now.Before(retryAt) {
+		return &failure{reason: lf.Reason, message: lf.Message, retryAt: retryAt}
+	}
+	return nil
+}
+
+// isTerminalReason says whether a failure reason waits for a person.
+func isTerminalReason(reason string) bool {
+	switch reason {
+	case sfv1.ReasonSalesforceUnavailable, sfv1.ReasonRateLimited, "":
+		return false
+	}
+	return true
+}
+
+// renewAt is when a token expiring at expiresAt is renewed: renewBefore ahead of expiry,
+// moved earlier by a per-connection jitter so tokens issued together do not all renew in
+// the same second. The jitter comes from the UID, so it is stable across restarts.
+func renewAt(expiresAt time.Time, renewBefore time.Duration, uid string) time.Time {
+	jitter := time.Duration(fraction(uid, "renew") * renewJitter * float64(renewBefore))
+	return expiresAt.Add(-renewBefore - jitter)
+}
+
+// backoff is the wait after the count-th consecutive failure with the given reason,
+// exponential with jitter, capped.
+func backoff(reason string, count int32, uid string) time.Duration {
+	base, ceiling := retryBase, retryMax
+	if reason == sfv1.ReasonRateLimited {
+		base, ceiling = rateLimitBase, rateLimitMax
+	}
+	if count < 1 {
+		count = 1
+	}
+	d := float64(base) * math.Pow(2, float64(count-1))
+	if d > float64(ceiling) {
+		d = float64(ceiling)
+	}
+	d *= 1 + backoffJitter*fraction(uid, fmt.Sprint("backoff", count))
+	return time.Duration(d)
+}
+
+// fraction maps (uid, salt) to [0, 1), deterministically.
+func fraction(uid, salt string) float64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(uid))
+	_, _ = h.Write([]byte(salt))
+	return float64(h.Sum64()%10000) / 10000
+}
+
+// effectiveDurations applies the spec's defaults.
+func effectiveDurations(spec *sfv1.SalesforceConnectionSpec) (sessionTimeout, renewBefore time.Duration) {
+	sessionTimeout = defaultSessionTimeout
+	if spec.SessionTimeout != nil && spec.SessionTimeout.Duration > 0 {
+		sessionTimeout = spec.SessionTimeout.Duration
+	}
+	renewBefore = sessionTimeout / 3
+	if spec.RenewBefore != nil && spec.RenewBefore.Duration > 0 && spec.RenewBefore.Duration < sessionTimeout {
+		renewBefore = spec.RenewBefore.Duration
+	}
+	return sessionTimeout, renewBefore
+}

@@ -1,0 +1,268 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/loginhost"
+	"github.com/sfconn/sfconn-operator/internal/salesforce"
+)
+
+// loginTimeout bounds one call to Salesforce, so a hung server never holds a worker.
+const loginTimeout = time.Minute
+
+// Reconciler keeps a SalesforceConnection's token Secret holding a valid token.
+type Reconciler struct {
+	// Client reads from the manager's cache (connections, and the Secrets the operator
+	// manages) and writes to the API server.
+	Client client.Client
+	// APIReader reads uncached: credentials Secrets, which the cache does not hold.
+	APIReader  client.Reader
+	Salesforce salesforce.Client
+	LoginHosts *loginhost.Policy
+	Clock      clock.PassiveClock
+	Recorder   events.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections,verbs=get;list;watch
+// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile reads the connection and its inputs, decides whether a login is needed, logs
+// in only then, writes the token Secret when it changed, and patches status once.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := logf.FromContext(ctx)
+	var conn sfv1.SalesforceConnection
+	if err := r.Client.Get(ctx, req.NamespacedName, &conn); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !conn.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+
+	f, err := r.observe(ctx, &conn)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	d := decide(f)
+	o, err := r.act(ctx, &conn, f, d)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+
+	status := computeStatus(&conn, f, o)
+	if !equality.Semantic.DeepEqual(status, conn.Status) {
+		patch := client.MergeFrom(conn.DeepCopy())
+		conn.Status = status
+		if err := r.Client.Status().Patch(ctx, &conn, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("patching status: %w", err)
+		}
+	}
+	if wake := nextWake(f, o); !wake.IsZero() {
+		log.V(1).Info("Next check", "connection", klog.KObj(&conn), "at", wake)
+		return ctrl.Result{RequeueAfter: max(wake.Sub(f.now), time.Second)}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// observe gathers the facts of one pass.
+func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnection) (*facts, error) {
+	f := &facts{
+		now:         r.Clock.Now(),
+		generation:  conn.Generation,
+		uid:         string(conn.UID),
+		lastFailure: conn.Status.LastFailure,
+	}
+	f.sessionTimeout, f.renewBefore = effectiveDurations(&conn.Spec)
+
+	inputs, problem := readInputs(ctx, r.APIReader, conn)
+	if problem != nil && problem.reason == "" {
+		// The API server failed us, not the user: back off and try again.
+		return nil, errors.New(problem.message)
+	}
+	f.inputs, f.problem = inputs, problem
+	if inputs != nil {
+		if err := r.LoginHosts.Check(inputs.request.LoginURL); err != nil {
+			f.hostProblem = err.Error()
+		}
+	}
+
+	secret, state, err := r.getTokenSecret(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	f.secret = state
+	if state == secretOurs {
+		f.stored, f.intact = storedToken(secret)
+	}
+	return f, nil
+}
+
+// getTokenSecret finds the token Secret: in the cache when it carries the operator's
+// labels, else straight from the API server, to tell a missing Secret from one whose
+// labels someone removed, or one that belongs to somebody else.
+func (r *Reconciler) getTokenSecret(ctx context.Context, conn *sfv1.SalesforceConnection) (*corev1.Secret, secretState, error) {
+	key := types.NamespacedName{Namespace: conn.Namespace, Name: tokenSecretName(conn)}
+	var s corev1.Secret
+	err := r.Client.Get(ctx, key, &s)
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, &s)
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, secretMissing, nil
+	case err != nil:
+		return nil, secretMissing, fmt.Errorf("reading token Secret: %w", err)
+	case !isControlledBy(&s, conn.UID):
+		return &s, secretForeign, nil
+	}
+	return &s, secretOurs, nil
+}
+
+// act carries out the decision: a login when one is needed, and the token Secret write.
+func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f *facts, d decision) (*outcome, error) {
+	log := logf.FromContext(ctx)
+	o := &outcome{token: f.stored, failure: d.blocked}
+	if f.secret != secretOurs || !f.intact {
+		// Whatever is under the name is not a token the operator can vouch for.
+		o.token = nil
+	}
+	if d.rewrite {
+		o.token.setLifetime(f.sessionTimeout)
+		if err := r.writeTokenSecret(ctx, conn, o.token); err != nil {
+			return nil, err
+		}
+	}
+	if !d.login {
+		return o, nil
+	}
+
+	log.Info("Logging in to Salesforce", "connection", klog.KObj(conn), "grant", f.inputs.request.Grant, "why", d.why)
+	tok, err := r.login(ctx, conn, f.inputs)
+	if err != nil {
+		o.failure, o.newFailure = classify(err, conn, f), true
+		log.Info("Login failed", "connection", klog.KObj(conn), "reason", o.failure.reason, "error", err.Error())
+		r.Recorder.Eventf(conn, nil, corev1.EventTypeWarning, o.failure.reason, "Login", "%s", o.failure.message)
+		return o, nil
+	}
+	issued := newIssuedToken(tok, f.sessionTimeout, f.inputs.hash)
+	if err := r.writeTokenSecret(ctx, conn, issued); err != nil {
+		return nil, err
+	}
+	first := f.stored == nil
+	o.token, o.renewed, o.failure = issued, true, nil
+	reason, verb := "TokenRenewed", "Renewed"
+	if first {
+		reason, verb = "TokenIssued", "Issued"
+	}
+	log.Info(verb+" token", "connection", klog.KObj(conn), "expiresAt", issued.expiresAt)
+	r.Recorder.Eventf(conn, nil, corev1.EventTypeNormal, reason, "Login",
+		"%s a token valid until %s into Secret %s", verb, stamp(issued.expiresAt), tokenSecretName(conn))
+	return o, nil
+}
+
+// login calls Salesforce. For the refresh token grant it uses the latest rotated refresh
+// token and stores the next one before the new access token goes anywhere.
+func (r *Reconciler) login(ctx context.Context, conn *sfv1.SalesforceConnection, in *loginInputs) (*salesforce.Token, error) {
+	req := in.request
+	userRefreshToken := req.RefreshToken
+	if req.Grant == salesforce.GrantRefreshToken {
+		rt, err := r.currentRefreshToken(ctx, conn, userRefreshToken)
+		if err != nil {
+			return nil, err
+		}
+		req.RefreshToken = rt
+	}
+	ctx, cancel := context.WithTimeout(ctx, loginTimeout)
+	defer cancel()
+	tok, err := r.Salesforce.Login(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if req.Grant == salesforce.GrantRefreshToken && tok.RefreshToken != "" && tok.RefreshToken != req.RefreshToken {
+		if err := r.storeRotatedRefreshToken(ctx, conn, userRefreshToken, tok.RefreshToken); err != nil {
+			return nil, fmt.Errorf("storing the rotated refresh token: %w", err)
+		}
+	}
+	return tok, nil
+}
+
+// writeTokenSecret creates or updates the token Secret, only when it differs.
+func (r *Reconciler) writeTokenSecret(ctx context.Context, conn *sfv1.SalesforceConnection, tok *issuedToken) error {
+	desired := desiredTokenSecret(conn, tok)
+	var current corev1.Secret
+	err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), &current)
+	if apierrors.IsNotFound(err) {
+		if err := r.Client.Create(ctx, desired); err != nil {
+			return fmt.Errorf("creating token Secret: %w", err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading token Secret: %w", err)
+	}
+	if !isControlledBy(&current, conn.UID) {
+		return fmt.Errorf("token Secret %s is not controlled by this connection", desired.Name)
+	}
+	updated := current.DeepCopy()
+	updated.Labels = mergeMaps(updated.Labels, desired.Labels)
+	updated.Annotations = mergeMaps(updated.Annotations, desired.Annotations)
+	updated.OwnerReferences = desired.OwnerReferences
+	updated.Type = desired.Type
+	updated.Data = desired.Data
+	if equality.Semantic.DeepEqual(updated, &current) {
+		return nil
+	}
+	if err := r.Client.Update(ctx, updated); err != nil {
+		return fmt.Errorf("updating token Secret: %w", err)
+	}
+	return nil
+}
+
+// classify turns a login error into a failure: the class decided by the Salesforce client
+// where the answer was read, mapped here to a condition reason.
+func classify(err error, conn *sfv1.SalesforceConnection, f *facts) *failure {
+	class := salesforce.ClassOf(err)
+	fl := &failure{message: err.Error()}
+	switch class {
+	case salesforce.Terminal:
+		fl.reason, fl.terminal = sfv1.ReasonAuthenticationFailed, true
+		fl.message = fmt.Sprintf("Salesforce refused the login: %v. Fix the credentials in Secret %q or the spec; the operator tries again when either changes",
+			err, credentialsSecretName(&conn.Spec))
+	case salesforce.Revoked:
+		fl.reason, fl.terminal = sfv1.ReasonRevoked, true
+		fl.message = revokedMessage(err, conn)
+	case salesforce.RateLimited:
+		fl.reason = sfv1.ReasonRateLimited
+	default:
+		fl.reason = sfv1.ReasonSalesforceUnavailable
+	}
+	if !fl.terminal {
+		fl.retryAt = f.now.Add(backoff(fl.reason, consecutiveFailures(f), f.uid))
+	}
+	return fl
+}
+
+func revokedMessage(err error, conn *sfv1.SalesforceConnection) string {
+	return fmt.Sprintf("Salesforce rejected the refresh token (%v). Likely causes, most likely first: "+
+		"the five-approval limit (a sixth approval for this user and connected app, made anywhere, evicted this one); "+
+		"an admin revoked it; the connected app's refresh token policy expired it; "+
+		"a rotated refresh token was replayed; the user's password was reset. "+
+		"Put a new refresh_token in Secret %q to recover; the access token already in the token Secret stays until it expires",
+		err, credentialsSecretName(&conn.Spec))
+}

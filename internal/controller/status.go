@@ -1,0 +1,191 @@
+package controller
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+)
+
+// outcome is what a pass ended with: the token now in the token Secret (new or kept) and
+// the failure that prevented a current one, if any.
+type outcome struct {
+	token   *issuedToken
+	renewed bool
+	failure *failure
+	// newFailure is set when this pass attempted a login and it failed; it is recorded in
+	// status so that backoff and "wait for a change" survive restarts.
+	newFailure bool
+}
+
+// computeStatus derives the whole status from this pass's facts and outcome. Pure: no
+// condition is carried over from the last pass except what the facts say.
+func computeStatus(conn *sfv1.SalesforceConnection, f *facts, o *outcome) sfv1.SalesforceConnectionStatus {
+	st := *conn.Status.DeepCopy()
+	st.ObservedGeneration = f.generation
+	if o.token != nil {
+		renew := renewAt(o.token.expiresAt, f.renewBefore, f.uid)
+		st.InstanceURL = o.token.instanceURL()
+		st.OrgID = o.token.orgID()
+		st.UserID = o.token.userID()
+		st.IssuedAt = timePtr(o.token.issuedAt)
+		st.ExpiresAt = timePtr(o.token.expiresAt)
+		st.RenewAt = timePtr(renew)
+		st.TokenSecretName = tokenSecretName(conn)
+	} else {
+		st.IssuedAt, st.ExpiresAt, st.RenewAt = nil, nil, nil
+		st.TokenSecretName = ""
+	}
+	st.LastFailure = nextLastFailure(conn.Status.LastFailure, f, o)
+
+	setReady(&st, f, o)
+	setStalled(&st, f, o)
+	setReconciling(&st, f, o)
+	setExpiring(&st, f, o)
+	setRevoked(&st, f, o)
+	return st
+}
+
+func nextLastFailure(prev *sfv1.LoginFailure, f *facts, o *outcome) *sfv1.LoginFailure {
+	switch {
+	case o.failure == nil:
+		return nil
+	case !o.newFailure:
+		return prev
+	}
+	lf := &sfv1.LoginFailure{
+		Time:               metav1.NewTime(f.now),
+		Count:              consecutiveFailures(f),
+		Reason:             o.failure.reason,
+		Message:            o.failure.message,
+		ObservedGeneration: f.generation,
+	}
+	if f.inputs != nil {
+		lf.CredentialsResourceVersion = f.inputs.credentialsVersion
+	}
+	return lf
+}
+
+// consecutiveFailures counts a login failing now: one more than the last failure when that
+// was made with the same inputs, else the first.
+func consecutiveFailures(f *facts) int32 {
+	if lf := f.lastFailure; lf != nil && f.inputs != nil && lf.ObservedGeneration == f.generation &&
+		lf.CredentialsResourceVersion == f.inputs.credentialsVersion {
+		return lf.Count + 1
+	}
+	return 1
+}
+
+// tokenValid says whether the token Secret holds a token that works now.
+func tokenValid(f *facts, o *outcome) bool {
+	return o.token != nil && f.now.Before(o.token.expiresAt)
+}
+
+func setReady(st *sfv1.SalesforceConnectionStatus, f *facts, o *outcome) {
+	c := metav1.Condition{Type: sfv1.ConditionReady, ObservedGeneration: f.generation}
+	switch {
+	case o.failure == nil:
+		c.Status, c.Reason = metav1.ConditionTrue, sfv1.ReasonTokenIssued
+		c.Message = fmt.Sprintf("Token valid until %s; renewal at %s", stamp(o.token.expiresAt), stamp(st.RenewAt.Time))
+	case !o.failure.terminal && tokenValid(f, o):
+		// A transient failure leaves the current token in place: it still works.
+		c.Status, c.Reason = metav1.ConditionTrue, sfv1.ReasonTokenIssued
+		c.Message = fmt.Sprintf("Token valid until %s; renewing failed (%s), next attempt at %s",
+			stamp(o.token.expiresAt), o.failure.message, stamp(o.failure.retryAt))
+	default:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, o.failure.reason, failureMessage(f, o)
+	}
+	meta.SetStatusCondition(&st.Conditions, c)
+}
+
+func failureMessage(f *facts, o *outcome) string {
+	msg := o.failure.message
+	if !o.failure.terminal && !o.failure.retryAt.IsZero() {
+		msg = fmt.Sprintf("%s; next attempt at %s", msg, stamp(o.failure.retryAt))
+	}
+	if o.token != nil && !tokenValid(f, o) {
+		msg = fmt.Sprintf("%s; the token in the Secret expired at %s", msg, stamp(o.token.expiresAt))
+	}
+	return msg
+}
+
+// setStalled follows kstatus: present only while True.
+func setStalled(st *sfv1.SalesforceConnectionStatus, f *facts, o *outcome) {
+	if o.failure == nil || !o.failure.terminal {
+		meta.RemoveStatusCondition(&st.Conditions, sfv1.ConditionStalled)
+		return
+	}
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: sfv1.ConditionStalled, Status: metav1.ConditionTrue,
+		ObservedGeneration: f.generation, Reason: o.failure.reason, Message: o.failure.message})
+}
+
+// setReconciling follows kstatus: present only while True, that is while a retry is due.
+func setReconciling(st *sfv1.SalesforceConnectionStatus, f *facts, o *outcome) {
+	if o.failure == nil || o.failure.terminal {
+		meta.RemoveStatusCondition(&st.Conditions, sfv1.ConditionReconciling)
+		return
+	}
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: sfv1.ConditionReconciling, Status: metav1.ConditionTrue,
+		ObservedGeneration: f.generation, Reason: o.failure.reason,
+		Message: fmt.Sprintf("Obtaining a token: %s; next attempt at %s", o.failure.message, stamp(o.failure.retryAt))})
+}
+
+// setExpiring is present only while True: the renewal time has passed without a new token.
+func setExpiring(st *sfv1.SalesforceConnectionStatus, f *facts, o *outcome) {
+	if o.token == nil || o.renewed || f.now.Before(st.RenewAt.Time) {
+		meta.RemoveStatusCondition(&st.Conditions, sfv1.ConditionExpiring)
+		return
+	}
+	c := metav1.Condition{Type: sfv1.ConditionExpiring, Status: metav1.ConditionTrue, ObservedGeneration: f.generation}
+	if tokenValid(f, o) {
+		c.Reason = sfv1.ReasonRenewalFailing
+		c.Message = fmt.Sprintf("The token expires at %s and has not been renewed yet", stamp(o.token.expiresAt))
+	} else {
+		c.Reason = sfv1.ReasonExpiredToken
+		c.Message = fmt.Sprintf("The token in the Secret expired at %s", stamp(o.token.expiresAt))
+	}
+	if o.failure != nil {
+		c.Message += ": " + o.failure.message
+	}
+	meta.SetStatusCondition(&st.Conditions, c)
+}
+
+// setRevoked is present only while True: Salesforce rejected the refresh token.
+func setRevoked(st *sfv1.SalesforceConnectionStatus, f *facts, o *outcome) {
+	if o.failure == nil || o.failure.reason != sfv1.ReasonRevoked {
+		meta.RemoveStatusCondition(&st.Conditions, sfv1.ConditionRevoked)
+		return
+	}
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: sfv1.ConditionRevoked, Status: metav1.ConditionTrue,
+		ObservedGeneration: f.generation, Reason: sfv1.ReasonRefreshTokenRevoked, Message: o.failure.message})
+}
+
+// nextWake is when the status will next change on its own: the renewal, the retry, or the
+// expiry of the stored token (so Expiring turns from RenewalFailing to Expired on time).
+// Zero means nothing is due: a watch event will wake the connection.
+func nextWake(f *facts, o *outcome) time.Time {
+	var next time.Time
+	consider := func(t time.Time) {
+		if t.After(f.now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	if o.token != nil {
+		consider(renewAt(o.token.expiresAt, f.renewBefore, f.uid))
+		consider(o.token.expiresAt)
+	}
+	if o.failure != nil && !o.failure.terminal {
+		consider(o.failure.retryAt)
+	}
+	return next
+}
+
+func timePtr(t time.Time) *metav1.Time {
+	mt := metav1.NewTime(t)
+	return &mt
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -1,0 +1,13 @@
+// Package salesforce is the operator's OAuth 2.0 client for Salesforce: one function per
+// grant (JWT bearer, username-password, refresh token, client credentials) against
+// <loginURL>/services/oauth2/token, with every failure classified where it is made.
+//
+// Salesforce departs from RFC 6749 in ways that shape this package (see
+// shared/salesforce-oauth.md): the token answer carries no expires_in, issued_at is a string
+// of epoch milliseconds (and is absent from JWT answers), every token-endpoint error is an
+// HTTP 400 whose error_description says what happened, and logins are capped per user per
+// hour. golang.org/x/oauth2 models none of that (a token without Expiry is "valid forever",
+// its auto-detected auth style retries a failed login, and it has no JWT bearer grant signed
+// by golang-jwt), so the token endpoint is called directly here through one small function
+// that all grants share.
+package salesforce

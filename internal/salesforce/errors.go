@@ -1,0 +1,77 @@
+package salesforce
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Class says what the operator should do after a failed request.
+type Class int
+
+const (
+	// Retryable failures (5xx, network errors, timeouts, HTML error pages, malformed
+	// answers) are retried with exponential backoff.
+	Retryable Class = iota
+	// Terminal failures (bad credentials, unknown client, user not approved, bad key) will
+	// fail the same way until a person changes the spec or the credentials.
+	Terminal
+	// Revoked means Salesforce rejected the refresh token: revoked by an admin, evicted by
+	// the five-approval limit, expired by policy, or a rotated token replayed.
+	Revoked
+	// RateLimited means the user's login quota (3,600 per hour) is spent: wait long.
+	RateLimited
+)
+
+func (c Class) String() string {
+	switch c {
+	case Terminal:
+		return "Terminal"
+	case Revoked:
+		return "Revoked"
+	case RateLimited:
+		return "RateLimited"
+	default:
+		return "Retryable"
+	}
+}
+
+// Error is a classified failure. Its text holds Salesforce's error code and description
+// (which never echo credentials) or a description of the transport failure, and never a
+// secret value.
+type Error struct {
+	Class Class
+	// StatusCode is the HTTP status, 0 when no answer arrived.
+	StatusCode int
+	// Code and Description are Salesforce's error and error_description, when sent.
+	Code        string
+	Description string
+	// Message describes failures that carry no Salesforce error body.
+	Message string
+	// Err is the underlying transport error, if any; it must not carry secrets.
+	Err error
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Code != "" && e.Description != "":
+		return fmt.Sprintf("salesforce: %s: %s", e.Code, e.Description)
+	case e.Code != "":
+		return "salesforce: " + e.Code
+	case e.Err != nil:
+		return fmt.Sprintf("salesforce: %s: %v", e.Message, e.Err)
+	default:
+		return "salesforce: " + e.Message
+	}
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ClassOf returns the class of err; an error that did not come from this package is
+// Retryable, since nothing says a person must act.
+func ClassOf(err error) Class {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Class
+	}
+	return Retryable
+}

@@ -1,0 +1,76 @@
+package salesforce
+
+import (
+	"context"
+	"crypto/rsa"
+	"time"
+)
+
+// Grant names an OAuth 2.0 flow the operator can run without a person.
+type Grant string
+
+const (
+	GrantJWTBearer         Grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	GrantPassword          Grant = "password"
+	GrantRefreshToken      Grant = "refresh_token"
+	GrantClientCredentials Grant = "client_credentials"
+)
+
+// LoginRequest holds everything one token request needs. Only the fields of the chosen
+// grant are read. It holds secrets: never log it or put it in an error.
+type LoginRequest struct {
+	// LoginURL is the base URL of the authorization server: https://login.salesforce.com,
+	// https://test.salesforce.com or a My Domain URL. The caller has checked it against the
+	// allowed hosts.
+	LoginURL string
+	Grant    Grant
+
+	ClientID     string
+	ClientSecret string
+
+	Username      string
+	Password      string
+	SecurityToken string // appended to Password, as Salesforce requires
+
+	// PrivateKey signs the JWT bearer assertion (see ParseRSAPrivateKey).
+	PrivateKey *rsa.PrivateKey
+	// Audience overrides the JWT aud claim; empty means login.salesforce.com, or
+	// test.salesforce.com when LoginURL is a sandbox host.
+	Audience string
+
+	RefreshToken string
+}
+
+// Token is a successful token answer. AccessToken and RefreshToken are secrets.
+type Token struct {
+	AccessToken string
+	// RefreshToken is set only when Salesforce issued one in this answer: under refresh
+	// token rotation, a refresh answer carries the next refresh token and the one sent is
+	// dead from now on.
+	RefreshToken string
+	InstanceURL  string
+	// APIInstanceURL is api_instance_url, sent in client-credentials answers
+	// (e.g. https://api.salesforce.com); empty otherwise.
+	APIInstanceURL string
+	TokenType      string
+	// ID is the identity URL, https://login.salesforce.com/id/<orgId>/<userId>.
+	ID     string
+	OrgID  string
+	UserID string
+	Scope  string
+	// IssuedAt is Salesforce's issued_at when the answer carried one, else the time the
+	// answer arrived; never later than the time it arrived, so clock skew only shortens
+	// the lifetime the operator assumes. An issued_at over 24 hours before arrival is not
+	// believed (no session lasts longer), so a bogus value cannot cause a login loop.
+	IssuedAt time.Time
+	// IssuedAtRaw is issued_at exactly as Salesforce sent it (epoch milliseconds), or empty.
+	IssuedAtRaw string
+	// Signature is Salesforce's signature of ID and IssuedAtRaw, or empty (JWT answers);
+	// check it with VerifySignature when the client secret is known.
+	Signature string
+}
+
+// Client obtains tokens from Salesforce. The reconciler depends on this interface only.
+type Client interface {
+	Login(ctx context.Context, req LoginRequest) (*Token, error)
+}
