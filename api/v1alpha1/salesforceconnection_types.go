@@ -149,7 +149,7 @@ type RefreshTokenAuth struct {
 
 	// credentialsSecretRef names the Secret holding refresh_token and, if the connected
 	// app requires it, client_secret. When Salesforce rotates the refresh token, the
-	// operator keeps the current one in a Secret of its own, <name>-refresh-token; put a
+	// operator keeps the current one in a Secret of its own, <name>-rotated-refresh-token; put a
 	// new refresh_token in this Secret to start over.
 	// +required
 	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`

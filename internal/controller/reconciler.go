@@ -40,6 +40,7 @@ type Reconciler struct {
 
 // +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections,verbs=get;list;watch
 // +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

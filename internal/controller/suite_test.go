@@ -1,0 +1,154 @@
+package controller
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/workqueue"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/loginhost"
+	"github.com/sfconn/sfconn-operator/internal/salesforce"
+	"github.com/sfconn/sfconn-operator/internal/salesforce/emulator"
+)
+
+// The integration tests run the real reconciler in a real manager against a real
+// kube-apiserver and etcd (envtest, binaries from hack/control-plane.sh) and the Salesforce
+// emulator. One fake clock drives the reconciler, its work queue and the emulator, so a
+// two-hour session is renewed in milliseconds.
+
+var (
+	testEnv   *envtest.Environment
+	cfg       *rest.Config
+	k8s       client.Client
+	fakeClock *clocktesting.FakeClock
+	emu       *emulator.Emulator
+	emuServer *httptest.Server
+	stopMgr   context.CancelFunc
+)
+
+func TestIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration tests need a control plane")
+	}
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Skip("KUBEBUILDER_ASSETS is not set: run `make test`, which builds the control plane")
+	}
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Controller integration")
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
+
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	var err error
+	cfg, err = testEnv.Start()
+	Expect(err).NotTo(HaveOccurred())
+	k8s, err = client.New(cfg, client.Options{Scheme: newScheme()})
+	Expect(err).NotTo(HaveOccurred())
+
+	fakeClock = clocktesting.NewFakeClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
+	emu = emulator.New(emulator.WithClock(fakeClock))
+	emuServer = httptest.NewServer(emu.Handler())
+	stopMgr = startManager()
+})
+
+var _ = AfterSuite(func() {
+	if stopMgr != nil {
+		stopMgr()
+	}
+	if emuServer != nil {
+		emuServer.Close()
+	}
+	if testEnv != nil {
+		Expect(testEnv.Stop()).To(Succeed())
+	}
+})
+
+func newScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	Expect(clientgoscheme.AddToScheme(s)).To(Succeed())
+	Expect(sfv1.AddToScheme(s)).To(Succeed())
+	return s
+}
+
+// startManager runs a manager as cmd/manager wires it, with the fake clock; the returned
+// function stops it and waits until it has stopped.
+func startManager() context.CancelFunc {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 newScheme(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  CacheOptions(cache.Options{}),
+	})
+	Expect(err).NotTo(HaveOccurred())
+	credentialsCache, err := NewCredentialsCache(cfg, mgr, nil)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(mgr.Add(credentialsCache)).To(Succeed())
+	hosts, err := loginhost.Parse([]string{"127.0.0.1"})
+	Expect(err).NotTo(HaveOccurred())
+	r := &Reconciler{
+		Client:     mgr.GetClient(),
+		APIReader:  mgr.GetAPIReader(),
+		Salesforce: salesforce.NewClient(salesforce.WithClock(fakeClock), salesforce.WithTimeout(10*time.Second)),
+		LoginHosts: hosts,
+		Clock:      fakeClock,
+		Recorder:   mgr.GetEventRecorder("sfconn-operator"),
+	}
+	Expect(r.SetupWithManager(mgr, credentialsCache, crcontroller.Options{
+		SkipNameValidation: ptr.To(true),
+		// The queue's delays (RequeueAfter) run on the fake clock too.
+		NewQueue: func(name string, rl workqueue.TypedRateLimiter[reconcile.Request]) workqueue.TypedRateLimitingInterface[reconcile.Request] {
+			return workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[reconcile.Request]{
+				Name: name, Clock: fakeClock,
+			})
+		},
+	})).To(Succeed())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(done)
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// newNamespace gives each test its own namespace.
+func newNamespace(ctx context.Context) string {
+	ns := &corev1.Namespace{}
+	ns.GenerateName = "sfconn-test-"
+	Expect(k8s.Create(ctx, ns)).To(Succeed())
+	return ns.Name
+}
