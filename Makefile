@@ -81,6 +81,7 @@ control-plane: ## Build (once, cached) kube-apiserver, etcd and kubectl from the
 build: ## Build the manager and the Salesforce emulator into bin/.
 	go build -o $(LOCALBIN)/manager ./cmd/manager
 	go build -o $(LOCALBIN)/salesforce-emulator ./cmd/salesforce-emulator
+	go build -o $(LOCALBIN)/localcluster ./hack/localcluster
 
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster of the current kubeconfig.

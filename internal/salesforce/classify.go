@@ -1,0 +1,176 @@
+package salesforce
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode"
+)
+
+// errorAnswer is Salesforce's error envelope, the same for every grant.
+type errorAnswer struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// classifyFailure turns a non-200 answer into a classified *Error. Status decides first
+// for what Salesforce's token endpoint never sends itself (3xx, 429, 5xx, HTML pages from
+// a proxy or maintenance page); a JSON error envelope on a 4xx is classified from
+// Salesforce's own words by classifyOAuthError.
+func classifyFailure(grant Grant, status int, body []byte) *Error {
+	ans, isJSON := parseErrorAnswer(body)
+	e := &Error{StatusCode: status, Code: bound(ans.Error), Description: bound(ans.Description)}
+	switch {
+	case status == http.StatusTooManyRequests:
+		// Whatever throttled us wants fewer requests, not a quick retry.
+		e.Class = RateLimited
+		e.Message = fmt.Sprintf("too many requests (status %d)", status)
+	case status >= 300 && status < 400:
+		// Never followed (see noRedirects); a redirect from the token endpoint is a
+		// misconfigured proxy or a maintenance page, not an answer about the credentials.
+		e.Class, e.Code, e.Description = Retryable, "", ""
+		e.Message = fmt.Sprintf("redirect (status %d) not followed", status)
+	case status >= 500, status == http.StatusRequestTimeout:
+		e.Class = Retryable
+		e.Message = describeBody(status, body, isJSON)
+	case status >= 400 && !isJSON:
+		// An HTML 4xx comes from something in front of Salesforce (a proxy, a CDN), so it
+		// says nothing about the credentials.
+		e.Class = Retryable
+		e.Message = describeBody(status, body, false)
+	case status >= 400 && ans.Error == "":
+		e.Class = Terminal
+		e.Message = fmt.Sprintf("error answer without an error code (status %d)", status)
+	case status >= 400:
+		e.Class = classifyOAuthError(grant, ans.Error, ans.Description)
+	default:
+		e.Class, e.Code, e.Description = Retryable, "", ""
+		e.Message = fmt.Sprintf("unexpected status %d", status)
+	}
+	return e
+}
+
+// oauthRule maps one of Salesforce's known answers to a class. Descriptions are matched
+// first (lower-cased, as a substring, since Salesforce's wording drifts in case and
+// punctuation), then the error code.
+type oauthRule struct {
+	match string
+	class Class
+}
+
+// descriptionRules holds every description whose class is not simply Terminal, plus the
+// Terminal ones documented in salesforce-oauth.md section 2.2, so the table reads as the
+// complete list of what we know.
+var descriptionRules = []oauthRule{
+	// Revoked, expired by policy, evicted by the five-approval limit, or a rotated token
+	// replayed: only a new authorization helps. Demoted to Terminal outside the refresh
+	// grant (see classifyOAuthError).
+	{"expired access/refresh token", Revoked},
+	{"login rate exceeded", RateLimited},
+	{"number of logins exceeded", RateLimited},
+	{"authentication failure", Terminal},
+	{"invalid user credentials", Terminal},
+	{"invalid username, password, security token", Terminal},
+	{"user hasn't approved this consumer", Terminal},
+	{"invalid assertion", Terminal},
+	{"audience is invalid", Terminal},
+	{"audience validation failed", Terminal},
+	// For JWT this is an assertion whose exp has passed; retrying re-signs with the same
+	// clock, so it needs a person to fix the clock.
+	{"expired authorization code", Terminal},
+	// Profile login IP ranges or hours: may clear by itself at the next allowed hour, but
+	// a person set the restriction and must know it blocks the operator.
+	{"ip restricted or invalid login hours", Terminal},
+	{"request not supported on this domain", Terminal},
+	{"no client credentials user enabled", Terminal},
+}
+
+var codeRules = map[string]Class{
+	"rate_limit_exceeded":        RateLimited,
+	"inactive_user":              Terminal,
+	"inactive_org":               Terminal,
+	"invalid_client_id":          Terminal,
+	"invalid_client":             Terminal,
+	"invalid_client_credentials": Terminal,
+	"unsupported_grant_type":     Terminal,
+	"invalid_request":            Terminal,
+	"invalid_scope":              Terminal,
+	"invalid_app_access":         Terminal,
+	"invalid_grant":              Terminal,
+}
+
+// classifyOAuthError classifies Salesforce's {error, error_description}. Unknown answers
+// are Terminal: a 4xx that Salesforce took the trouble to explain will not change by
+// retrying, and retrying it spends the login quota and risks an IP block.
+func classifyOAuthError(grant Grant, code, description string) Class {
+	desc := strings.ToLower(description)
+	for _, r := range descriptionRules {
+		if strings.Contains(desc, r.match) {
+			// The same words from a JWT or password login mean the assertion or session
+			// was refused, not that a refresh token died.
+			if r.class == Revoked && grant != GrantRefreshToken {
+				return Terminal
+			}
+			return r.class
+		}
+	}
+	if c, ok := codeRules[strings.ToLower(strings.TrimSpace(code))]; ok {
+		return c
+	}
+	return Terminal
+}
+
+// parseErrorAnswer reports whether body is JSON, and its error envelope if it is an object
+// with string fields. A JSON array (the REST API's error shape) is JSON without a code.
+func parseErrorAnswer(body []byte) (errorAnswer, bool) {
+	var a errorAnswer
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || !json.Valid(trimmed) {
+		return a, false
+	}
+	if trimmed[0] == '{' && json.Unmarshal(trimmed, &a) != nil {
+		a = errorAnswer{}
+	}
+	return a, true
+}
+
+// describeBody names what kind of body came back without quoting it: a proxy's error page
+// may echo the request, credentials included.
+func describeBody(status int, body []byte, isJSON bool) string {
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case isJSON:
+		return fmt.Sprintf("server error (status %d)", status)
+	case len(trimmed) == 0:
+		return fmt.Sprintf("empty answer (status %d)", status)
+	case trimmed[0] == '<':
+		return fmt.Sprintf("HTML answer (status %d)", status)
+	case trimmed[0] == '{' || trimmed[0] == '[':
+		return fmt.Sprintf("malformed JSON answer (status %d)", status)
+	default:
+		return fmt.Sprintf("non-JSON answer (status %d)", status)
+	}
+}
+
+// malformed is the error for a 200 whose body is not a token answer.
+func malformed(status int, body []byte) *Error {
+	return &Error{Class: Retryable, StatusCode: status, Message: describeBody(status, body, false)}
+}
+
+// bound keeps Salesforce's error fields printable and short before they reach a status
+// condition or a log line.
+func bound(s string) string {
+	const limit = 256
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	if r := []rune(s); len(r) > limit {
+		s = string(r[:limit]) + "..."
+	}
+	return strings.TrimSpace(s)
+}
