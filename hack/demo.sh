@@ -54,7 +54,7 @@ echo "API server: $("$KUBECTL" config view -o jsonpath='{.clusters[0].cluster.se
 bold "Starting the Salesforce emulator on http://$EMULATOR_ADDR"
 "$BIN/salesforce-emulator" --listen "$EMULATOR_ADDR" --config "$ROOT/hack/emulator-demo.yaml" >"$WORK/emulator.log" 2>&1 &
 pids+=($!)
-wait_for curl -sf "http://$EMULATOR_ADDR/_emulator/stats" || fail "the emulator did not start (is port 18080 free?)"
+wait_for bash -c "echo >/dev/tcp/${EMULATOR_ADDR%:*}/${EMULATOR_ADDR#*:}" || fail "the emulator did not start (is port 18080 free?)"
 
 bold "Installing the CRD: kubectl apply -k config/crd"
 "$KUBECTL" apply -k "$ROOT/config/crd"

@@ -279,7 +279,3 @@ type SalesforceConnectionList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []SalesforceConnection `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&SalesforceConnection{}, &SalesforceConnectionList{})
-}

@@ -56,6 +56,9 @@ type facts struct {
 	stored *issuedToken
 	// intact is false when someone else edited the token Secret's data.
 	intact bool
+	// metadataDrift is set when the token Secret lost the labels or annotations the
+	// operator puts on it (without them it drops out of the operator's cache).
+	metadataDrift bool
 
 	lastFailure *sfv1.LoginFailure
 }
@@ -76,8 +79,8 @@ type decision struct {
 	why   string
 	// blocked is set when no login may be attempted now.
 	blocked *failure
-	// relabel is set when the stored token stays but its Secret must be rewritten (a new
-	// session timeout changes expires_at, or labels were lost).
+	// rewrite is set when the stored token stays but its Secret must be rewritten: a new
+	// session timeout changes expires_at, or its labels or annotations were lost.
 	rewrite bool
 }
 
@@ -132,7 +135,7 @@ func decide(f *facts) decision {
 		}
 	}
 	if why == "" {
-		return decision{rewrite: !f.stored.expiresAt.Equal(f.stored.issuedAt.Add(f.sessionTimeout))}
+		return decision{rewrite: f.metadataDrift || !f.stored.expiresAt.Equal(f.stored.issuedAt.Add(f.sessionTimeout))}
 	}
 	if held := heldByFailure(f); held != nil {
 		return decision{blocked: held}

@@ -71,6 +71,7 @@ func TestDecide(t *testing.T) {
 		{name: "session timeout lengthened: rewrite expiry, no login", facts: newFacts(func(f *facts) {
 			f.sessionTimeout = 4 * time.Hour
 		}), rewrite: true},
+		{name: "labels removed: rewrite, no login", facts: newFacts(func(f *facts) { f.metadataDrift = true }), rewrite: true},
 		{name: "credentials missing", facts: newFacts(func(f *facts) {
 			f.inputs, f.problem = nil, &inputsProblem{reason: sfv1.ReasonCredentialsNotFound, message: "not found"}
 		}), blocked: sfv1.ReasonCredentialsNotFound, terminal: true},

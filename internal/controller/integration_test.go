@@ -30,7 +30,7 @@ var fixtureSeq atomic.Int32
 // counts of logins and approvals are the test's own.
 type fixture struct {
 	clientID, clientSecret, username, password, securityToken string
-	privateKeyPEM                                              string
+	privateKeyPEM                                             string
 }
 
 func newFixture(app func(*emulator.ConnectedApp)) fixture {
@@ -369,7 +369,15 @@ var _ = Describe("SalesforceConnection", func() {
 			CredentialsSecretRef: sfv1.SecretReference{Name: "creds"}}}))).To(Succeed())
 		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"))
 
+		By("re-applying removed labels without a login")
 		s := tokenSecret(ctx, ns, "crm-token")
+		delete(s.Labels, LabelManagedBy)
+		Expect(k8s.Update(ctx, s)).To(Succeed())
+		Eventually(func() map[string]string { return tokenSecret(ctx, ns, "crm-token").Labels }).Should(HaveKeyWithValue(LabelManagedBy, ManagedByValue))
+		Expect(f.tokenRequests()).To(Equal(1))
+
+		By("replacing an edited token")
+		s = tokenSecret(ctx, ns, "crm-token")
 		s.Data[KeyAccessToken] = []byte("tampered")
 		Expect(k8s.Update(ctx, s)).To(Succeed())
 		Eventually(accessToken(ctx, ns, "crm-token")).ShouldNot(Equal("tampered"))
@@ -388,6 +396,10 @@ var _ = Describe("SalesforceConnection", func() {
 		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("False/InvalidSpec"))
 		Expect(string(tokenSecret(ctx, ns, "crm-token").Data["mine"])).To(Equal("keep me"))
 		Expect(f.tokenRequests()).To(Equal(0))
+
+		By("taking the name once the other Secret is gone")
+		Expect(k8s.Delete(ctx, tokenSecret(ctx, ns, "crm-token"))).To(Succeed())
+		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"))
 	})
 
 	It("does not log in again after a restart while tokens are valid", func() {

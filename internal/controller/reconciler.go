@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
@@ -36,7 +37,25 @@ type Reconciler struct {
 	LoginHosts *loginhost.Policy
 	Clock      clock.PassiveClock
 	Recorder   events.EventRecorder
+
+	// unsaved holds rotated refresh tokens that could not be stored yet, by connection
+	// UID. Under rotation the one sent is already dead, so this copy is the only live one
+	// until it is stored; it is stored before the next refresh.
+	unsaved sync.Map
 }
+
+// unsavedRefreshToken is a rotated refresh token not yet stored.
+type unsavedRefreshToken struct {
+	sourceDigest string
+	token        string
+}
+
+// clusterError is a failure to read or write the cluster during a login: not Salesforce's
+// answer, so it is returned to controller-runtime for a retry with backoff rather than
+// reported as a login failure.
+type clusterError struct{ error }
+
+func (e clusterError) Unwrap() error { return e.error }
 
 // +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections,verbs=get;list;watch
 // +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections/status,verbs=get;update;patch
@@ -110,6 +129,9 @@ func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnectio
 	f.secret = state
 	if state == secretOurs {
 		f.stored, f.intact = storedToken(secret)
+		if f.stored != nil {
+			f.metadataDrift = metadataDrifted(secret, desiredTokenSecret(conn, f.stored))
+		}
 	}
 	return f, nil
 }
@@ -155,6 +177,10 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 
 	log.Info("Logging in to Salesforce", "connection", klog.KObj(conn), "grant", f.inputs.request.Grant, "why", d.why)
 	tok, err := r.login(ctx, conn, f.inputs)
+	var ce clusterError
+	if errors.As(err, &ce) {
+		return nil, err
+	}
 	if err != nil {
 		o.failure, o.newFailure = classify(err, conn, f), true
 		log.Info("Login failed", "connection", klog.KObj(conn), "reason", o.failure.reason, "error", err.Error())
@@ -180,12 +206,19 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 // login calls Salesforce. For the refresh token grant it uses the latest rotated refresh
 // token and stores the next one before the new access token goes anywhere.
 func (r *Reconciler) login(ctx context.Context, conn *sfv1.SalesforceConnection, in *loginInputs) (*salesforce.Token, error) {
+	log := logf.FromContext(ctx)
 	req := in.request
 	userRefreshToken := req.RefreshToken
 	if req.Grant == salesforce.GrantRefreshToken {
+		if u, ok := r.unsaved.Load(conn.UID); ok && u.(unsavedRefreshToken).sourceDigest == tokenDigest(userRefreshToken) {
+			if err := r.storeRotatedRefreshToken(ctx, conn, userRefreshToken, u.(unsavedRefreshToken).token); err != nil {
+				return nil, clusterError{fmt.Errorf("storing the rotated refresh token: %w", err)}
+			}
+			r.unsaved.Delete(conn.UID)
+		}
 		rt, err := r.currentRefreshToken(ctx, conn, userRefreshToken)
 		if err != nil {
-			return nil, err
+			return nil, clusterError{err}
 		}
 		req.RefreshToken = rt
 	}
@@ -197,7 +230,10 @@ func (r *Reconciler) login(ctx context.Context, conn *sfv1.SalesforceConnection,
 	}
 	if req.Grant == salesforce.GrantRefreshToken && tok.RefreshToken != "" && tok.RefreshToken != req.RefreshToken {
 		if err := r.storeRotatedRefreshToken(ctx, conn, userRefreshToken, tok.RefreshToken); err != nil {
-			return nil, fmt.Errorf("storing the rotated refresh token: %w", err)
+			// The access token is good; the refresh token stays in memory and is stored
+			// before the next refresh.
+			r.unsaved.Store(conn.UID, unsavedRefreshToken{sourceDigest: tokenDigest(userRefreshToken), token: tok.RefreshToken})
+			log.Error(err, "Storing the rotated refresh token failed; keeping it in memory until it can be stored", "connection", klog.KObj(conn))
 		}
 	}
 	return tok, nil

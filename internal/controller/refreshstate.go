@@ -27,7 +27,9 @@ const (
 	AnnotationSourceHash = "salesforce.sfconn.io/source-hash"
 )
 
-func refreshSecretName(conn *sfv1.SalesforceConnection) string { return conn.Name + "-rotated-refresh-token" }
+func refreshSecretName(conn *sfv1.SalesforceConnection) string {
+	return conn.Name + "-rotated-refresh-token"
+}
 
 func tokenDigest(token string) string {
 	sum := sha256.Sum256([]byte(token))

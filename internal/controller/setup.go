@@ -19,8 +19,11 @@ import (
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 )
 
-// credentialsSecretIndex indexes connections by the credentials Secret they read.
-const credentialsSecretIndex = "spec.auth.credentialsSecretRef.name"
+// Indexes of connections by the Secrets they name.
+const (
+	credentialsSecretIndex = "spec.auth.credentialsSecretRef.name"
+	tokenSecretIndex       = "spec.tokenSecret.name"
+)
 
 // SetupWithManager registers the reconciler. credentialsCache is a cache holding only the
 // metadata of Secrets (see NewCredentialsCache): a change to a credentials Secret wakes the
@@ -33,6 +36,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, credentialsCache cache.C
 			}
 			return nil
 		}); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, tokenSecretIndex,
+		func(o client.Object) []string { return []string{tokenSecretName(o.(*sfv1.SalesforceConnection))} }); err != nil {
 		return err
 	}
 
@@ -48,22 +55,32 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, credentialsCache cache.C
 		// The token Secrets (the manager's cache holds only those the operator labels):
 		// an edit or a deletion is repaired at once.
 		Owns(&corev1.Secret{}).
+		// Every Secret's metadata: a change to a credentials Secret, or to a Secret that
+		// blocks a token Secret's name, wakes the connections that name it.
 		WatchesRawSource(source.Kind(credentialsCache, client.Object(secretMeta),
-			handler.EnqueueRequestsFromMapFunc(r.connectionsUsingSecret))).
+			handler.EnqueueRequestsFromMapFunc(r.connectionsNamingSecret))).
 		WithOptions(opts).
 		Complete(r)
 }
 
-// connectionsUsingSecret maps a Secret to the connections that name it as credentials.
-func (r *Reconciler) connectionsUsingSecret(ctx context.Context, o client.Object) []reconcile.Request {
-	var list sfv1.SalesforceConnectionList
-	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()),
-		client.MatchingFields{credentialsSecretIndex: o.GetName()}); err != nil {
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, c := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: c.Namespace, Name: c.Name}})
+// connectionsNamingSecret maps a Secret to the connections that name it, as credentials
+// or as their token Secret.
+func (r *Reconciler) connectionsNamingSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	seen := map[types.NamespacedName]bool{}
+	var reqs []reconcile.Request
+	for _, index := range []string{credentialsSecretIndex, tokenSecretIndex} {
+		var list sfv1.SalesforceConnectionList
+		if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()),
+			client.MatchingFields{index: o.GetName()}); err != nil {
+			continue
+		}
+		for _, c := range list.Items {
+			key := types.NamespacedName{Namespace: c.Namespace, Name: c.Name}
+			if !seen[key] {
+				seen[key] = true
+				reqs = append(reqs, reconcile.Request{NamespacedName: key})
+			}
+		}
 	}
 	return reqs
 }

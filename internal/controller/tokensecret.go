@@ -102,6 +102,21 @@ func storedToken(s *corev1.Secret) (tok *issuedToken, intact bool) {
 	return tok, s.Annotations[AnnotationDataHash] == dataHash(s.Data)
 }
 
+// metadataDrifted says whether the Secret lost any label or annotation the operator sets.
+func metadataDrifted(actual, desired *corev1.Secret) bool {
+	for k, v := range desired.Labels {
+		if actual.Labels[k] != v {
+			return true
+		}
+	}
+	for k, v := range desired.Annotations {
+		if actual.Annotations[k] != v {
+			return true
+		}
+	}
+	return false
+}
+
 // desiredTokenSecret is the token Secret as the operator wants it.
 func desiredTokenSecret(conn *sfv1.SalesforceConnection, tok *issuedToken) *corev1.Secret {
 	data := make(map[string][]byte, len(tok.data))

@@ -28,7 +28,7 @@ func FuzzParseTokenAnswer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		tok, err := parseTokenAnswer(body, testNow)
 		if err != nil {
-			e, ok := err.(*Error)
+			e, ok := err.(*Error) //nolint:errorlint // the error must be an *Error itself, not wrap one
 			if !ok {
 				t.Fatalf("error of type %T", err)
 			}
@@ -109,7 +109,7 @@ func FuzzParseRSAPrivateKey(f *testing.F) {
 			if key != nil {
 				t.Fatal("key with an error")
 			}
-			e, ok := err.(*Error)
+			e, ok := err.(*Error) //nolint:errorlint // the error must be an *Error itself, not wrap one
 			if !ok || e.Class != Terminal || e.Err != nil || !allowed[e.Message] {
 				t.Fatalf("error %#v, want a Terminal *Error with a fixed message", err)
 			}

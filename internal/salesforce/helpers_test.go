@@ -136,7 +136,7 @@ func asError(t *testing.T, err error) *Error {
 	if err == nil {
 		t.Fatal("want an error, got nil")
 	}
-	e, ok := err.(*Error)
+	e, ok := err.(*Error) //nolint:errorlint // the error must be an *Error itself, not wrap one
 	if !ok {
 		t.Fatalf("want *Error, got %T: %v", err, err)
 	}

@@ -1,0 +1,251 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+)
+
+// sample reads a file of config/samples and puts the emulator's URL and credentials in
+// place of its placeholders, so the samples users copy are the ones tested.
+func sample(file string, replace map[string]string) string {
+	raw, err := os.ReadFile(filepath.Join(root, "config", "samples", file))
+	Expect(err).NotTo(HaveOccurred())
+	text := regexp.MustCompile(`(?m)^(\s*)loginURL: .*$`).ReplaceAllString(string(raw), "${1}loginURL: "+emulatorURL)
+	pemJSON, _ := json.Marshal(creds.privateKeyPEM)
+	for placeholder, value := range map[string]string{
+		`"3MVG9-your-consumer-key"`:        `"` + creds.clientID + `"`,
+		`"your-consumer-secret"`:           `"` + creds.clientSecret + `"`,
+		`"your-salesforce-password"`:       `"` + creds.password + `"`,
+		`"your-security-token"`:            `"` + creds.securityToken + `"`,
+		`"paste-your-rsa-private-key-pem"`: string(pemJSON),
+		`"your-refresh-token"`:             `"` + replace["refresh_token"] + `"`,
+		`"integration-user@example.com"`:   `"` + replace["username"] + `"`,
+	} {
+		text = strings.ReplaceAll(text, placeholder, value)
+	}
+	Expect(text).NotTo(MatchRegexp(`"(your-|paste-|3MVG9-your)`), "%s has a placeholder the e2e test does not know", file)
+	for old, new := range replace {
+		if strings.Contains(old, ":") {
+			text = strings.ReplaceAll(text, old, new)
+		}
+	}
+	return text
+}
+
+func apply(ns, manifest string) {
+	out, err := kubectlWithInput(manifest, "apply", "-n", ns, "-f", "-")
+	Expect(err).NotTo(HaveOccurred(), out)
+}
+
+var _ = Describe("sfconn operator", Ordered, func() {
+	var ns string
+	BeforeAll(func() { ns = newNamespace() })
+
+	It("brings every sample in config/samples to Ready against the emulator", func() {
+		refreshToken := issueRefreshToken(creds.refreshUser)
+		apply(ns, sample("salesforce_v1alpha1_salesforceconnection_jwtbearer.yaml", map[string]string{"username": creds.jwtUser}))
+		apply(ns, sample("salesforce_v1alpha1_salesforceconnection_password.yaml", map[string]string{
+			"username": creds.passwordUser, "sessionTimeout: 2h": "sessionTimeout: 1m"}))
+		apply(ns, sample("salesforce_v1alpha1_salesforceconnection_refreshtoken.yaml", map[string]string{
+			"refresh_token": refreshToken, "username": "unused"}))
+		apply(ns, sample("salesforce_v1alpha1_salesforceconnection_clientcredentials.yaml", map[string]string{"username": "unused"}))
+
+		for _, name := range []string{"crm-jwt", "crm-password", "crm-refresh", "crm-client-credentials"} {
+			kubectl("wait", "--for=condition=Ready", "sfconn/"+name, "-n", ns, "--timeout=60s")
+			Expect(readyReason(ns, name)()).To(Equal("True/TokenIssued"), name)
+			data := secretData(ns, name+"-token")
+			for _, key := range []string{"access_token", "instance_url", "token_type", "issued_at", "expires_at", "id", "org_id", "user_id"} {
+				Expect(data).To(HaveKeyWithValue(key, Not(BeEmpty())), "%s: key %s", name, key)
+			}
+			Expect(data).NotTo(HaveKey("refresh_token"))
+			Expect(data["org_id"]).To(Equal("00D000000000E2EAAA"))
+			remember(data["access_token"])
+		}
+		Expect(kubectl("get", "sfconn", "-n", ns)).To(MatchRegexp(`crm-jwt\s+True\s+TokenIssued`))
+	})
+
+	It("renews a one-minute session before it expires", func() {
+		before := getConnection(ns, "crm-password")
+		Expect(before.Status.ExpiresAt.Sub(before.Status.IssuedAt.Time)).To(Equal(time.Minute))
+		oldToken := secretData(ns, "crm-password-token")["access_token"]
+		Eventually(func() string { return secretData(ns, "crm-password-token")["access_token"] }, 90*time.Second).ShouldNot(Equal(oldToken))
+		after := getConnection(ns, "crm-password")
+		Expect(after.Status.IssuedAt.Time.Before(before.Status.ExpiresAt.Time)).To(BeTrue(), "renewed after the old token expired")
+		Expect(readyReason(ns, "crm-password")()).To(Equal("True/TokenIssued"))
+		remember(secretData(ns, "crm-password-token")["access_token"])
+	})
+
+	It("stops on a wrong password without a hot loop and recovers when the Secret is fixed", func() {
+		apply(ns, `
+apiVersion: v1
+kind: Secret
+metadata: {name: wrong-credentials}
+stringData:
+  client_id: "`+creds.clientID+`"
+  client_secret: "`+creds.clientSecret+`"
+  username: "`+creds.passwordUser+`"
+  password: "not-the-password"
+  security_token: "`+creds.securityToken+`"
+---
+apiVersion: salesforce.sfconn.io/v1alpha1
+kind: SalesforceConnection
+metadata: {name: wrong}
+spec:
+  loginURL: `+emulatorURL+`
+  auth: {password: {credentialsSecretRef: {name: wrong-credentials}}}
+  sessionTimeout: 1m
+`)
+		Eventually(readyReason(ns, "wrong")).Should(Equal("False/AuthenticationFailed"))
+		Expect(conditionOf(ns, "wrong", sfv1.ConditionStalled)).To(Equal("True/AuthenticationFailed"))
+		s, err := emulatorStats()
+		Expect(err).NotTo(HaveOccurred())
+		failed := 0
+		for _, r := range s.Requests {
+			if r.Username == creds.passwordUser && r.Status == 400 {
+				failed++
+			}
+		}
+		Expect(failed).To(Equal(1))
+		Consistently(func() int {
+			s, _ := emulatorStats()
+			n := 0
+			for _, r := range s.Requests {
+				if r.Username == creds.passwordUser && r.Status == 400 {
+					n++
+				}
+			}
+			return n
+		}, 5*time.Second, time.Second).Should(Equal(1), "a wrong password must not be retried")
+
+		kubectl("patch", "secret", "wrong-credentials", "-n", ns, "--type=merge", "-p",
+			`{"stringData":{"password":"`+creds.password+`"}}`)
+		Eventually(readyReason(ns, "wrong")).Should(Equal("True/TokenIssued"))
+		Expect(conditionOf(ns, "wrong", sfv1.ConditionStalled)).To(BeEmpty())
+		kubectl("delete", "sfconn", "wrong", "-n", ns)
+	})
+
+	It("reports a missing credentials Secret and recovers when it appears", func() {
+		apply(ns, `
+apiVersion: salesforce.sfconn.io/v1alpha1
+kind: SalesforceConnection
+metadata: {name: early}
+spec:
+  loginURL: `+emulatorURL+`
+  auth: {clientCredentials: {credentialsSecretRef: {name: early-credentials}}}
+`)
+		Eventually(readyReason(ns, "early")).Should(Equal("False/CredentialsNotFound"))
+		apply(ns, `
+apiVersion: v1
+kind: Secret
+metadata: {name: early-credentials}
+stringData: {client_id: "`+creds.clientID+`", client_secret: "`+creds.clientSecret+`"}
+`)
+		Eventually(readyReason(ns, "early")).Should(Equal("True/TokenIssued"))
+	})
+
+	It("never contacts a login host that is not allowed", func() {
+		notAllowed := strings.Replace(emulatorURL, "127.0.0.1", "localhost", 1)
+		apply(ns, `
+apiVersion: v1
+kind: Secret
+metadata: {name: elsewhere-credentials}
+stringData: {client_id: "never-contacted-client", client_secret: "`+creds.clientSecret+`"}
+---
+apiVersion: salesforce.sfconn.io/v1alpha1
+kind: SalesforceConnection
+metadata: {name: elsewhere}
+spec:
+  loginURL: `+notAllowed+`
+  auth: {clientCredentials: {credentialsSecretRef: {name: elsewhere-credentials}}}
+`)
+		Eventually(readyReason(ns, "elsewhere")).Should(Equal("False/InvalidSpec"))
+		s, err := emulatorStats()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.TokenRequestsByClient).NotTo(HaveKey("never-contacted-client"))
+	})
+
+	It("reports a refresh token evicted by a sixth approval, does not retry, and recovers", func() {
+		rt := issueRefreshToken(creds.refreshUser)
+		apply(ns, `
+apiVersion: v1
+kind: Secret
+metadata: {name: evicted-credentials}
+stringData: {client_id: "`+creds.clientID+`", client_secret: "`+creds.clientSecret+`", refresh_token: "`+rt+`"}
+---
+apiVersion: salesforce.sfconn.io/v1alpha1
+kind: SalesforceConnection
+metadata: {name: evicted}
+spec:
+  loginURL: `+emulatorURL+`
+  auth: {refreshToken: {credentialsSecretRef: {name: evicted-credentials}}}
+  sessionTimeout: 1m
+  renewBefore: 50s
+`)
+		Eventually(readyReason(ns, "evicted")).Should(Equal("True/TokenIssued"))
+		for range 5 {
+			issueRefreshToken(creds.refreshUser)
+		}
+		Eventually(readyReason(ns, "evicted"), 90*time.Second).Should(Equal("False/Revoked"))
+		Expect(conditionOf(ns, "evicted", sfv1.ConditionRevoked)).To(Equal("True/RefreshTokenRevoked"))
+		Expect(conditionOf(ns, "evicted", sfv1.ConditionStalled)).To(Equal("True/Revoked"))
+		requests := tokenRequestsOf(creds.refreshUser)
+		Consistently(func() int { return tokenRequestsOf(creds.refreshUser) }, 5*time.Second, time.Second).Should(Equal(requests))
+
+		fresh := issueRefreshToken(creds.refreshUser)
+		kubectl("patch", "secret", "evicted-credentials", "-n", ns, "--type=merge", "-p", `{"stringData":{"refresh_token":"`+fresh+`"}}`)
+		Eventually(readyReason(ns, "evicted")).Should(Equal("True/TokenIssued"))
+		Expect(conditionOf(ns, "evicted", sfv1.ConditionRevoked)).To(BeEmpty())
+		kubectl("delete", "sfconn", "evicted", "-n", ns)
+	})
+
+	It("does not log in again after a restart while the tokens are valid", func() {
+		// The two-hour connections: JWT and client credentials.
+		jwtLogins, ccLogins := loginsOf(creds.jwtUser), loginsOf(creds.ccUser)
+		manager.stop()
+		manager = startManager()
+		// A new connection proves the new manager is working before the counts are read.
+		apply(ns, `
+apiVersion: salesforce.sfconn.io/v1alpha1
+kind: SalesforceConnection
+metadata: {name: after-restart}
+spec:
+  loginURL: `+emulatorURL+`
+  auth: {clientCredentials: {credentialsSecretRef: {name: crm-client-credentials-credentials}}}
+`)
+		Eventually(readyReason(ns, "after-restart")).Should(Equal("True/TokenIssued"))
+		Consistently(func() []int { return []int{loginsOf(creds.jwtUser), loginsOf(creds.ccUser)} }, 3*time.Second, 500*time.Millisecond).
+			Should(Equal([]int{jwtLogins, ccLogins + 1}))
+		Expect(readyReason(ns, "crm-jwt")()).To(Equal("True/TokenIssued"))
+	})
+
+	It("never writes a secret value to the manager's output", func() {
+		for _, name := range []string{"crm-jwt", "crm-refresh", "crm-client-credentials", "after-restart", "crm-password"} {
+			remember(secretData(ns, name+"-token")["access_token"])
+		}
+		if s := secretData(ns, "crm-refresh-rotated-refresh-token"); s != nil {
+			remember(s["refresh_token"])
+		}
+		output := managerOutput.String()
+		Expect(output).To(ContainSubstring("Renewed token"), "the scan must cover a run that did real work")
+		secretsMu.Lock()
+		defer secretsMu.Unlock()
+		leaked := 0
+		for _, secret := range secrets {
+			if secret != "" && strings.Contains(output, secret) {
+				leaked++
+			}
+		}
+		// The count only: printing a leaked value would leak it into the test output too.
+		Expect(leaked).To(BeZero(), "%d secret values appear in the manager's output", leaked)
+		Expect(len(secrets)).To(BeNumerically(">", 10))
+	})
+})
