@@ -106,6 +106,9 @@ var codeRules = map[string]Class{
 // retrying, and retrying it spends the login quota and risks an IP block.
 func classifyOAuthError(grant Grant, code, description string) Class {
 	desc := strings.ToLower(description)
+	if grant == GrantRefreshToken && strings.EqualFold(strings.TrimSpace(code), "invalid_grant") {
+		return classifyRefreshRefusal(desc)
+	}
 	for _, r := range descriptionRules {
 		if strings.Contains(desc, r.match) {
 			// The same words from a JWT or password login mean the assertion or session
@@ -120,6 +123,20 @@ func classifyOAuthError(grant Grant, code, description string) Class {
 		return c
 	}
 	return Terminal
+}
+
+// classifyRefreshRefusal classifies invalid_grant on a refresh. Salesforce answers it when
+// the refresh token is dead, whatever killed it (revocation, eviction by a newer approval,
+// policy expiry, a replayed rotated token), and its wording varies; only the login rate
+// limit and the profile's IP and hours restrictions say something else.
+func classifyRefreshRefusal(desc string) Class {
+	switch {
+	case strings.Contains(desc, "login rate exceeded"), strings.Contains(desc, "number of logins exceeded"):
+		return RateLimited
+	case strings.Contains(desc, "ip restricted or invalid login hours"):
+		return Terminal
+	}
+	return Revoked
 }
 
 // parseErrorAnswer reports whether body is JSON, and its error envelope if it is an object
