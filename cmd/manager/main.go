@@ -40,6 +40,7 @@ func main() {
 		secureMetrics          bool
 		enableHTTP2            bool
 		leaderElect            bool
+		leaderElectionNS       string
 		allowedLoginHosts      string
 		watchNamespaces        string
 		maxConcurrent          int
@@ -49,6 +50,8 @@ func main() {
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorized through the API server.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off: HTTP/2 Rapid Reset, CVE-2023-44487).")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Enable leader election, so that one replica alone logs in and refreshes tokens.")
+	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
+		"Namespace of the leader election lease. Default: the pod's namespace in a cluster, else \"default\".")
 	flag.StringVar(&allowedLoginHosts, "allowed-login-hosts", strings.Join(loginhost.DefaultPatterns, ","),
 		"Comma-separated login host patterns the operator may contact (*.my.salesforce.com matches any My Domain). "+
 			"http:// is accepted only for a loopback host named here explicitly.")
@@ -85,11 +88,12 @@ func main() {
 
 	cfg := ctrl.GetConfigOrDie()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsOpts,
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         leaderElect,
-		LeaderElectionID:       "sfconn-operator.salesforce.sfconn.io",
+		Scheme:                  scheme,
+		Metrics:                 metricsOpts,
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          leaderElect,
+		LeaderElectionID:        "sfconn-operator.salesforce.sfconn.io",
+		LeaderElectionNamespace: leaseNamespace(leaderElectionNS),
 		// Releasing the lease on shutdown lets the next leader renew without waiting for
 		// the lease to run out; the process exits right after.
 		LeaderElectionReleaseOnCancel: true,
@@ -139,6 +143,18 @@ func main() {
 
 func controllerOptions(maxConcurrent int) crcontroller.Options {
 	return crcontroller.Options{MaxConcurrentReconciles: maxConcurrent}
+}
+
+// leaseNamespace picks the lease's namespace: out of a cluster (tests, the demo, a
+// developer's laptop) controller-runtime cannot guess it and would refuse to start.
+func leaseNamespace(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if ns, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil && len(ns) > 0 {
+		return strings.TrimSpace(string(ns))
+	}
+	return "default"
 }
 
 func splitList(s string) []string {

@@ -51,6 +51,9 @@ func Parse(patterns []string) (*Policy, error) {
 	p := &Policy{}
 	for _, raw := range patterns {
 		raw = strings.TrimSpace(strings.ToLower(raw))
+		// A pattern names a host; a scheme or trailing slash written out of habit says
+		// nothing more (the scheme rule is fixed: https, or http for loopback).
+		raw = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(raw, "https://"), "http://"), "/")
 		if raw == "" {
 			continue
 		}

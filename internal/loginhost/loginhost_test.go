@@ -72,13 +72,29 @@ func TestLoopbackNamedExplicitly(t *testing.T) {
 	}
 }
 
+func TestParseToleratesSchemes(t *testing.T) {
+	p, err := Parse([]string{"http://127.0.0.1:8080/", "https://login.salesforce.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Check("http://127.0.0.1:8080"); err != nil {
+		t.Error(err)
+	}
+	if err := p.Check("https://login.salesforce.com"); err != nil {
+		t.Error(err)
+	}
+	if err := p.Check("http://login.salesforce.com"); err == nil {
+		t.Error("a scheme in a pattern must not allow http for a remote host")
+	}
+}
+
 func TestParseRejectsBadPatterns(t *testing.T) {
 	for _, bad := range [][]string{
 		{"*"},
 		{"*.com"},
 		{"a.*.com"},
 		{"log*.salesforce.com"},
-		{"https://login.salesforce.com"},
+		{"https://login.salesforce.com/services"},
 		{"user@host"},
 		{" ", ""},
 	} {

@@ -225,7 +225,7 @@ func (b *safeBuffer) String() string {
 
 func startManager() *process {
 	cmd := exec.Command(filepath.Join(binDir, "manager"), "--kubeconfig", kubeconfig,
-		"--allowed-login-hosts=127.0.0.1", "--health-probe-bind-address=0", "--metrics-bind-address=0",
+		"--allowed-login-hosts=127.0.0.1", "--health-probe-bind-address=0", "--metrics-bind-address=0", "--leader-elect",
 		"--zap-log-level=debug")
 	w := io.MultiWriter(&managerOutput, GinkgoWriter)
 	cmd.Stdout, cmd.Stderr = w, w
