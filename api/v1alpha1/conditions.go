@@ -50,6 +50,8 @@ const (
 	ReasonExpired = "Expired"
 	// ReasonAwaitingAdmin: a generated JWT certificate is not yet registered in Salesforce.
 	ReasonAwaitingAdmin = "AwaitingAdmin"
+	// ReasonAwaitingApproval: a device login waits for a person to approve it.
+	ReasonAwaitingApproval = "AwaitingApproval"
 )
 
 // Reasons of the Expiring condition.
@@ -74,4 +76,6 @@ const (
 	ReasonAtLimit = "AtLimit"
 	// ReasonExceeded: a new approval was refused to protect the existing ones.
 	ReasonExceeded = "Exceeded"
+	// ReasonWithinLimit: fewer than five approvals are held.
+	ReasonWithinLimit = "WithinLimit"
 )

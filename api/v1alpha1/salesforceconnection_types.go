@@ -46,11 +46,19 @@ type SalesforceConnectionSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="renewBefore must be at least 1s"
 	// +optional
 	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
+
+	// approvalPolicy decides what happens when the operator would make a new approval
+	// (deviceLogin) while the user and connected app already hold five in the cluster:
+	// Refuse (default) keeps every existing approval; EvictOldest lets Salesforce revoke
+	// the oldest one.
+	// +kubebuilder:default=Refuse
+	// +optional
+	ApprovalPolicy ApprovalPolicy `json:"approvalPolicy,omitempty"`
 }
 
 // AuthSpec holds exactly one OAuth 2.0 flow.
 //
-// +kubebuilder:validation:XValidation:rule="[has(self.jwtBearer), has(self.password), has(self.refreshToken), has(self.clientCredentials)].filter(x, x).size() == 1",message="auth must set exactly one of jwtBearer, password, refreshToken or clientCredentials"
+// +kubebuilder:validation:XValidation:rule="[has(self.jwtBearer), has(self.password), has(self.refreshToken), has(self.clientCredentials), has(self.deviceLogin)].filter(x, x).size() == 1",message="auth must set exactly one of jwtBearer, password, refreshToken, clientCredentials or deviceLogin"
 type AuthSpec struct {
 	// jwtBearer signs a JWT with the private key of a certificate uploaded to the
 	// connected app (OAuth 2.0 JWT bearer flow). No client secret, no refresh token, no
@@ -79,7 +87,54 @@ type AuthSpec struct {
 	// keys: client_id, client_secret.
 	// +optional
 	ClientCredentials *ClientCredentialsAuth `json:"clientCredentials,omitempty"`
+
+	// deviceLogin obtains a refresh token with the OAuth 2.0 device flow: the operator
+	// shows a verification URL and user code in status and in an event, a person approves
+	// the app in a browser, and the operator keeps the refresh token in a Secret of its
+	// own (<name>-rotated-refresh-token); from then on it behaves like refreshToken. The
+	// new refresh token is an approval: the operator refuses to start when the user and
+	// connected app already hold five in the cluster, unless approvalPolicy is EvictOldest.
+	// Deleting the connection revokes the refresh token the operator obtained.
+	// +optional
+	DeviceLogin *DeviceLoginAuth `json:"deviceLogin,omitempty"`
 }
+
+// DeviceLoginAuth configures the OAuth 2.0 device flow.
+type DeviceLoginAuth struct {
+	// clientID is the connected app's consumer key. Overrides the credentials Secret's
+	// client_id key.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	ClientID string `json:"clientID,omitempty"`
+
+	// username is the Salesforce user expected to approve. It lets the operator count the
+	// approvals that user already holds for the app before a new one is made.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +required
+	Username string `json:"username"`
+
+	// scope requested; default "refresh_token api".
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Scope string `json:"scope,omitempty"`
+
+	// credentialsSecretRef names an optional Secret holding client_id and client_secret
+	// (when the connected app requires the secret on refresh).
+	// +optional
+	CredentialsSecretRef *SecretReference `json:"credentialsSecretRef,omitempty"`
+}
+
+// ApprovalPolicy says what to do when a new approval would evict an existing one.
+// +kubebuilder:validation:Enum=Refuse;EvictOldest
+type ApprovalPolicy string
+
+const (
+	// ApprovalPolicyRefuse refuses to make a sixth approval: no connection is evicted by us.
+	ApprovalPolicyRefuse ApprovalPolicy = "Refuse"
+	// ApprovalPolicyEvictOldest makes the approval anyway; Salesforce revokes the oldest.
+	ApprovalPolicyEvictOldest ApprovalPolicy = "EvictOldest"
+)
 
 // SecretReference names a Secret in the connection's namespace.
 type SecretReference struct {
@@ -211,6 +266,24 @@ type SalesforceConnectionStatus struct {
 	// +optional
 	TokenSecretName string `json:"tokenSecretName,omitempty"`
 
+	// principal is who the token speaks for: the org, connected app and user. Connections
+	// with the same principal share Salesforce's limit of five approvals.
+	// +optional
+	Principal *Principal `json:"principal,omitempty"`
+
+	// approval identifies the approval (refresh token) this connection holds, if its flow
+	// uses one. Connections sharing a refresh token hold the same approval.
+	// +optional
+	Approval *ApprovalRef `json:"approval,omitempty"`
+
+	// approvals is what the cluster holds for this principal.
+	// +optional
+	Approvals *ApprovalsSummary `json:"approvals,omitempty"`
+
+	// deviceLogin shows what a person must do to approve a device login.
+	// +optional
+	DeviceLogin *DeviceLoginStatus `json:"deviceLogin,omitempty"`
+
 	// lastFailure describes the last failed login while no login has succeeded since; it
 	// keeps backoff and "wait for a change" across operator restarts.
 	// +optional
@@ -221,6 +294,54 @@ type SalesforceConnectionStatus struct {
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Principal is an org, connected app and user.
+type Principal struct {
+	// orgID is the Salesforce org id (00D...).
+	OrgID string `json:"orgID"`
+	// clientID is the connected app's consumer key.
+	ClientID string `json:"clientID"`
+	// userID is the Salesforce user id (005...).
+	UserID string `json:"userID"`
+	// username, when known.
+	// +optional
+	Username string `json:"username,omitempty"`
+}
+
+// ApprovalRef identifies an approval without revealing its refresh token.
+type ApprovalRef struct {
+	// id is a keyed hash of the refresh token the approval was granted as (the first of
+	// a rotation chain): equal ids mean the same approval.
+	ID string `json:"id"`
+	// since is when this connection first held the approval.
+	Since metav1.Time `json:"since"`
+	// mintedByOperator is true when the operator obtained the refresh token (deviceLogin)
+	// and so revokes it when the connection is deleted.
+	// +optional
+	MintedByOperator bool `json:"mintedByOperator,omitempty"`
+}
+
+// ApprovalsSummary counts the approvals the cluster holds for a principal.
+type ApprovalsSummary struct {
+	// count of distinct approvals held by connections in the cluster.
+	Count int32 `json:"count"`
+	// limit Salesforce enforces per user and connected app.
+	Limit int32 `json:"limit"`
+	// holders are the connections holding them, namespace/name, oldest approval first.
+	// +optional
+	Holders []string `json:"holders,omitempty"`
+}
+
+// DeviceLoginStatus is a pending device login.
+type DeviceLoginStatus struct {
+	// verificationURI is the page where the user enters userCode.
+	VerificationURI string `json:"verificationURI"`
+	// userCode is the code to enter; it is short-lived and useless without the user's
+	// own Salesforce login.
+	UserCode string `json:"userCode"`
+	// expiresAt is when the code expires; the operator starts over after it.
+	ExpiresAt metav1.Time `json:"expiresAt"`
 }
 
 // LoginFailure records a failed login and the inputs it was made with.
@@ -258,6 +379,8 @@ type LoginFailure struct {
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.expiresAt`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="User",type=string,JSONPath=`.status.principal.username`,priority=1
+// +kubebuilder:printcolumn:name="Approvals",type=integer,JSONPath=`.status.approvals.count`,priority=1
 type SalesforceConnection struct {
 	metav1.TypeMeta `json:",inline"`
 

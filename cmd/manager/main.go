@@ -3,10 +3,12 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
 	"os"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -15,6 +17,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -22,6 +25,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/approvalkey"
 	"github.com/sfconn/sfconn-operator/internal/controller"
 	"github.com/sfconn/sfconn-operator/internal/loginhost"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
@@ -41,6 +45,7 @@ func main() {
 		enableHTTP2            bool
 		leaderElect            bool
 		leaderElectionNS       string
+		approvalKeySecret      string
 		allowedLoginHosts      string
 		watchNamespaces        string
 		maxConcurrent          int
@@ -55,6 +60,8 @@ func main() {
 	flag.StringVar(&allowedLoginHosts, "allowed-login-hosts", strings.Join(loginhost.DefaultPatterns, ","),
 		"Comma-separated login host patterns the operator may contact (*.my.salesforce.com matches any My Domain). "+
 			"http:// is accepted only for a loopback host named here explicitly.")
+	flag.StringVar(&approvalKeySecret, "approval-key-secret", "sfconn-approval-key",
+		"Secret, in the leader election namespace, holding the key that approvals are hashed with; created if missing.")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4, "How many connections are reconciled at once.")
 	opts := zap.Options{Development: false}
@@ -113,13 +120,29 @@ func main() {
 		os.Exit(1)
 	}
 
+	// The approval key is read before the manager starts, with a client of its own: the
+	// manager's cache holds only labelled Secrets and is not running yet.
+	directClient, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		log.Error(err, "Unable to create a client")
+		os.Exit(1)
+	}
+	keyCtx, cancelKey := context.WithTimeout(context.Background(), time.Minute)
+	key, err := approvalkey.Load(keyCtx, directClient, leaseNamespace(leaderElectionNS), approvalKeySecret)
+	cancelKey()
+	if err != nil {
+		log.Error(err, "Unable to load the approval key")
+		os.Exit(1)
+	}
+
 	r := &controller.Reconciler{
-		Client:     mgr.GetClient(),
-		APIReader:  mgr.GetAPIReader(),
-		Salesforce: salesforce.NewClient(),
-		LoginHosts: hosts,
-		Clock:      clock.RealClock{},
-		Recorder:   mgr.GetEventRecorder("sfconn-operator"),
+		Client:      mgr.GetClient(),
+		APIReader:   mgr.GetAPIReader(),
+		Salesforce:  salesforce.NewClient(),
+		LoginHosts:  hosts,
+		Clock:       clock.RealClock{},
+		Recorder:    mgr.GetEventRecorder("sfconn-operator"),
+		ApprovalKey: key,
 	}
 	if err := r.SetupWithManager(mgr, credentialsCache, controllerOptions(maxConcurrent)); err != nil {
 		log.Error(err, "Unable to set up the controller")

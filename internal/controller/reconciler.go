@@ -37,6 +37,8 @@ type Reconciler struct {
 	LoginHosts *loginhost.Policy
 	Clock      clock.PassiveClock
 	Recorder   events.EventRecorder
+	// ApprovalKey keys the hashes that identify approvals in status (see approvalID).
+	ApprovalKey []byte
 
 	// unsaved holds rotated refresh tokens that could not be stored yet, by connection
 	// UID. Under rotation the one sent is already dead, so this copy is the only live one
@@ -82,6 +84,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	d := decide(f)
 	o, err := r.act(ctx, &conn, f, d)
 	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.account(ctx, &conn, f, o); err != nil {
 		return ctrl.Result{}, err
 	}
 
@@ -193,6 +198,10 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 	}
 	first := f.stored == nil
 	o.token, o.renewed, o.failure = issued, true, nil
+	o.username = f.inputs.request.Username
+	if f.inputs.request.Grant == salesforce.GrantRefreshToken {
+		o.approvalID = approvalID(r.ApprovalKey, f.inputs.request.RefreshToken)
+	}
 	reason, verb := "TokenRenewed", "Renewed"
 	if first {
 		reason, verb = "TokenIssued", "Issued"
@@ -201,6 +210,35 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 	r.Recorder.Eventf(conn, nil, corev1.EventTypeNormal, reason, "Login",
 		"%s a token valid until %s into Secret %s", verb, stamp(issued.expiresAt), tokenSecretName(conn))
 	return o, nil
+}
+
+// account works out who the token speaks for, the approval the connection holds, and what
+// the cluster holds for that principal.
+func (r *Reconciler) account(ctx context.Context, conn *sfv1.SalesforceConnection, f *facts, o *outcome) error {
+	o.principal = nextPrincipal(conn.Status.Principal, f, o)
+	o.approval = nextApproval(conn.Status.Approval, &conn.Spec, o, f.now)
+	if o.principal == nil || !usesApprovals(&conn.Spec) {
+		return nil
+	}
+	self := conn.DeepCopy()
+	self.Status.Principal, self.Status.Approval = o.principal, o.approval
+	view, err := r.ledger(ctx, principalIDKey(o.principal), self)
+	if err != nil {
+		return err
+	}
+	o.ledger = view
+	if o.failure != nil && o.failure.reason == sfv1.ReasonRevoked && o.newFailure {
+		o.failure.message += revokedFacts(view)
+	}
+	return nil
+}
+
+// revokedFacts gives the first likely cause of a revocation its numbers.
+func revokedFacts(view *ledgerView) string {
+	if view.count() == 0 {
+		return ". The cluster holds no other approval for this user and connected app, so a sixth one was made elsewhere, if that was the cause"
+	}
+	return fmt.Sprintf(". The cluster holds %d other approval(s) for this user and connected app, oldest first: %s", view.count(), view.describe())
 }
 
 // login calls Salesforce. For the refresh token grant it uses the latest rotated refresh

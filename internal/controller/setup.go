@@ -5,12 +5,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -43,6 +45,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, credentialsCache cache.C
 		return err
 	}
 
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, principalIndex,
+		func(o client.Object) []string { return principalKeys(o.(*sfv1.SalesforceConnection)) }); err != nil {
+		return err
+	}
+
 	secretMeta := &metav1.PartialObjectMetadata{}
 	secretMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 
@@ -55,6 +62,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, credentialsCache cache.C
 		// The token Secrets (the manager's cache holds only those the operator labels):
 		// an edit or a deletion is repaired at once.
 		Owns(&corev1.Secret{}).
+		// A connection taking or releasing an approval changes what its peers (same user
+		// and connected app) must report.
+		Watches(&sfv1.SalesforceConnection{}, handler.EnqueueRequestsFromMapFunc(r.peersOf),
+			builder.WithPredicates(approvalsChanged{})).
 		// Every Secret's metadata: a change to a credentials Secret, or to a Secret that
 		// blocks a token Secret's name, wakes the connections that name it.
 		WatchesRawSource(source.Kind(credentialsCache, client.Object(secretMeta),
@@ -62,6 +73,46 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, credentialsCache cache.C
 		WithOptions(opts).
 		Complete(r)
 }
+
+// peersOf maps a connection to the other connections of its principal.
+func (r *Reconciler) peersOf(ctx context.Context, o client.Object) []reconcile.Request {
+	conn := o.(*sfv1.SalesforceConnection)
+	seen := map[types.NamespacedName]bool{{Namespace: conn.Namespace, Name: conn.Name}: true}
+	var reqs []reconcile.Request
+	for _, key := range principalKeys(conn) {
+		var list sfv1.SalesforceConnectionList
+		if err := r.Client.List(ctx, &list, client.MatchingFields{principalIndex: key}); err != nil {
+			continue
+		}
+		for _, c := range list.Items {
+			k := types.NamespacedName{Namespace: c.Namespace, Name: c.Name}
+			if !seen[k] {
+				seen[k] = true
+				reqs = append(reqs, reconcile.Request{NamespacedName: k})
+			}
+		}
+	}
+	return reqs
+}
+
+// approvalsChanged passes creations, deletions and updates that change a connection's
+// principal or approval: the events that change its peers' counts.
+type approvalsChanged struct {
+	predicate.Funcs
+}
+
+func (approvalsChanged) Update(e event.UpdateEvent) bool {
+	oldConn, ok1 := e.ObjectOld.(*sfv1.SalesforceConnection)
+	newConn, ok2 := e.ObjectNew.(*sfv1.SalesforceConnection)
+	if !ok1 || !ok2 {
+		return false
+	}
+	return !equality.Semantic.DeepEqual(oldConn.Status.Principal, newConn.Status.Principal) ||
+		!equality.Semantic.DeepEqual(oldConn.Status.Approval, newConn.Status.Approval) ||
+		oldConn.DeletionTimestamp.IsZero() != newConn.DeletionTimestamp.IsZero()
+}
+
+func (approvalsChanged) Generic(event.GenericEvent) bool { return false }
 
 // connectionsNamingSecret maps a Secret to the connections that name it, as credentials
 // or as their token Secret.

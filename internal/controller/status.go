@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -19,6 +20,19 @@ type outcome struct {
 	// newFailure is set when this pass attempted a login and it failed; it is recorded in
 	// status so that backoff and "wait for a change" survive restarts.
 	newFailure bool
+
+	// approvalID is the approval a login of this pass used, for flows that hold one.
+	approvalID string
+	// mintedApproval is set when the operator made the approval itself (device login).
+	mintedApproval bool
+	// username is who the token of this pass's login speaks for, when known.
+	username string
+
+	// principal and approval are what status will say; ledger is the cluster's view of
+	// the principal's approvals (nil when not applicable).
+	principal *sfv1.Principal
+	approval  *sfv1.ApprovalRef
+	ledger    *ledgerView
 }
 
 // computeStatus derives the whole status from this pass's facts and outcome. Pure: no
@@ -40,6 +54,12 @@ func computeStatus(conn *sfv1.SalesforceConnection, f *facts, o *outcome) sfv1.S
 		st.TokenSecretName = ""
 	}
 	st.LastFailure = nextLastFailure(conn.Status.LastFailure, f, o)
+	st.Principal, st.Approval = o.principal, o.approval
+	st.Approvals = nil
+	if o.ledger != nil {
+		st.Approvals = &sfv1.ApprovalsSummary{Count: int32(o.ledger.count()), Limit: approvalLimit, Holders: o.ledger.holders()}
+	}
+	setApprovalLimit(&st, f, o)
 
 	setReady(&st, f, o)
 	setStalled(&st, f, o)
@@ -161,6 +181,29 @@ func setRevoked(st *sfv1.SalesforceConnectionStatus, f *facts, o *outcome) {
 	}
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: sfv1.ConditionRevoked, Status: metav1.ConditionTrue,
 		ObservedGeneration: f.generation, Reason: sfv1.ReasonRefreshTokenRevoked, Message: o.failure.message})
+}
+
+// setApprovalLimit reports the principal's approvals: True/AtLimit at five (the next
+// approval anywhere evicts the oldest), True/Exceeded when this connection was refused one.
+func setApprovalLimit(st *sfv1.SalesforceConnectionStatus, f *facts, o *outcome) {
+	c := metav1.Condition{Type: sfv1.ConditionApprovalLimit, ObservedGeneration: f.generation}
+	switch {
+	case o.failure != nil && o.failure.reason == sfv1.ReasonApprovalLimitReached:
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, sfv1.ReasonExceeded, o.failure.message
+	case o.ledger == nil:
+		meta.RemoveStatusCondition(&st.Conditions, sfv1.ConditionApprovalLimit)
+		return
+	case o.ledger.count() >= approvalLimit:
+		c.Status, c.Reason = metav1.ConditionTrue, sfv1.ReasonAtLimit
+		c.Message = fmt.Sprintf("The cluster holds %d approvals for this user and connected app, Salesforce's limit: %s. "+
+			"The next approval for them, made anywhere, revokes the oldest (%s)",
+			o.ledger.count(), o.ledger.describe(), strings.Join(o.ledger.approvals[0].holders, " and "))
+	default:
+		c.Status, c.Reason = metav1.ConditionFalse, sfv1.ReasonWithinLimit
+		c.Message = fmt.Sprintf("The cluster holds %d of %d approvals for this user and connected app: %s",
+			o.ledger.count(), approvalLimit, o.ledger.describe())
+	}
+	meta.SetStatusCondition(&st.Conditions, c)
 }
 
 // nextWake is when the status will next change on its own: the renewal, the retry, or the

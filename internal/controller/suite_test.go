@@ -115,12 +115,13 @@ func startManager() context.CancelFunc {
 	hosts, err := loginhost.Parse([]string{"127.0.0.1"})
 	Expect(err).NotTo(HaveOccurred())
 	r := &Reconciler{
-		Client:     mgr.GetClient(),
-		APIReader:  mgr.GetAPIReader(),
-		Salesforce: salesforce.NewClient(salesforce.WithClock(fakeClock), salesforce.WithTimeout(10*time.Second)),
-		LoginHosts: hosts,
-		Clock:      fakeClock,
-		Recorder:   mgr.GetEventRecorder("sfconn-operator"),
+		Client:      mgr.GetClient(),
+		APIReader:   mgr.GetAPIReader(),
+		Salesforce:  salesforce.NewClient(salesforce.WithClock(fakeClock), salesforce.WithTimeout(10*time.Second)),
+		LoginHosts:  hosts,
+		Clock:       fakeClock,
+		Recorder:    mgr.GetEventRecorder("sfconn-operator"),
+		ApprovalKey: []byte("integration-test-approval-key-32b"),
 	}
 	Expect(r.SetupWithManager(mgr, credentialsCache, crcontroller.Options{
 		SkipNameValidation: ptr.To(true),
