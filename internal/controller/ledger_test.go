@@ -29,10 +29,10 @@ func TestComputeLedger(t *testing.T) {
 	}{
 		{"none", nil, 0, nil},
 		{"connections without approvals", []sfv1.SalesforceConnection{holder("jwt", "", 0)}, 0, nil},
-		{"distinct tokens, oldest first", []sfv1.SalesforceConnection{holder("b", "2", time.Hour), holder("a", "1", 2 * time.Hour), holder("c", "3", 0)},
+		{"distinct tokens, oldest first", []sfv1.SalesforceConnection{holder("b", "2", time.Hour), holder("a", "1", 2*time.Hour), holder("c", "3", 0)},
 			3, []string{"ns/c", "ns/b", "ns/a"}},
 		{"a shared token counts once, from its earliest holder", []sfv1.SalesforceConnection{
-			holder("x", "1", time.Hour), holder("y", "1", 0), holder("z", "2", 30 * time.Minute)},
+			holder("x", "1", time.Hour), holder("y", "1", 0), holder("z", "2", 30*time.Minute)},
 			2, []string{"ns/x", "ns/y", "ns/z"}},
 		{"a connection being deleted holds nothing", []sfv1.SalesforceConnection{holder("a", "1", 0), deleting}, 1, []string{"ns/a"}},
 	}

@@ -52,7 +52,7 @@ func parseTokenAnswer(body []byte, receivedAt time.Time) (*Token, error) {
 		Signature:      a.Signature,
 		IssuedAt:       receivedAt,
 	}
-	raw, ms, ok := parseIssuedAt(a.IssuedAt)
+	raw, ms, ok := parsePositiveInt(a.IssuedAt)
 	t.IssuedAtRaw = raw
 	if ok {
 		if at := time.UnixMilli(ms); at.Before(receivedAt) && receivedAt.Sub(at) <= maxIssuedAtAge {
@@ -67,10 +67,12 @@ func parseTokenAnswer(body []byte, receivedAt time.Time) (*Token, error) {
 	return t, nil
 }
 
-// parseIssuedAt accepts the documented string of milliseconds and, for JWT-format
-// answers, a JSON number. raw is the value as sent (what the signature covers); ok is
-// false when it is absent or not a positive integer.
-func parseIssuedAt(v json.RawMessage) (raw string, ms int64, ok bool) {
+// parsePositiveInt reads a whole number sent as a JSON number or a string of digits:
+// issued_at is a string of milliseconds, but a number in JWT-format answers, and the
+// device flow's interval and expires_in are numbers that a proxy could stringify. raw is
+// the value as sent (what the signature covers); ok is false when it is absent or not a
+// positive integer.
+func parsePositiveInt(v json.RawMessage) (raw string, ms int64, ok bool) {
 	v = bytes.TrimSpace(v)
 	if len(v) == 0 || string(v) == "null" {
 		return "", 0, false

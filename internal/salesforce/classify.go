@@ -106,6 +106,11 @@ var codeRules = map[string]Class{
 // retrying, and retrying it spends the login quota and risks an IP block.
 func classifyOAuthError(grant Grant, code, description string) Class {
 	desc := strings.ToLower(description)
+	if grant == grantDevice {
+		if c, ok := classifyDevicePoll(code, desc); ok {
+			return c
+		}
+	}
 	if grant == GrantRefreshToken && strings.EqualFold(strings.TrimSpace(code), "invalid_grant") {
 		return classifyRefreshRefusal(desc)
 	}
@@ -137,6 +142,26 @@ func classifyRefreshRefusal(desc string) Class {
 		return Terminal
 	}
 	return Revoked
+}
+
+// classifyDevicePoll classifies the answers particular to polling the device flow. Only
+// authorization_pending is documented for Salesforce (salesforce-oauth.md 9.1); slow_down,
+// expired_token and access_denied are RFC 8628 section 3.5's, which Salesforce's flow
+// otherwise follows. An expired device code is matched on its description too, since
+// Salesforce may word it as an invalid_grant. ok is false for everything else, which is
+// classified as on any other grant (a rate limit stays RateLimited).
+func classifyDevicePoll(code, desc string) (c Class, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(code)) {
+	case "authorization_pending", "slow_down":
+		return Pending, true
+	case "expired_token", "access_denied":
+		// The user refused, or took too long: only a new StartDeviceLogin helps.
+		return Terminal, true
+	}
+	if strings.Contains(desc, "expired") {
+		return Terminal, true
+	}
+	return 0, false
 }
 
 // parseErrorAnswer reports whether body is JSON, and its error envelope if it is an object

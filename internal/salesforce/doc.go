@@ -1,6 +1,8 @@
 // Package salesforce is the operator's OAuth 2.0 client for Salesforce: one function per
 // grant (JWT bearer, username-password, refresh token, client credentials) against
-// <loginURL>/services/oauth2/token, with every failure classified where it is made.
+// <loginURL>/services/oauth2/token, with every failure classified where it is made. It
+// also runs the device flow (to bootstrap a refresh token with a person's approval),
+// revokes tokens, and asks userinfo whose an access token is.
 //
 // Salesforce departs from RFC 6749 in ways that shape this package (see
 // shared/salesforce-oauth.md): the token answer carries no expires_in, issued_at is a string

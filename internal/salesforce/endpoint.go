@@ -5,30 +5,57 @@ import (
 	"strings"
 )
 
-// tokenPath is where every grant is posted; OIDC discovery for login.salesforce.com lists
-// the same path, and My Domain hosts serve it too.
-const tokenPath = "/services/oauth2/token"
+// The OAuth endpoints, as OIDC discovery for login.salesforce.com lists them; My Domain
+// hosts serve them too.
+const (
+	tokenPath    = "/services/oauth2/token"
+	revokePath   = "/services/oauth2/revoke"
+	userInfoPath = "/services/oauth2/userinfo"
+)
 
 type endpoint struct {
-	tokenURL string
+	tokenURL  string
+	revokeURL string
 	// host is the login host without port, lower-cased, for choosing the JWT audience.
 	host string
 }
 
-// parseLoginURL turns LoginURL into the token endpoint. The caller has already checked
+// parseLoginURL turns LoginURL into the OAuth endpoints. The caller has already checked
 // the host against its allowlist; this only refuses shapes that would make the request go
 // somewhere else than the caller believes (a path, a query) or carry credentials in the
-// URL (userinfo). Error texts never repeat the URL: it could hold userinfo.
+// URL (userinfo).
 func parseLoginURL(raw string) (endpoint, error) {
-	invalid := func(why string) (endpoint, error) {
-		return endpoint{}, &Error{Class: Terminal, Message: "invalid login URL: " + why}
+	base, host, err := parseBaseURL(raw, "login URL", "loginURL")
+	if err != nil {
+		return endpoint{}, err
+	}
+	return endpoint{tokenURL: base + tokenPath, revokeURL: base + revokePath, host: host}, nil
+}
+
+// parseInstanceURL turns a token's instance_url into its userinfo endpoint. It is checked
+// like a login URL because the access token is sent there: it came from Salesforce, but
+// it may have been stored in a Secret that someone else can edit.
+func parseInstanceURL(raw string) (string, error) {
+	base, _, err := parseBaseURL(raw, "instance URL", "instanceURL")
+	if err != nil {
+		return "", err
+	}
+	return base + userInfoPath, nil
+}
+
+// parseBaseURL checks a base URL and returns it as scheme://host and its lower-cased host
+// without port. label and field name it in error texts, which never repeat the URL: it
+// could hold userinfo.
+func parseBaseURL(raw, label, field string) (base, host string, err error) {
+	invalid := func(why string) (string, string, error) {
+		return "", "", &Error{Class: Terminal, Message: "invalid " + label + ": " + why}
 	}
 	if strings.TrimSpace(raw) == "" {
-		return invalid("missing loginURL")
+		return invalid("missing " + field)
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		// err would quote the URL; say only that it did not parse.
+	u, perr := url.Parse(raw)
+	if perr != nil {
+		// perr would quote the URL; say only that it did not parse.
 		return invalid("not a URL")
 	}
 	switch {
@@ -43,8 +70,5 @@ func parseLoginURL(raw string) (endpoint, error) {
 	case u.Path != "" && u.Path != "/":
 		return invalid("must not contain a path")
 	}
-	return endpoint{
-		tokenURL: u.Scheme + "://" + u.Host + tokenPath,
-		host:     strings.ToLower(u.Hostname()),
-	}, nil
+	return u.Scheme + "://" + u.Host, strings.ToLower(u.Hostname()), nil
 }

@@ -3,6 +3,7 @@ package salesforce
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Class says what the operator should do after a failed request.
@@ -20,6 +21,10 @@ const (
 	Revoked
 	// RateLimited means the user's login quota (3,600 per hour) is spent: wait long.
 	RateLimited
+	// Pending is the device flow's "not yet": the user has not approved the device code
+	// yet; poll again after the interval. Only PollDeviceLogin returns it. It comes last so
+	// the values of the other classes do not change.
+	Pending
 )
 
 func (c Class) String() string {
@@ -30,6 +35,8 @@ func (c Class) String() string {
 		return "Revoked"
 	case RateLimited:
 		return "RateLimited"
+	case Pending:
+		return "Pending"
 	default:
 		return "Retryable"
 	}
@@ -74,4 +81,12 @@ func ClassOf(err error) Class {
 		return e.Class
 	}
 	return Retryable
+}
+
+// IsSlowDown reports whether err is the device flow's slow_down: still Pending, but the
+// caller polls too often and should lengthen its interval for good. Salesforce's use of
+// slow_down is not documented in our notes; RFC 8628 section 3.5 asks for 5 more seconds.
+func IsSlowDown(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Class == Pending && strings.EqualFold(e.Code, "slow_down")
 }

@@ -70,7 +70,44 @@ type Token struct {
 	Signature string
 }
 
-// Client obtains tokens from Salesforce. The reconciler depends on this interface only.
+// DeviceLoginRequest holds what the device flow sends. ClientSecret is a secret and is
+// sent only when polling, and only when set (an app may not require it).
+type DeviceLoginRequest struct {
+	// LoginURL is checked as LoginRequest.LoginURL is.
+	LoginURL     string
+	ClientID     string
+	ClientSecret string
+	// Scope is space-separated; empty means DefaultDeviceScope.
+	Scope string
+}
+
+// DeviceAuthorization is the answer that starts a device flow: show UserCode and
+// VerificationURI to a person, then call PollDeviceLogin with DeviceCode every Interval
+// until it stops returning Pending or ExpiresAt passes.
+type DeviceAuthorization struct {
+	// DeviceCode is a secret: whoever holds it gets the tokens once the user approves.
+	DeviceCode      string
+	UserCode        string
+	VerificationURI string
+	Interval        time.Duration
+	ExpiresAt       time.Time
+}
+
+// UserInfo is the current user as the OpenID Connect userinfo endpoint describes them.
+type UserInfo struct {
+	UserID   string // user_id, 005...
+	OrgID    string // organization_id, 00D...
+	Username string // preferred_username, the Salesforce username
+	Name     string
+	Email    string
+}
+
+// Client talks to Salesforce's OAuth endpoints. The reconciler depends on this interface
+// only.
 type Client interface {
 	Login(ctx context.Context, req LoginRequest) (*Token, error)
+	StartDeviceLogin(ctx context.Context, req DeviceLoginRequest) (*DeviceAuthorization, error)
+	PollDeviceLogin(ctx context.Context, req DeviceLoginRequest, deviceCode string) (*Token, error)
+	Revoke(ctx context.Context, loginURL, token string) error
+	UserInfo(ctx context.Context, instanceURL, accessToken string) (*UserInfo, error)
 }
