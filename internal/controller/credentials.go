@@ -59,6 +59,8 @@ func credentialsSecretName(spec *sfv1.SalesforceConnectionSpec) string {
 		return a.RefreshToken.CredentialsSecretRef.Name
 	case a.ClientCredentials != nil:
 		return a.ClientCredentials.CredentialsSecretRef.Name
+	case a.DeviceLogin != nil && a.DeviceLogin.CredentialsSecretRef != nil:
+		return a.DeviceLogin.CredentialsSecretRef.Name
 	}
 	return ""
 }
@@ -68,7 +70,8 @@ func credentialsSecretName(spec *sfv1.SalesforceConnectionSpec) string {
 func readInputs(ctx context.Context, reader client.Reader, conn *sfv1.SalesforceConnection) (*loginInputs, *inputsProblem) {
 	name := credentialsSecretName(&conn.Spec)
 	if name == "" {
-		return nil, &inputsProblem{reason: sfv1.ReasonInvalidSpec, message: "spec.auth must set exactly one of jwtBearer, password, refreshToken or clientCredentials"}
+		// A device login needs no Secret when the connected app needs no client secret.
+		return buildInputs(conn, &corev1.Secret{})
 	}
 	var secret corev1.Secret
 	err := reader.Get(ctx, types.NamespacedName{Namespace: conn.Namespace, Name: name}, &secret)
@@ -128,8 +131,16 @@ func buildInputs(conn *sfv1.SalesforceConnection, secret *corev1.Secret) (*login
 		req.Grant = salesforce.GrantClientCredentials
 		req.ClientID = s.inlineOr(a.ClientCredentials.ClientID, keyClientID)
 		req.ClientSecret = s.required(keyClientSecret)
+	case a.DeviceLogin != nil:
+		// Once a person approved, a device login is a refresh token flow whose token the
+		// operator keeps; the marker finds it in the rotation state.
+		req.Grant = salesforce.GrantRefreshToken
+		req.ClientID = s.inlineOr(a.DeviceLogin.ClientID, keyClientID)
+		req.ClientSecret = s.optional(keyClientSecret)
+		req.Username = a.DeviceLogin.Username
+		req.RefreshToken = deviceMarker(conn)
 	default:
-		return nil, &inputsProblem{reason: sfv1.ReasonInvalidSpec, message: "spec.auth must set exactly one of jwtBearer, password, refreshToken or clientCredentials"}
+		return nil, &inputsProblem{reason: sfv1.ReasonInvalidSpec, message: "spec.auth must set exactly one of jwtBearer, password, refreshToken, clientCredentials or deviceLogin"}
 	}
 	if p := s.problem(); p != nil {
 		return nil, p
@@ -198,6 +209,8 @@ func (s *secretValues) hash(conn *sfv1.SalesforceConnection) string {
 		write("refreshToken", a.RefreshToken.ClientID)
 	case a.ClientCredentials != nil:
 		write("clientCredentials", a.ClientCredentials.ClientID)
+	case a.DeviceLogin != nil:
+		write("deviceLogin", a.DeviceLogin.ClientID, a.DeviceLogin.Username, a.DeviceLogin.Scope)
 	}
 	keys := append([]string(nil), s.used...)
 	sort.Strings(keys)

@@ -175,7 +175,8 @@ func isTerminalReason(reason string) bool {
 // the same second. The jitter comes from the UID, so it is stable across restarts.
 func renewAt(expiresAt time.Time, renewBefore time.Duration, uid string) time.Time {
 	jitter := time.Duration(fraction(uid, "renew") * renewJitter * float64(renewBefore))
-	return expiresAt.Add(-renewBefore - jitter)
+	// Whole seconds, as status stores it; rounding down keeps it early, never late.
+	return expiresAt.Add(-renewBefore - jitter).Truncate(time.Second)
 }
 
 // backoff is the wait after the count-th consecutive failure with the given reason,

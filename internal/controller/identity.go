@@ -3,8 +3,6 @@ package controller
 import (
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 )
 
@@ -40,5 +38,5 @@ func nextApproval(prev *sfv1.ApprovalRef, spec *sfv1.SalesforceConnectionSpec, o
 	case prev != nil && prev.ID == o.approvalID:
 		return prev
 	}
-	return &sfv1.ApprovalRef{ID: o.approvalID, Since: metav1.NewTime(now), MintedByOperator: o.mintedApproval}
+	return &sfv1.ApprovalRef{ID: o.approvalID, Since: statusTime(now), MintedByOperator: o.mintedApproval}
 }

@@ -124,20 +124,30 @@ func tokenSecret(ctx context.Context, ns, name string) *corev1.Secret {
 	return &s
 }
 
+// accessToken returns a digest of the token Secret's access token: enough to see it
+// change, and nothing secret for a failing assertion to print.
 func accessToken(ctx context.Context, ns, name string) func() string {
 	return func() string {
-		if s := tokenSecret(ctx, ns, name); s != nil {
-			return string(s.Data[KeyAccessToken])
+		if s := tokenSecret(ctx, ns, name); s != nil && len(s.Data[KeyAccessToken]) > 0 {
+			return tokenDigest(string(s.Data[KeyAccessToken]))[:16]
 		}
 		return ""
 	}
 }
 
-// stepPastRenewal moves the fake clock just past the connection's renewAt.
+// stepPastRenewal moves the fake clock just past the connection's renewAt, once the status
+// shows a renewal still ahead (so a status a moment behind cannot send the clock back).
 func stepPastRenewal(ctx context.Context, ns, name string) {
-	c := getConn(ctx, ns, name)
-	Expect(c.Status.RenewAt).NotTo(BeNil())
-	fakeClock.SetTime(c.Status.RenewAt.Add(time.Second))
+	var renewAt time.Time
+	Eventually(func() bool {
+		c := getConn(ctx, ns, name)
+		if c.Status.RenewAt == nil {
+			return false
+		}
+		renewAt = c.Status.RenewAt.Time
+		return renewAt.After(fakeClock.Now())
+	}).Should(BeTrue(), "the status of %s shows no renewal ahead", name)
+	fakeClock.SetTime(renewAt.Add(time.Second))
 }
 
 var _ = Describe("SalesforceConnection", func() {
@@ -176,7 +186,7 @@ var _ = Describe("SalesforceConnection", func() {
 		Expect(c.Status.ExpiresAt.Sub(c.Status.IssuedAt.Time)).To(Equal(2 * time.Hour))
 		Expect(c.Status.RenewAt.Before(c.Status.ExpiresAt)).To(BeTrue())
 		Expect(f.tokenRequests()).To(Equal(1))
-		first := string(s.Data[KeyAccessToken])
+		first := accessToken(ctx, ns, "crm-token")()
 
 		By("renewing when the fake clock passes renewAt")
 		stepPastRenewal(ctx, ns, "crm")
@@ -357,8 +367,9 @@ var _ = Describe("SalesforceConnection", func() {
 			fakeClock.Step(time.Minute)
 			return accessToken(ctx, ns, "crm-token")()
 		}).ShouldNot(Equal(before))
-		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"))
-		Expect(condition(ctx, ns, "crm", sfv1.ConditionReconciling)()).To(BeEmpty())
+		// The token Secret is written before the status: wait for the status.
+		Eventually(condition(ctx, ns, "crm", sfv1.ConditionReconciling)).Should(BeEmpty())
+		Expect(readyReason(ctx, ns, "crm")()).To(Equal("True/TokenIssued"))
 		Expect(getConn(ctx, ns, "crm").Status.LastFailure).To(BeNil())
 	})
 
@@ -380,7 +391,7 @@ var _ = Describe("SalesforceConnection", func() {
 		s = tokenSecret(ctx, ns, "crm-token")
 		s.Data[KeyAccessToken] = []byte("tampered")
 		Expect(k8s.Update(ctx, s)).To(Succeed())
-		Eventually(accessToken(ctx, ns, "crm-token")).ShouldNot(Equal("tampered"))
+		Eventually(accessToken(ctx, ns, "crm-token")).ShouldNot(Equal(tokenDigest("tampered")[:16]))
 
 		Expect(k8s.Delete(ctx, tokenSecret(ctx, ns, "crm-token"))).To(Succeed())
 		Eventually(accessToken(ctx, ns, "crm-token")).ShouldNot(BeEmpty())

@@ -23,6 +23,9 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
 )
 
+// staleRetry is how soon a pass that read a stale cache tries again.
+const staleRetry = 100 * time.Millisecond
+
 // loginTimeout bounds one call to Salesforce, so a hung server never holds a worker.
 const loginTimeout = time.Minute
 
@@ -44,6 +47,11 @@ type Reconciler struct {
 	// UID. Under rotation the one sent is already dead, so this copy is the only live one
 	// until it is stored; it is stored before the next refresh.
 	unsaved sync.Map
+	// revokeAttempts holds when revoking began for connections being deleted, by UID.
+	revokeAttempts sync.Map
+	// replaced holds, by namespace and name, the resourceVersion of the connection this process last
+	// patched the status of: the cache showing it again means the cache is behind.
+	replaced sync.Map
 }
 
 // unsavedRefreshToken is a rotated refresh token not yet stored.
@@ -71,10 +79,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	log := logf.FromContext(ctx)
 	var conn sfv1.SalesforceConnection
 	if err := r.Client.Get(ctx, req.NamespacedName, &conn); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.replaced.Delete(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !conn.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
+		after, err := r.finalize(ctx, &conn)
+		return ctrl.Result{RequeueAfter: after}, err
+	}
+	if rv, ok := r.replaced.Load(req.NamespacedName); ok && rv == conn.ResourceVersion {
+		// The cache still shows the version this process already replaced: deciding on it
+		// could repeat a login or forget a failure. The update event is on its way.
+		return ctrl.Result{RequeueAfter: staleRetry}, nil
 	}
 
 	f, err := r.observe(ctx, &conn)
@@ -92,15 +109,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	status := computeStatus(&conn, f, o)
 	if !equality.Semantic.DeepEqual(status, conn.Status) {
-		patch := client.MergeFrom(conn.DeepCopy())
+		// The optimistic lock makes a patch computed from a stale read fail instead of
+		// quietly mixing old and new fields.
+		patch := client.MergeFromWithOptions(conn.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		from := conn.ResourceVersion
 		conn.Status = status
 		if err := r.Client.Status().Patch(ctx, &conn, patch); err != nil {
 			return ctrl.Result{}, fmt.Errorf("patching status: %w", err)
 		}
+		if conn.ResourceVersion != from {
+			r.replaced.Store(req.NamespacedName, from)
+		}
 	}
 	if wake := nextWake(f, o); !wake.IsZero() {
 		log.V(1).Info("Next check", "connection", klog.KObj(&conn), "at", wake)
-		return ctrl.Result{RequeueAfter: max(wake.Sub(f.now), time.Second)}, nil
+		// Measured from now, not from the start of the pass: the pass took time.
+		return ctrl.Result{RequeueAfter: max(wake.Sub(r.Clock.Now()), time.Second)}, nil
 	}
 	return ctrl.Result{}, nil
 }
@@ -181,7 +205,23 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 	}
 
 	log.Info("Logging in to Salesforce", "connection", klog.KObj(conn), "grant", f.inputs.request.Grant, "why", d.why)
-	tok, err := r.login(ctx, conn, f.inputs)
+	var tok *salesforce.Token
+	var err error
+	if conn.Spec.Auth.DeviceLogin != nil {
+		var rt string
+		if rt, err = r.currentRefreshToken(ctx, conn, deviceMarker(conn)); err != nil {
+			return nil, clusterError{err}
+		}
+		if _, unsaved := r.unsaved.Load(conn.UID); rt == deviceMarker(conn) && !unsaved {
+			tok, err = r.deviceLogin(ctx, conn, f, o)
+			if tok == nil && err == nil {
+				return o, nil
+			}
+		}
+	}
+	if tok == nil && err == nil {
+		tok, err = r.login(ctx, conn, f.inputs)
+	}
 	var ce clusterError
 	if errors.As(err, &ce) {
 		return nil, err
@@ -201,6 +241,10 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 	o.username = f.inputs.request.Username
 	if f.inputs.request.Grant == salesforce.GrantRefreshToken {
 		o.approvalID = approvalID(r.ApprovalKey, f.inputs.request.RefreshToken)
+		o.mintedApproval = conn.Spec.Auth.DeviceLogin != nil
+		if o.username == "" {
+			o.username = r.username(ctx, conn, tok)
+		}
 	}
 	reason, verb := "TokenRenewed", "Renewed"
 	if first {
@@ -210,6 +254,21 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 	r.Recorder.Eventf(conn, nil, corev1.EventTypeNormal, reason, "Login",
 		"%s a token valid until %s into Secret %s", verb, stamp(issued.expiresAt), tokenSecretName(conn))
 	return o, nil
+}
+
+// username asks Salesforce who a refresh token speaks for, once per user: the ledger
+// needs it to check a device login for the same user before it is made. A failure only
+// leaves the name unknown.
+func (r *Reconciler) username(ctx context.Context, conn *sfv1.SalesforceConnection, tok *salesforce.Token) string {
+	if p := conn.Status.Principal; p != nil && p.UserID == tok.UserID && p.Username != "" {
+		return p.Username
+	}
+	info, err := r.Salesforce.UserInfo(ctx, tok.InstanceURL, tok.AccessToken)
+	if err != nil {
+		logf.FromContext(ctx).V(1).Info("Could not learn the username", "connection", klog.KObj(conn), "error", err.Error())
+		return ""
+	}
+	return info.Username
 }
 
 // account works out who the token speaks for, the approval the connection holds, and what
@@ -317,8 +376,7 @@ func classify(err error, conn *sfv1.SalesforceConnection, f *facts) *failure {
 	switch class {
 	case salesforce.Terminal:
 		fl.reason, fl.terminal = sfv1.ReasonAuthenticationFailed, true
-		fl.message = fmt.Sprintf("Salesforce refused the login: %v. Fix the credentials in Secret %q or the spec; the operator tries again when either changes",
-			err, credentialsSecretName(&conn.Spec))
+		fl.message = fmt.Sprintf("Salesforce refused the login: %v. %s; the operator tries again when either changes", err, fixHint(conn))
 	case salesforce.Revoked:
 		fl.reason, fl.terminal = sfv1.ReasonRevoked, true
 		fl.message = revokedMessage(err, conn)
@@ -331,6 +389,14 @@ func classify(err error, conn *sfv1.SalesforceConnection, f *facts) *failure {
 		fl.retryAt = f.now.Add(backoff(fl.reason, consecutiveFailures(f), f.uid))
 	}
 	return fl
+}
+
+// fixHint says where the inputs of a login are.
+func fixHint(conn *sfv1.SalesforceConnection) string {
+	if name := credentialsSecretName(&conn.Spec); name != "" {
+		return fmt.Sprintf("Fix the credentials in Secret %q or the spec", name)
+	}
+	return "Fix the spec, or give it a credentials Secret with client_secret if the connected app requires one"
 }
 
 func revokedMessage(err error, conn *sfv1.SalesforceConnection) string {

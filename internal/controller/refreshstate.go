@@ -22,6 +22,10 @@ import (
 // descends from: when the user puts a new refresh_token in the credentials Secret, the
 // chain starts over from it.
 const (
+	// keyDeviceCode holds a pending device login's device code.
+	keyDeviceCode = "device_code"
+	// AnnotationDeviceInterval is the polling interval of a pending device login.
+	AnnotationDeviceInterval = "salesforce.sfconn.io/device-interval"
 	// AnnotationSourceHash is the SHA-256 of the user-supplied refresh token a rotated one
 	// descends from.
 	AnnotationSourceHash = "salesforce.sfconn.io/source-hash"
@@ -39,51 +43,74 @@ func tokenDigest(token string) string {
 // currentRefreshToken returns the refresh token to use: the latest rotated one when it
 // descends from the user's, else the user's own.
 func (r *Reconciler) currentRefreshToken(ctx context.Context, conn *sfv1.SalesforceConnection, userToken string) (string, error) {
-	var s corev1.Secret
-	err := r.Client.Get(ctx, types.NamespacedName{Namespace: conn.Namespace, Name: refreshSecretName(conn)}, &s)
-	switch {
-	case apierrors.IsNotFound(err):
-		return userToken, nil
-	case err != nil:
+	s, err := r.readStateSecret(ctx, conn)
+	if err != nil {
 		return "", err
 	}
-	if !isControlledBy(&s, conn.UID) || s.Annotations[AnnotationSourceHash] != tokenDigest(userToken) || len(s.Data[keyRefreshToken]) == 0 {
+	if s == nil || s.Annotations[AnnotationSourceHash] != tokenDigest(userToken) || len(s.Data[keyRefreshToken]) == 0 {
 		return userToken, nil
 	}
 	return string(s.Data[keyRefreshToken]), nil
 }
 
 // storeRotatedRefreshToken persists a rotated refresh token before anything else uses the
-// new access token. Conflicts are retried: losing this write would lose the only live
-// refresh token.
+// new access token.
 func (r *Reconciler) storeRotatedRefreshToken(ctx context.Context, conn *sfv1.SalesforceConnection, userToken, rotated string) error {
+	return r.updateStateSecret(ctx, conn, func(s *corev1.Secret) {
+		s.Annotations[AnnotationSourceHash] = tokenDigest(userToken)
+		s.Data[keyRefreshToken] = []byte(rotated)
+		delete(s.Data, keyDeviceCode)
+	})
+}
+
+// updateStateSecret applies change to the operator's state Secret of the connection,
+// creating it if needed. Conflicts and transient errors are retried: losing this write
+// could lose the only live refresh token.
+func (r *Reconciler) updateStateSecret(ctx context.Context, conn *sfv1.SalesforceConnection, change func(*corev1.Secret)) error {
 	key := types.NamespacedName{Namespace: conn.Namespace, Name: refreshSecretName(conn)}
-	return retry.OnError(retry.DefaultBackoff, func(error) bool { return true }, func() error {
+	return retry.OnError(retry.DefaultBackoff, func(error) bool { return ctx.Err() == nil }, func() error {
 		var s corev1.Secret
 		err := r.APIReader.Get(ctx, key, &s)
-		if apierrors.IsNotFound(err) {
+		create := apierrors.IsNotFound(err)
+		switch {
+		case create:
 			s = corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace}}
-			r.setRefreshSecret(conn, &s, userToken, rotated)
-			return r.Client.Create(ctx, &s)
-		}
-		if err != nil {
+		case err != nil:
 			return err
-		}
-		if !isControlledBy(&s, conn.UID) {
+		case !isControlledBy(&s, conn.UID):
 			return fmt.Errorf("secret %s exists and is not controlled by this SalesforceConnection", key.Name)
 		}
-		r.setRefreshSecret(conn, &s, userToken, rotated)
+		owner := desiredTokenSecret(conn, &issuedToken{data: map[string][]byte{}})
+		s.Labels = mergeMaps(s.Labels, owner.Labels)
+		s.Annotations = mergeMaps(s.Annotations, nil)
+		s.OwnerReferences = owner.OwnerReferences
+		s.Type = corev1.SecretTypeOpaque
+		if s.Data == nil {
+			s.Data = map[string][]byte{}
+		}
+		change(&s)
+		if create {
+			return r.Client.Create(ctx, &s)
+		}
 		return r.Client.Update(ctx, &s)
 	})
 }
 
-func (r *Reconciler) setRefreshSecret(conn *sfv1.SalesforceConnection, s *corev1.Secret, userToken, rotated string) {
-	owner := desiredTokenSecret(conn, &issuedToken{data: map[string][]byte{}})
-	s.Labels = mergeMaps(s.Labels, owner.Labels)
-	s.Annotations = mergeMaps(s.Annotations, map[string]string{AnnotationSourceHash: tokenDigest(userToken)})
-	s.OwnerReferences = owner.OwnerReferences
-	s.Type = corev1.SecretTypeOpaque
-	s.Data = map[string][]byte{keyRefreshToken: []byte(rotated)}
+// readStateSecret returns the connection's state Secret, or nil when there is none. It
+// reads from the API server, not the cache: a cache a moment behind a rotation would
+// hand back a dead refresh token, and replaying it kills the live one.
+func (r *Reconciler) readStateSecret(ctx context.Context, conn *sfv1.SalesforceConnection) (*corev1.Secret, error) {
+	var s corev1.Secret
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: conn.Namespace, Name: refreshSecretName(conn)}, &s)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case !isControlledBy(&s, conn.UID):
+		return nil, nil
+	}
+	return &s, nil
 }
 
 func mergeMaps(dst, src map[string]string) map[string]string {

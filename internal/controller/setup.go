@@ -58,7 +58,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, credentialsCache cache.C
 		// Status patches are the reconciler's own writes; only spec and annotation changes
 		// are news.
 		For(&sfv1.SalesforceConnection{}, builder.WithPredicates(
-			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted{}))).
 		// The token Secrets (the manager's cache holds only those the operator labels):
 		// an edit or a deletion is repaired at once.
 		Owns(&corev1.Secret{}).
@@ -113,6 +113,16 @@ func (approvalsChanged) Update(e event.UpdateEvent) bool {
 }
 
 func (approvalsChanged) Generic(event.GenericEvent) bool { return false }
+
+// deletionStarted passes the update that marks a connection for deletion, so the
+// finalizer runs at once.
+type deletionStarted struct {
+	predicate.Funcs
+}
+
+func (deletionStarted) Update(e event.UpdateEvent) bool {
+	return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+}
 
 // connectionsNamingSecret maps a Secret to the connections that name it, as credentials
 // or as their token Secret.

@@ -33,6 +33,8 @@ type outcome struct {
 	principal *sfv1.Principal
 	approval  *sfv1.ApprovalRef
 	ledger    *ledgerView
+	// device is a pending device login's instructions for a person.
+	device *sfv1.DeviceLoginStatus
 }
 
 // computeStatus derives the whole status from this pass's facts and outcome. Pure: no
@@ -54,7 +56,7 @@ func computeStatus(conn *sfv1.SalesforceConnection, f *facts, o *outcome) sfv1.S
 		st.TokenSecretName = ""
 	}
 	st.LastFailure = nextLastFailure(conn.Status.LastFailure, f, o)
-	st.Principal, st.Approval = o.principal, o.approval
+	st.Principal, st.Approval, st.DeviceLogin = o.principal, o.approval, o.device
 	st.Approvals = nil
 	if o.ledger != nil {
 		st.Approvals = &sfv1.ApprovalsSummary{Count: int32(o.ledger.count()), Limit: approvalLimit, Holders: o.ledger.holders()}
@@ -77,7 +79,7 @@ func nextLastFailure(prev *sfv1.LoginFailure, f *facts, o *outcome) *sfv1.LoginF
 		return prev
 	}
 	lf := &sfv1.LoginFailure{
-		Time:               metav1.NewTime(f.now),
+		Time:               statusTime(f.now),
 		Count:              consecutiveFailures(f),
 		Reason:             o.failure.reason,
 		Message:            o.failure.message,
@@ -226,8 +228,12 @@ func nextWake(f *facts, o *outcome) time.Time {
 	return next
 }
 
+// statusTime is t as status stores it: RFC 3339 keeps whole seconds, so a time with a
+// fraction would differ from its own stored copy and cause a write every pass.
+func statusTime(t time.Time) metav1.Time { return metav1.NewTime(t.Truncate(time.Second)) }
+
 func timePtr(t time.Time) *metav1.Time {
-	mt := metav1.NewTime(t)
+	mt := statusTime(t)
 	return &mt
 }
 

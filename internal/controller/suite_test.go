@@ -125,11 +125,12 @@ func startManager() context.CancelFunc {
 	}
 	Expect(r.SetupWithManager(mgr, credentialsCache, crcontroller.Options{
 		SkipNameValidation: ptr.To(true),
-		// The queue's delays (RequeueAfter) run on the fake clock too.
 		NewQueue: func(name string, rl workqueue.TypedRateLimiter[reconcile.Request]) workqueue.TypedRateLimitingInterface[reconcile.Request] {
-			return workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[reconcile.Request]{
-				Name: name, Clock: fakeClock,
-			})
+			return &hybridQueue{
+				TypedRateLimitingInterface: workqueue.NewTypedRateLimitingQueueWithConfig(rl,
+					workqueue.TypedRateLimitingQueueConfig[reconcile.Request]{Name: name}),
+				limiter: rl,
+			}
 		},
 	})).To(Succeed())
 
@@ -144,6 +145,26 @@ func startManager() context.CancelFunc {
 		cancel()
 		<-done
 	}
+}
+
+// hybridQueue runs the reconciler's long delays (renewals, login backoff) on the fake
+// clock, so a test steps through hours at once, and short ones (error retries, a stale
+// cache) on the real clock, so they happen without a test stepping time.
+type hybridQueue struct {
+	workqueue.TypedRateLimitingInterface[reconcile.Request]
+	limiter workqueue.TypedRateLimiter[reconcile.Request]
+}
+
+func (q *hybridQueue) AddAfter(item reconcile.Request, d time.Duration) {
+	if d <= time.Second {
+		q.TypedRateLimitingInterface.AddAfter(item, d)
+		return
+	}
+	fakeClock.AfterFunc(d, func() { q.Add(item) })
+}
+
+func (q *hybridQueue) AddRateLimited(item reconcile.Request) {
+	q.AddAfter(item, q.limiter.When(item))
 }
 
 // newNamespace gives each test its own namespace.
