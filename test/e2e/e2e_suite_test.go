@@ -53,10 +53,10 @@ var (
 )
 
 type e2eCredentials struct {
-	clientID, clientSecret                string
-	passwordUser, password, securityToken string
-	jwtUser, refreshUser, ccUser          string
-	privateKeyPEM                         string
+	clientID, clientSecret, rotatingClientID string
+	passwordUser, password, securityToken    string
+	jwtUser, refreshUser, ccUser, limitUser  string
+	privateKeyPEM                            string
 }
 
 func TestE2E(t *testing.T) {
@@ -137,15 +137,17 @@ func startEmulator() {
 	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	Expect(err).NotTo(HaveOccurred())
 	creds = e2eCredentials{
-		clientID:      "3MVG9-e2e-consumer-key",
-		clientSecret:  randomString("cs-"),
-		passwordUser:  "password@e2e.example",
-		password:      randomString("pw-"),
-		securityToken: randomString("st-"),
-		jwtUser:       "jwt@e2e.example",
-		refreshUser:   "refresh@e2e.example",
-		ccUser:        "integration@e2e.example",
-		privateKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: mustPKCS8(key)})),
+		clientID:         "3MVG9-e2e-consumer-key",
+		rotatingClientID: "3MVG9-e2e-rotating-key",
+		clientSecret:     randomString("cs-"),
+		passwordUser:     "password@e2e.example",
+		password:         randomString("pw-"),
+		securityToken:    randomString("st-"),
+		jwtUser:          "jwt@e2e.example",
+		refreshUser:      "refresh@e2e.example",
+		ccUser:           "integration@e2e.example",
+		limitUser:        "limit@e2e.example",
+		privateKeyPEM:    string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: mustPKCS8(key)})),
 	}
 	remember(creds.clientSecret, creds.password, creds.securityToken, creds.password+creds.securityToken)
 	for _, line := range strings.Split(creds.privateKeyPEM, "\n") {
@@ -159,14 +161,22 @@ func startEmulator() {
 			ClientID: creds.clientID, ClientSecret: creds.clientSecret, Name: "sfconn e2e",
 			PublicKeyPEM:          string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
 			AdminApproved:         true,
-			PreAuthorizedUsers:    []string{creds.passwordUser, creds.jwtUser, creds.refreshUser, creds.ccUser},
+			PreAuthorizedUsers:    []string{creds.passwordUser, creds.jwtUser, creds.refreshUser, creds.ccUser, creds.limitUser},
 			ClientCredentialsUser: creds.ccUser,
+		}, {
+			// Refresh token rotation: every refresh returns the next token and kills the
+			// one sent; a replay kills the live one too.
+			ClientID: creds.rotatingClientID, ClientSecret: creds.clientSecret, Name: "sfconn e2e rotating",
+			RefreshTokenRotation: true,
+			AdminApproved:        true,
+			PreAuthorizedUsers:   []string{creds.refreshUser, creds.limitUser},
 		}},
 		Users: []emulator.User{
 			{Username: creds.passwordUser, Password: creds.password, SecurityToken: creds.securityToken},
 			{Username: creds.jwtUser},
 			{Username: creds.refreshUser},
 			{Username: creds.ccUser},
+			{Username: creds.limitUser},
 		},
 	}
 	config, err := json.Marshal(state)
@@ -335,8 +345,10 @@ func loginsOf(user string) int {
 }
 
 // issueRefreshToken makes an approval as if the user had approved the app in a browser.
-func issueRefreshToken(user string) string {
-	body, _ := json.Marshal(map[string]string{"clientId": creds.clientID, "username": user})
+func issueRefreshToken(user string) string { return issueRefreshTokenFor(creds.clientID, user) }
+
+func issueRefreshTokenFor(clientID, user string) string {
+	body, _ := json.Marshal(map[string]string{"clientId": clientID, "username": user})
 	resp, err := http.Post(emulatorURL+"/_emulator/refresh-tokens", "application/json", bytes.NewReader(body))
 	Expect(err).NotTo(HaveOccurred())
 	defer resp.Body.Close()
@@ -347,6 +359,16 @@ func issueRefreshToken(user string) string {
 	Expect(json.NewDecoder(resp.Body).Decode(&out)).To(Succeed())
 	remember(out.RefreshToken)
 	return out.RefreshToken
+}
+
+// approvalsOf lists the live approvals the emulator holds for a user and app.
+func approvalsOf(clientID, user string) int {
+	resp, err := http.Get(emulatorURL + "/_emulator/approvals?clientId=" + clientID + "&username=" + user)
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	var list []emulator.Approval
+	Expect(json.NewDecoder(resp.Body).Decode(&list)).To(Succeed())
+	return len(list)
 }
 
 func newNamespace() string {

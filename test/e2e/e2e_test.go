@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -225,6 +226,96 @@ spec:
 		Consistently(func() []int { return []int{loginsOf(creds.jwtUser), loginsOf(creds.ccUser)} }, 3*time.Second, 500*time.Millisecond).
 			Should(Equal([]int{jwtLogins, ccLogins + 1}))
 		Expect(readyReason(ns, "crm-jwt")()).To(Equal("True/TokenIssued"))
+	})
+
+	It("says AtLimit on five connections of one user and app, counts a shared token once, and clears on delete", func() {
+		refreshConnection := func(name, token string) {
+			apply(ns, `
+apiVersion: v1
+kind: Secret
+metadata: {name: `+name+`-credentials}
+stringData: {client_id: "`+creds.clientID+`", client_secret: "`+creds.clientSecret+`", refresh_token: "`+token+`"}
+---
+apiVersion: salesforce.sfconn.io/v1alpha1
+kind: SalesforceConnection
+metadata: {name: `+name+`}
+spec:
+  loginURL: `+emulatorURL+`
+  auth: {refreshToken: {credentialsSecretRef: {name: `+name+`-credentials}}}
+`)
+		}
+		tokens := make([]string, 5)
+		for i := range tokens {
+			tokens[i] = issueRefreshToken(creds.limitUser)
+			refreshConnection(fmt.Sprintf("limit-%d", i), tokens[i])
+		}
+		refreshConnection("limit-shared", tokens[0])
+		approvals := func(name string) func() string {
+			return func() string {
+				c := getConnection(ns, name)
+				if c.Status.Approvals == nil {
+					return conditionOf(ns, name, sfv1.ConditionApprovalLimit)
+				}
+				return fmt.Sprintf("%d %s", c.Status.Approvals.Count, conditionOf(ns, name, sfv1.ConditionApprovalLimit))
+			}
+		}
+		for _, name := range []string{"limit-0", "limit-1", "limit-2", "limit-3", "limit-4", "limit-shared"} {
+			Eventually(approvals(name)).Should(Equal("5 True/AtLimit"), name)
+		}
+		Expect(kubectl("get", "sfconn", "limit-0", "-n", ns, "-o", "wide")).To(MatchRegexp(`limit@e2e.example\s+5`))
+
+		kubectl("delete", "sfconn", "limit-4", "-n", ns)
+		for _, name := range []string{"limit-0", "limit-1", "limit-2", "limit-3", "limit-shared"} {
+			Eventually(approvals(name)).Should(Equal("4 False/WithinLimit"), name)
+		}
+	})
+
+	It("never replays a rotated refresh token across renewals and restarts", func() {
+		rt := issueRefreshTokenFor(creds.rotatingClientID, creds.refreshUser)
+		apply(ns, `
+apiVersion: v1
+kind: Secret
+metadata: {name: rotating-credentials}
+stringData: {client_id: "`+creds.rotatingClientID+`", client_secret: "`+creds.clientSecret+`", refresh_token: "`+rt+`"}
+---
+apiVersion: salesforce.sfconn.io/v1alpha1
+kind: SalesforceConnection
+metadata: {name: rotating}
+spec:
+  loginURL: `+emulatorURL+`
+  auth: {refreshToken: {credentialsSecretRef: {name: rotating-credentials}}}
+  sessionTimeout: 1m
+  renewBefore: 50s
+`)
+		Eventually(readyReason(ns, "rotating")).Should(Equal("True/TokenIssued"))
+		renewals := func() int {
+			s, err := emulatorStats()
+			Expect(err).NotTo(HaveOccurred())
+			n := 0
+			for _, r := range s.Requests {
+				if r.ClientID == creds.rotatingClientID && r.Login {
+					n++
+				}
+			}
+			return n
+		}
+		Eventually(renewals, 90*time.Second).Should(BeNumerically(">=", 2))
+		manager.stop()
+		manager = startManager()
+		before := renewals()
+		Eventually(renewals, 90*time.Second).Should(BeNumerically(">=", before+2))
+		Expect(readyReason(ns, "rotating")()).To(Equal("True/TokenIssued"))
+		Expect(approvalsOf(creds.rotatingClientID, creds.refreshUser)).To(Equal(1), "a replay would have killed the approval")
+		s, err := emulatorStats()
+		Expect(err).NotTo(HaveOccurred())
+		for _, r := range s.Requests {
+			if r.ClientID == creds.rotatingClientID {
+				Expect(r.Status).To(Equal(200), "a refresh was refused: %s", r.Error)
+			}
+		}
+		if s := secretData(ns, "rotating-rotated-refresh-token"); s != nil {
+			remember(s["refresh_token"])
+		}
 	})
 
 	It("never writes a secret value to the manager's output", func() {
