@@ -67,7 +67,7 @@ type clusterError struct{ error }
 
 func (e clusterError) Unwrap() error { return e.error }
 
-// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections,verbs=get;list;watch
+// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
