@@ -38,7 +38,10 @@ var (
 	kubectlBin string
 	workDir    string
 	kubeconfig string
-	testEnv    *envtest.Environment
+	// managerKubeconfig is a user bound to config/rbac's roles only, so the e2e run
+	// proves the shipped RBAC is enough.
+	managerKubeconfig string
+	testEnv           *envtest.Environment
 
 	emulatorURL string
 	emulatorCmd *exec.Cmd
@@ -110,6 +113,21 @@ var _ = BeforeSuite(func() {
 	By("installing the CRD with kubectl apply -k config/crd")
 	kubectl("apply", "-k", filepath.Join(root, "config", "crd"))
 	kubectl("wait", "--for=condition=Established", "crd/salesforceconnections.salesforce.sfconn.io", "--timeout=60s")
+
+	By("giving the manager only the RBAC that config/rbac grants it")
+	managerUser, err := testEnv.AddUser(envtest.User{Name: "sfconn-manager"}, nil)
+	Expect(err).NotTo(HaveOccurred())
+	mkc, err := managerUser.KubeConfig()
+	Expect(err).NotTo(HaveOccurred())
+	managerKubeconfig = filepath.Join(workDir, "manager-kubeconfig")
+	Expect(os.WriteFile(managerKubeconfig, mkc, 0o600)).To(Succeed())
+	kubectl("apply", "-f", filepath.Join(root, "config", "rbac", "role.yaml"))
+	leaderRole, err := os.ReadFile(filepath.Join(root, "config", "rbac", "leader_election_role.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	out, err := kubectlWithInput(strings.Replace(string(leaderRole), "namespace: system", "namespace: default", 1), "apply", "-f", "-")
+	Expect(err).NotTo(HaveOccurred(), out)
+	kubectl("create", "clusterrolebinding", "sfconn-manager", "--clusterrole=manager-role", "--user=sfconn-manager")
+	kubectl("create", "rolebinding", "sfconn-leader-election", "-n", "default", "--role=leader-election-role", "--user=sfconn-manager")
 
 	By("starting the Salesforce emulator")
 	startEmulator()
@@ -234,7 +252,7 @@ func (b *safeBuffer) String() string {
 }
 
 func startManager() *process {
-	cmd := exec.Command(filepath.Join(binDir, "manager"), "--kubeconfig", kubeconfig,
+	cmd := exec.Command(filepath.Join(binDir, "manager"), "--kubeconfig", managerKubeconfig,
 		"--allowed-login-hosts=127.0.0.1", "--health-probe-bind-address=0", "--metrics-bind-address=0", "--leader-elect",
 		"--zap-log-level=debug")
 	w := io.MultiWriter(&managerOutput, GinkgoWriter)
