@@ -93,8 +93,14 @@ func (r *Reconciler) pollDeviceLogin(ctx context.Context, conn *sfv1.SalesforceC
 		return nil, &salesforce.Error{Class: salesforce.Terminal,
 			Message: "the device login was approved without a refresh token: add the refresh_token scope to spec.auth.deviceLogin.scope and to the connected app"}
 	case err == nil:
-		// The refresh token is stored before anything else: it is the only copy.
-		if err := r.storeRotatedRefreshToken(ctx, conn, deviceMarker(conn), tok.RefreshToken); err != nil {
+		// The refresh token is stored before anything else: it is the only copy. The login
+		// URL goes with it, so a deletion revokes it where it was obtained.
+		if err := r.updateStateSecret(ctx, conn, func(s *corev1.Secret) {
+			s.Annotations[AnnotationSourceHash] = tokenDigest(deviceMarker(conn))
+			s.Annotations[AnnotationLoginURL] = f.inputs.request.LoginURL
+			s.Data[keyRefreshToken] = []byte(tok.RefreshToken)
+			delete(s.Data, keyDeviceCode)
+		}); err != nil {
 			r.unsaved.Store(conn.UID, unsavedRefreshToken{sourceDigest: tokenDigest(deviceMarker(conn)), token: tok.RefreshToken})
 			logf.FromContext(ctx).Error(err, "Storing the device login's refresh token failed; keeping it in memory", "connection", klog.KObj(conn))
 		}
@@ -160,7 +166,7 @@ func (r *Reconciler) approvalRefusal(ctx context.Context, conn *sfv1.SalesforceC
 	}
 	return &failure{reason: sfv1.ReasonApprovalLimitReached, terminal: true,
 		message: fmt.Sprintf("A device login would make a sixth approval for %s and the connected app, and Salesforce would revoke the oldest: %s. "+
-			"Release one (delete a connection holding it, or revoke it in Salesforce), share an existing refresh token, or set spec.approvalPolicy: EvictOldest",
+			"Release one (revoke it in Salesforce Setup, Connected Apps OAuth Usage, or delete a deviceLogin connection, which revokes its token), share an existing refresh token, or set spec.approvalPolicy: EvictOldest",
 			conn.Spec.Auth.DeviceLogin.Username, view.describe())}, nil
 }
 
@@ -173,18 +179,25 @@ func (r *Reconciler) finalize(ctx context.Context, conn *sfv1.SalesforceConnecti
 	}
 	log := logf.FromContext(ctx)
 	var leftBehind error
-	token := ""
+	token, loginURL := "", conn.Spec.LoginURL
 	if state, err := r.readStateSecret(ctx, conn); err != nil {
 		return 0, err
 	} else if state != nil && state.Annotations[AnnotationSourceHash] == tokenDigest(deviceMarker(conn)) {
 		token = string(state.Data[keyRefreshToken])
+		if u := state.Annotations[AnnotationLoginURL]; u != "" {
+			loginURL = u
+		}
 	}
 	if u, ok := r.unsaved.Load(conn.UID); ok {
 		token = u.(unsavedRefreshToken).token
 	}
+	if err := r.LoginHosts.Check(loginURL); token != "" && err != nil {
+		// Never send a token to a host the operator may not contact.
+		leftBehind, token = err, ""
+	}
 	if token != "" {
 		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		err := r.Salesforce.Revoke(rctx, conn.Spec.LoginURL, token)
+		err := r.Salesforce.Revoke(rctx, loginURL, token)
 		cancel()
 		var sfErr *salesforce.Error
 		switch {

@@ -85,6 +85,20 @@ var _ = Describe("Device login", func() {
 		Eventually(accessToken(ctx, ns, "laptop-token")).ShouldNot(Equal(before))
 		Expect(emu.Approvals(f.clientID, f.username)).To(HaveLen(1))
 
+		By("starting a new device login when an admin revokes the token")
+		Expect(emu.RevokeApprovals(f.clientID, f.username)).To(Equal(1))
+		stepPastRenewal(ctx, ns, "laptop")
+		Eventually(userCode("laptop")).ShouldNot(BeEmpty())
+		// The access token in the Secret has not expired, so Ready stays True meanwhile.
+		Expect(condition(ctx, ns, "laptop", sfv1.ConditionReconciling)()).To(Equal("True/AwaitingApproval"))
+		Expect(emu.ApproveDevice(getConn(ctx, ns, "laptop").Status.DeviceLogin.UserCode, f.username)).To(Succeed())
+		Eventually(func() string {
+			fakeClock.Step(time.Second)
+			return condition(ctx, ns, "laptop", sfv1.ConditionReconciling)()
+		}).Should(BeEmpty())
+		Expect(readyReason(ctx, ns, "laptop")()).To(Equal("True/TokenIssued"))
+		Expect(emu.Approvals(f.clientID, f.username)).To(HaveLen(1))
+
 		By("revoking it when the connection is deleted")
 		Expect(k8s.Delete(ctx, getConn(ctx, ns, "laptop"))).To(Succeed())
 		Eventually(gone("laptop")).Should(BeTrue())

@@ -228,6 +228,16 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 	}
 	if err != nil {
 		o.failure, o.newFailure = classify(err, conn, f), true
+		if o.failure.reason == sfv1.ReasonRevoked && conn.Spec.Auth.DeviceLogin != nil {
+			// The operator obtained this token with a person's approval, and only a person
+			// can approve again: drop the dead token and start a new device login, which
+			// makes no approval until someone approves it.
+			if err := r.updateStateSecret(ctx, conn, func(s *corev1.Secret) { delete(s.Data, keyRefreshToken) }); err != nil {
+				return nil, clusterError{err}
+			}
+			o.failure.terminal, o.newFailure, o.failure.retryAt = false, false, f.now.Add(time.Second)
+			o.failure.message = fmt.Sprintf("Salesforce rejected the refresh token obtained by device login (%v); starting a new device login", err)
+		}
 		log.Info("Login failed", "connection", klog.KObj(conn), "reason", o.failure.reason, "error", err.Error())
 		r.Recorder.Eventf(conn, nil, corev1.EventTypeWarning, o.failure.reason, "Login", "%s", o.failure.message)
 		return o, nil

@@ -24,6 +24,8 @@ import (
 const (
 	// keyDeviceCode holds a pending device login's device code.
 	keyDeviceCode = "device_code"
+	// AnnotationLoginURL is where a device login's refresh token was obtained.
+	AnnotationLoginURL = "salesforce.sfconn.io/login-url"
 	// AnnotationDeviceInterval is the polling interval of a pending device login.
 	AnnotationDeviceInterval = "salesforce.sfconn.io/device-interval"
 	// AnnotationSourceHash is the SHA-256 of the user-supplied refresh token a rotated one

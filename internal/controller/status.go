@@ -197,7 +197,7 @@ func setApprovalLimit(st *sfv1.SalesforceConnectionStatus, f *facts, o *outcome)
 		return
 	case o.ledger.count() >= approvalLimit:
 		c.Status, c.Reason = metav1.ConditionTrue, sfv1.ReasonAtLimit
-		c.Message = fmt.Sprintf("The cluster holds %d approvals for this user and connected app, Salesforce's limit: %s. "+
+		c.Message = fmt.Sprintf("The cluster holds %d approvals for this user and connected app (Salesforce keeps five): %s. "+
 			"The next approval for them, made anywhere, revokes the oldest (%s)",
 			o.ledger.count(), o.ledger.describe(), strings.Join(o.ledger.approvals[0].holders, " and "))
 	default:
