@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -77,18 +78,32 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, credentialsCache cache.C
 // peersOf maps a connection to the other connections of its principal.
 func (r *Reconciler) peersOf(ctx context.Context, o client.Object) []reconcile.Request {
 	conn := o.(*sfv1.SalesforceConnection)
-	seen := map[types.NamespacedName]bool{{Namespace: conn.Namespace, Name: conn.Name}: true}
-	var reqs []reconcile.Request
+	var queries []indexQuery
 	for _, key := range principalKeys(conn) {
+		queries = append(queries, indexQuery{principalIndex, key})
+	}
+	return r.connectionsMatching(ctx, "", types.NamespacedName{Namespace: conn.Namespace, Name: conn.Name}, queries...)
+}
+
+// indexQuery is one lookup in a connection index.
+type indexQuery struct{ index, key string }
+
+// connectionsMatching lists, once each, the connections found by any of the queries,
+// within namespace (all when empty), leaving out skip.
+func (r *Reconciler) connectionsMatching(ctx context.Context, namespace string, skip types.NamespacedName, queries ...indexQuery) []reconcile.Request {
+	seen := map[types.NamespacedName]bool{skip: true}
+	var reqs []reconcile.Request
+	for _, q := range queries {
 		var list sfv1.SalesforceConnectionList
-		if err := r.Client.List(ctx, &list, client.MatchingFields{principalIndex: key}); err != nil {
+		if err := r.Client.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{q.index: q.key}); err != nil {
+			logf.FromContext(ctx).Error(err, "Listing connections", "index", q.index)
 			continue
 		}
 		for _, c := range list.Items {
-			k := types.NamespacedName{Namespace: c.Namespace, Name: c.Name}
-			if !seen[k] {
-				seen[k] = true
-				reqs = append(reqs, reconcile.Request{NamespacedName: k})
+			key := types.NamespacedName{Namespace: c.Namespace, Name: c.Name}
+			if !seen[key] {
+				seen[key] = true
+				reqs = append(reqs, reconcile.Request{NamespacedName: key})
 			}
 		}
 	}
@@ -127,21 +142,6 @@ func (deletionStarted) Update(e event.UpdateEvent) bool {
 // connectionsNamingSecret maps a Secret to the connections that name it, as credentials
 // or as their token Secret.
 func (r *Reconciler) connectionsNamingSecret(ctx context.Context, o client.Object) []reconcile.Request {
-	seen := map[types.NamespacedName]bool{}
-	var reqs []reconcile.Request
-	for _, index := range []string{credentialsSecretIndex, tokenSecretIndex} {
-		var list sfv1.SalesforceConnectionList
-		if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()),
-			client.MatchingFields{index: o.GetName()}); err != nil {
-			continue
-		}
-		for _, c := range list.Items {
-			key := types.NamespacedName{Namespace: c.Namespace, Name: c.Name}
-			if !seen[key] {
-				seen[key] = true
-				reqs = append(reqs, reconcile.Request{NamespacedName: key})
-			}
-		}
-	}
-	return reqs
+	return r.connectionsMatching(ctx, o.GetNamespace(), types.NamespacedName{},
+		indexQuery{credentialsSecretIndex, o.GetName()}, indexQuery{tokenSecretIndex, o.GetName()})
 }
