@@ -242,6 +242,16 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 		r.Recorder.Eventf(conn, nil, corev1.EventTypeWarning, o.failure.reason, "Login", "%s", o.failure.message)
 		return o, nil
 	}
+	if err := r.LoginHosts.CheckInstance(tok.InstanceURL); err != nil {
+		// Workloads send the token wherever instance_url points. Not kept in status as a
+		// login failure: the remedy is the operator's --allowed-login-hosts, which only a
+		// restart changes, and a restart must then try again.
+		o.failure = &failure{reason: sfv1.ReasonInvalidSpec, terminal: true,
+			message: fmt.Sprintf("Salesforce answered with an instance_url the operator will not hand to workloads: %v; add its host to --allowed-login-hosts if it is right", err)}
+		log.Info("Token refused", "connection", klog.KObj(conn), "reason", o.failure.reason, "error", err.Error())
+		r.Recorder.Eventf(conn, nil, corev1.EventTypeWarning, o.failure.reason, "Login", "%s", o.failure.message)
+		return o, nil
+	}
 	issued := newIssuedToken(tok, f.sessionTimeout, f.inputs.hash)
 	if err := r.writeTokenSecret(ctx, conn, issued); err != nil {
 		return nil, err

@@ -123,6 +123,33 @@ func (p *Policy) Check(loginURL string) error {
 	return fmt.Errorf("login host %q is not allowed by the operator's --allowed-login-hosts", host)
 }
 
+// instanceDomains are Salesforce's own domains (sfdx-core's list, salesforce-oauth.md
+// section 8), where orgs live beyond their login hosts: legacy instances such as
+// na1.salesforce.com, and *.force.com.
+var instanceDomains = []string{".salesforce.com", ".force.com", ".salesforce.mil", ".sfcrmproducts.cn", ".my-salesforce.com", ".my.site.com"}
+
+// CheckInstance returns nil when an instance_url from a token answer may be written for
+// workloads to send the token to: an allowed login host, or https on one of Salesforce's
+// own domains. Salesforce sends it, but a token answer is data, and workloads trust the
+// token Secret.
+func (p *Policy) CheckInstance(instanceURL string) error {
+	if p.Check(instanceURL) == nil {
+		return nil
+	}
+	u, err := url.Parse(instanceURL)
+	if err != nil || u.Scheme != "https" || u.User != nil || (u.Port() != "" && u.Port() != "443") ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("instance_url is not an https URL of a host alone")
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, d := range instanceDomains {
+		if strings.HasSuffix(host, d) && len(host) > len(d) {
+			return nil
+		}
+	}
+	return fmt.Errorf("instance_url host %q is neither an allowed login host nor a Salesforce domain", host)
+}
+
 func (pt pattern) matchHost(host string) bool {
 	labels := strings.Split(host, ".")
 	if pt.labels[0] != "*" {

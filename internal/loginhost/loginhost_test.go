@@ -72,6 +72,33 @@ func TestLoopbackNamedExplicitly(t *testing.T) {
 	}
 }
 
+func TestCheckInstance(t *testing.T) {
+	p, err := Parse(append([]string{"127.0.0.1"}, DefaultPatterns...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		url   string
+		allow bool
+	}{
+		{"https://acme.my.salesforce.com", true},
+		{"https://na1.salesforce.com", true},
+		{"https://acme.lightning.force.com", true},
+		{"http://127.0.0.1:18080", true},
+		{"http://na1.salesforce.com", false},
+		{"https://salesforce.com.evil.io", false},
+		{"https://evil.io", false},
+		{"https://na1.salesforce.com:8443", false},
+		{"https://u@na1.salesforce.com", false},
+		{"https://.salesforce.com", false},
+		{"", false},
+	} {
+		if err := p.CheckInstance(tt.url); (err == nil) != tt.allow {
+			t.Errorf("CheckInstance(%q) = %v, want allowed=%v", tt.url, err, tt.allow)
+		}
+	}
+}
+
 func TestParseToleratesSchemes(t *testing.T) {
 	p, err := Parse([]string{"http://127.0.0.1:8080/", "https://login.salesforce.com"})
 	if err != nil {
