@@ -75,7 +75,7 @@ var _ = Describe("Faults", func() {
 		f := newFixture(nil)
 		Expect(emu.Apply(emulator.State{Orgs: []emulator.Org{{ID: "00D000000000009AAA", InstanceURL: "https://collector.example.com"}},
 			Users: []emulator.User{{Username: "elsewhere-" + f.username, OrgID: "00D000000000009AAA"}},
-			Apps: []emulator.ConnectedApp{{ClientID: f.clientID + "-x", ClientSecret: f.clientSecret, ClientCredentialsUser: "elsewhere-" + f.username}}})).To(Succeed())
+			Apps:  []emulator.ConnectedApp{{ClientID: f.clientID + "-x", ClientSecret: f.clientSecret, ClientCredentialsUser: "elsewhere-" + f.username}}})).To(Succeed())
 		Expect(k8s.Create(ctx, credentialsSecret(ns, "creds", "client_id", f.clientID+"-x", "client_secret", f.clientSecret))).To(Succeed())
 		Expect(k8s.Create(ctx, connection(ns, "crm", sfv1.AuthSpec{ClientCredentials: &sfv1.ClientCredentialsAuth{
 			CredentialsSecretRef: sfv1.SecretReference{Name: "creds"}}}))).To(Succeed())
