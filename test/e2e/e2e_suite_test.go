@@ -266,6 +266,12 @@ func startManager() *process {
 	return p
 }
 
+// kill ends the process the way a crash or a lost node does: no lease is released.
+func (p *process) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
 func (p *process) stop() {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {

@@ -318,6 +318,37 @@ spec:
 		}
 	})
 
+	It("fails over to the standby replica, which renews on time, once per renewal", func() {
+		standby := startManager()
+		apply(ns, `
+apiVersion: salesforce.sfconn.io/v1alpha1
+kind: SalesforceConnection
+metadata: {name: ha}
+spec:
+  loginURL: `+emulatorURL+`
+  auth: {clientCredentials: {credentialsSecretRef: {name: crm-client-credentials-credentials}}}
+  sessionTimeout: 1m
+  renewBefore: 40s
+`)
+		Eventually(readyReason(ns, "ha")).Should(Equal("True/TokenIssued"))
+		first := getConnection(ns, "ha")
+		logins := loginsOf(creds.ccUser)
+
+		By("killing the leader without releasing its lease")
+		manager.kill()
+		manager = standby
+
+		Eventually(func() bool {
+			return getConnection(ns, "ha").Status.IssuedAt.After(first.Status.IssuedAt.Time)
+		}, 90*time.Second).Should(BeTrue())
+		renewed := getConnection(ns, "ha")
+		Expect(renewed.Status.IssuedAt.Time.Before(first.Status.ExpiresAt.Time)).To(BeTrue(), "renewed after the token expired")
+		Expect(readyReason(ns, "ha")()).To(Equal("True/TokenIssued"))
+		Consistently(func() int { return loginsOf(creds.ccUser) }, 3*time.Second, 500*time.Millisecond).
+			Should(Equal(logins+1), "exactly one login for one renewal")
+		kubectl("delete", "sfconn", "ha", "-n", ns)
+	})
+
 	It("never writes a secret value to the manager's output", func() {
 		for _, name := range []string{"crm-jwt", "crm-refresh", "crm-client-credentials", "after-restart", "crm-password"} {
 			remember(secretData(ns, name+"-token")["access_token"])
