@@ -59,6 +59,9 @@ type facts struct {
 	// metadataDrift is set when the token Secret lost the labels or annotations the
 	// operator puts on it (without them it drops out of the operator's cache).
 	metadataDrift bool
+	// restored is set when the token Secret was deleted or edited and stored holds the
+	// token this process last wrote to it, to be written back without a login.
+	restored bool
 
 	lastFailure *sfv1.LoginFailure
 }

@@ -49,6 +49,10 @@ type Reconciler struct {
 	unsaved sync.Map
 	// revokeAttempts holds when revoking began for connections being deleted, by UID.
 	revokeAttempts sync.Map
+	// issued holds, by namespace and name, the token this process last wrote to each
+	// token Secret: a Secret deleted or edited by someone is restored from it without a
+	// login while the token is good. Lost on restart, when a login takes its place.
+	issued sync.Map
 	// replaced holds, by namespace and name, the resourceVersion of the connection this process last
 	// patched the status of: the cache showing it again means the cache is behind.
 	replaced sync.Map
@@ -81,6 +85,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, &conn); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.replaced.Delete(req.NamespacedName)
+			r.issued.Delete(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -160,6 +165,14 @@ func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnectio
 		f.stored, f.intact = storedToken(secret)
 		if f.stored != nil {
 			f.metadataDrift = metadataDrifted(secret, desiredTokenSecret(conn, f.stored))
+			if f.intact {
+				r.issued.Store(client.ObjectKeyFromObject(conn), f.stored.clone())
+			}
+		}
+	}
+	if state != secretForeign && (f.stored == nil || !f.intact) && f.inputs != nil {
+		if t, ok := r.issued.Load(client.ObjectKeyFromObject(conn)); ok && t.(*issuedToken).inputsHash == f.inputs.hash {
+			f.secret, f.stored, f.intact, f.metadataDrift, f.restored = secretOurs, t.(*issuedToken).clone(), true, true, true
 		}
 	}
 	return f, nil
@@ -198,6 +211,11 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 		o.token.setLifetime(f.sessionTimeout)
 		if err := r.writeTokenSecret(ctx, conn, o.token); err != nil {
 			return nil, err
+		}
+		if f.restored {
+			log.Info("Restored token Secret", "connection", klog.KObj(conn))
+			r.Recorder.Eventf(conn, nil, corev1.EventTypeNormal, "TokenRestored", "Repair",
+				"Restored Secret %s, deleted or edited by someone else, with the current token: no new login", tokenSecretName(conn))
 		}
 	}
 	if !d.login {
@@ -356,8 +374,17 @@ func (r *Reconciler) login(ctx context.Context, conn *sfv1.SalesforceConnection,
 	return tok, nil
 }
 
-// writeTokenSecret creates or updates the token Secret, only when it differs.
+// writeTokenSecret creates or updates the token Secret, only when it differs, and
+// remembers what it wrote.
 func (r *Reconciler) writeTokenSecret(ctx context.Context, conn *sfv1.SalesforceConnection, tok *issuedToken) error {
+	if err := r.putTokenSecret(ctx, conn, tok); err != nil {
+		return err
+	}
+	r.issued.Store(client.ObjectKeyFromObject(conn), tok.clone())
+	return nil
+}
+
+func (r *Reconciler) putTokenSecret(ctx context.Context, conn *sfv1.SalesforceConnection, tok *issuedToken) error {
 	desired := desiredTokenSecret(conn, tok)
 	var current corev1.Secret
 	err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), &current)

@@ -78,6 +78,16 @@ func newIssuedToken(tok *salesforce.Token, sessionTimeout time.Duration, inputsH
 	return t
 }
 
+// clone copies the token, so a remembered copy never shares a map with a Secret.
+func (t *issuedToken) clone() *issuedToken {
+	c := *t
+	c.data = make(map[string][]byte, len(t.data))
+	for k, v := range t.data {
+		c.data[k] = append([]byte(nil), v...)
+	}
+	return &c
+}
+
 // setLifetime derives expiry from the issue time: Salesforce says nothing about it, the
 // session timeout in the spec does.
 func (t *issuedToken) setLifetime(sessionTimeout time.Duration) {
