@@ -237,6 +237,17 @@ var _ = Describe("SalesforceConnection", func() {
 		Expect(getConn(ctx, ns, "crm").Status.LastFailure).To(BeNil())
 	})
 
+	It("names a missing security token as the likely cause of a refused password login", func() {
+		f := newFixture(nil)
+		Expect(k8s.Create(ctx, credentialsSecret(ns, "creds", "client_id", f.clientID, "client_secret", f.clientSecret,
+			"username", f.username, "password", f.password))).To(Succeed())
+		Expect(k8s.Create(ctx, connection(ns, "crm", sfv1.AuthSpec{Password: &sfv1.PasswordAuth{
+			CredentialsSecretRef: sfv1.SecretReference{Name: "creds"}}}))).To(Succeed())
+		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("False/AuthenticationFailed"))
+		msg := meta.FindStatusCondition(getConn(ctx, ns, "crm").Status.Conditions, sfv1.ConditionReady).Message
+		Expect(msg).To(ContainSubstring("no security_token"))
+	})
+
 	It("waits for a missing credentials Secret and recovers when it is created", func() {
 		f := newFixture(nil)
 		Expect(k8s.Create(ctx, connection(ns, "crm", sfv1.AuthSpec{ClientCredentials: &sfv1.ClientCredentialsAuth{

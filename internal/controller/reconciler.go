@@ -423,7 +423,7 @@ func classify(err error, conn *sfv1.SalesforceConnection, f *facts) *failure {
 	switch class {
 	case salesforce.Terminal:
 		fl.reason, fl.terminal = sfv1.ReasonAuthenticationFailed, true
-		fl.message = fmt.Sprintf("Salesforce refused the login: %v. %s; the operator tries again when either changes", err, fixHint(conn))
+		fl.message = fmt.Sprintf("Salesforce refused the login: %v. %s%s; the operator tries again when either changes", err, missingTokenHint(f), fixHint(conn))
 	case salesforce.Revoked:
 		fl.reason, fl.terminal = sfv1.ReasonRevoked, true
 		fl.message = revokedMessage(err, conn)
@@ -436,6 +436,16 @@ func classify(err error, conn *sfv1.SalesforceConnection, f *facts) *failure {
 		fl.retryAt = f.now.Add(backoff(fl.reason, consecutiveFailures(f), f.uid))
 	}
 	return fl
+}
+
+// missingTokenHint names the likeliest cause of a refused password login without a
+// security token: Salesforce wants it appended unless the user logs in from a trusted IP
+// range.
+func missingTokenHint(f *facts) string {
+	if f.inputs == nil || f.inputs.request.Grant != salesforce.GrantPassword || f.inputs.request.SecurityToken != "" {
+		return ""
+	}
+	return "The credentials Secret has no security_token: unless the user logs in from a trusted IP range, Salesforce needs it appended to the password. "
 }
 
 // fixHint says where the inputs of a login are.
