@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -310,6 +311,36 @@ spec:
 		Expect(err).NotTo(HaveOccurred())
 		for _, r := range s.Requests {
 			if r.ClientID == creds.rotatingClientID {
+				Expect(r.Status).To(Equal(200), "a refresh was refused: %s", r.Error)
+			}
+		}
+
+		By("killing the manager in the middle of a refresh")
+		body := `{"endpoint":"token","delay":"60s"}`
+		resp, err := http.Post(emulatorURL+"/_emulator/faults", "application/json", strings.NewReader(body))
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		// Once renewAt has passed, the refresh is under way, held by the delay.
+		Eventually(func() bool {
+			c := getConnection(ns, "rotating")
+			return c.Status.RenewAt != nil && time.Now().After(c.Status.RenewAt.Add(2*time.Second))
+		}, 90*time.Second).Should(BeTrue())
+		manager.kill()
+		req, err := http.NewRequest(http.MethodDelete, emulatorURL+"/_emulator/faults", nil)
+		Expect(err).NotTo(HaveOccurred())
+		resp, err = http.DefaultClient.Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		manager = startManager()
+		before = renewals()
+		Eventually(renewals, 90*time.Second).Should(BeNumerically(">=", before+1))
+		Eventually(readyReason(ns, "rotating")).Should(Equal("True/TokenIssued"))
+		Expect(approvalsOf(creds.rotatingClientID, creds.refreshUser)).To(Equal(1), "the refresh token survived the crash")
+		s, err = emulatorStats()
+		Expect(err).NotTo(HaveOccurred())
+		for _, r := range s.Requests {
+			if r.ClientID == creds.rotatingClientID && r.Status != 0 {
 				Expect(r.Status).To(Equal(200), "a refresh was refused: %s", r.Error)
 			}
 		}
