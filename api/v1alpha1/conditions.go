@@ -79,3 +79,6 @@ const (
 	// ReasonWithinLimit: fewer than five approvals are held.
 	ReasonWithinLimit = "WithinLimit"
 )
+
+// AnnotationRequestedAt asks for a renewal when set to a new value (Flux's convention).
+const AnnotationRequestedAt = "reconcile.fluxcd.io/requestedAt"

@@ -284,6 +284,12 @@ type SalesforceConnectionStatus struct {
 	// +optional
 	DeviceLogin *DeviceLoginStatus `json:"deviceLogin,omitempty"`
 
+	// lastHandledReconcileAt echoes the reconcile.fluxcd.io/requestedAt annotation the
+	// operator last acted on: setting the annotation to a new value (flux reconcile, or
+	// kubectl annotate) renews the token at once.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+
 	// lastFailure describes the last failed login while no login has succeeded since; it
 	// keeps backoff and "wait for a change" across operator restarts.
 	// +optional

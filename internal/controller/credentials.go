@@ -83,6 +83,12 @@ func readInputs(ctx context.Context, reader client.Reader, conn *sfv1.Salesforce
 		// Not a problem of the inputs: the caller retries with backoff.
 		return nil, &inputsProblem{reason: "", message: fmt.Sprintf("reading credentials Secret %q: %v", name, err)}
 	}
+	if secret.Labels[LabelManagedBy] == ManagedByValue {
+		// The operator's own Secrets (token, rotated refresh token) are not credentials:
+		// refreshing another connection's rotated token would revoke it.
+		return nil, &inputsProblem{reason: sfv1.ReasonInvalidSpec, credentialsVersion: secret.ResourceVersion,
+			message: fmt.Sprintf("Secret %q is managed by the operator and cannot be used as credentials", name)}
+	}
 	in, problem := buildInputs(conn, &secret)
 	if problem != nil {
 		problem.credentialsVersion = secret.ResourceVersion

@@ -64,6 +64,10 @@ type facts struct {
 	restored bool
 
 	lastFailure *sfv1.LoginFailure
+
+	// requestedAt is the reconcile.fluxcd.io/requestedAt annotation; lastHandled the value
+	// the operator last acted on.
+	requestedAt, lastHandled string
 }
 
 // failure is why a pass ends without a valid, current token.
@@ -108,6 +112,12 @@ var loginTriggers = []loginTrigger{
 	func(f *facts) string {
 		if f.stored.inputsHash != f.inputs.hash {
 			return "the spec or the credentials changed"
+		}
+		return ""
+	},
+	func(f *facts) string {
+		if f.requestedAt != "" && f.requestedAt != f.lastHandled {
+			return "a renewal was requested (" + sfv1.AnnotationRequestedAt + ")"
 		}
 		return ""
 	},

@@ -60,6 +60,8 @@ func TestDecide(t *testing.T) {
 		{name: "token Secret edited", facts: newFacts(func(f *facts) { f.intact = false }), login: true, whyPrefix: "the token Secret was changed"},
 		{name: "inputs changed", facts: newFacts(func(f *facts) { f.inputs.hash = "inputs-2" }), login: true, whyPrefix: "the spec or the credentials changed"},
 		{name: "before renewal time", facts: newFacts(at(60 * time.Minute))},
+		{name: "renewal requested", facts: newFacts(func(f *facts) { f.requestedAt = "2026-11-25T12:00:00Z" }), login: true, whyPrefix: "a renewal was requested"},
+		{name: "renewal request already handled", facts: newFacts(func(f *facts) { f.requestedAt, f.lastHandled = "x", "x" })},
 		{name: "renewal time reached", facts: newFacts(at(70 * time.Minute)), login: true, whyPrefix: "the renewal time was reached"},
 		{name: "expired", facts: newFacts(at(3 * time.Hour)), login: true, whyPrefix: "the renewal time was reached"},
 		{name: "session timeout shortened: rewrite expiry, no login yet", facts: newFacts(func(f *facts) {

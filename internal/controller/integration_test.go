@@ -421,11 +421,16 @@ var _ = Describe("SalesforceConnection", func() {
 			CredentialsSecretRef: sfv1.SecretReference{Name: "creds"}}}))).To(Succeed())
 		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("False/InvalidSpec"))
 		Expect(string(tokenSecret(ctx, ns, "crm-token").Data["mine"])).To(Equal("keep me"))
+
 		Expect(f.tokenRequests()).To(Equal(0))
 
 		By("taking the name once the other Secret is gone")
 		Expect(k8s.Delete(ctx, tokenSecret(ctx, ns, "crm-token"))).To(Succeed())
 		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"))
+		By("refusing the operator's own Secrets as credentials")
+		Expect(k8s.Create(ctx, connection(ns, "borrower", sfv1.AuthSpec{ClientCredentials: &sfv1.ClientCredentialsAuth{
+			CredentialsSecretRef: sfv1.SecretReference{Name: "crm-token"}}}))).To(Succeed())
+		Eventually(readyReason(ctx, ns, "borrower")).Should(Equal("False/InvalidSpec"))
 	})
 
 	It("does not log in again after a restart while tokens are valid", func() {

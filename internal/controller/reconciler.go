@@ -141,6 +141,8 @@ func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnectio
 		generation:  conn.Generation,
 		uid:         string(conn.UID),
 		lastFailure: conn.Status.LastFailure,
+		requestedAt: conn.Annotations[sfv1.AnnotationRequestedAt],
+		lastHandled: conn.Status.LastHandledReconcileAt,
 	}
 	f.sessionTimeout, f.renewBefore = effectiveDurations(&conn.Spec)
 
@@ -357,7 +359,9 @@ func (r *Reconciler) login(ctx context.Context, conn *sfv1.SalesforceConnection,
 		}
 		req.RefreshToken = rt
 	}
-	ctx, cancel := context.WithTimeout(ctx, loginTimeout)
+	// Not cancelled with the pass: a shutdown must not drop a refresh Salesforce already
+	// carried out, whose rotated token is stored below.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loginTimeout)
 	defer cancel()
 	tok, err := r.Salesforce.Login(ctx, req)
 	if err != nil {

@@ -42,6 +42,7 @@ type outcome struct {
 func computeStatus(conn *sfv1.SalesforceConnection, f *facts, o *outcome) sfv1.SalesforceConnectionStatus {
 	st := *conn.Status.DeepCopy()
 	st.ObservedGeneration = f.generation
+	st.LastHandledReconcileAt = f.requestedAt
 	if o.token != nil {
 		renew := renewAt(o.token.expiresAt, f.renewBefore, f.uid)
 		st.InstanceURL = o.token.instanceURL()
