@@ -71,10 +71,19 @@ type clusterError struct{ error }
 
 func (e clusterError) Unwrap() error { return e.error }
 
-// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections/status,verbs=get;update;patch
+// Least privilege; each verb is used:
+// - connections: read through the cache (get, list, watch); patch to add and remove the
+//   revocation finalizer.
+// - connections/status: patch, once per pass.
+// - connections/finalizers: update, which blockOwnerDeletion on the operator's Secrets needs
+//   where the OwnerReferencesPermissionEnforcement admission plugin runs.
+// - secrets: get (credentials, read uncached), list and watch (the cache of managed Secrets
+//   and the metadata watch), create and update (token, rotation state, approval key).
+// - events: create and patch (events.k8s.io; patch aggregates repeats).
+// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections/status,verbs=patch
 // +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile reads the connection and its inputs, decides whether a login is needed, logs
