@@ -53,6 +53,8 @@ var _ = Describe("Faults", func() {
 			Body: `{"error":"server_error","error_description":"internal"}`, ContentType: "application/json"}, sfv1.ReasonSalesforceUnavailable),
 		Entry("a truncated JSON answer", emulator.Fault{Endpoint: emulator.EndpointToken, Malformed: true}, sfv1.ReasonSalesforceUnavailable),
 		Entry("a connection reset", emulator.Fault{Endpoint: emulator.EndpointToken, Reset: true}, sfv1.ReasonSalesforceUnavailable),
+		Entry("an answer slower than the client's timeout", emulator.Fault{Endpoint: emulator.EndpointToken,
+			Delay: emulator.Duration(10 * time.Second)}, sfv1.ReasonSalesforceUnavailable),
 		Entry("the login rate limit", emulator.Fault{Endpoint: emulator.EndpointToken, Status: 400,
 			Body: `{"error":"invalid_grant","error_description":"login rate exceeded"}`, ContentType: "application/json"}, sfv1.ReasonRateLimited),
 	)

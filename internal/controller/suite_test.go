@@ -117,7 +117,7 @@ func startManager() context.CancelFunc {
 	r := &Reconciler{
 		Client:      mgr.GetClient(),
 		APIReader:   mgr.GetAPIReader(),
-		Salesforce:  salesforce.NewClient(salesforce.WithClock(fakeClock), salesforce.WithTimeout(10*time.Second)),
+		Salesforce:  salesforce.NewClient(salesforce.WithClock(fakeClock), salesforce.WithTimeout(3*time.Second)),
 		LoginHosts:  hosts,
 		Clock:       fakeClock,
 		Recorder:    mgr.GetEventRecorder("sfconn-operator"),
