@@ -71,6 +71,15 @@ test-unit: ## Run the unit tests only (no control plane).
 test-e2e: control-plane build ## Run the e2e tests: the built manager and emulator driven by kubectl.
 	go test $(GO_TEST_FLAGS) -v ./test/e2e/...
 
+FUZZTIME ?= 30s
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each; new failing inputs land in testdata/fuzz (the committed corpus runs in make test).
+	@for spec in ./internal/loginhost:FuzzCheck ./internal/salesforce:FuzzParseTokenAnswer ./internal/salesforce:FuzzParseIdentityURL \
+		./internal/salesforce:FuzzParseRSAPrivateKey ./internal/salesforce:FuzzParseDeviceAnswer ./internal/salesforce:FuzzParseUserInfo; do \
+		pkg=$${spec%%:*}; name=$${spec##*:}; echo "fuzz $$pkg $$name"; \
+		go test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
 .PHONY: control-plane
 control-plane: ## Build (once, cached) kube-apiserver, etcd and kubectl from the Go module proxy.
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/control-plane.sh $(K8S_BIN) >/dev/null
