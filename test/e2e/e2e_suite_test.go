@@ -251,10 +251,11 @@ func (b *safeBuffer) String() string {
 	return b.buf.String()
 }
 
-func startManager() *process {
-	cmd := exec.Command(filepath.Join(binDir, "manager"), "--kubeconfig", managerKubeconfig,
+func startManager(extraArgs ...string) *process {
+	args := append([]string{"--kubeconfig", managerKubeconfig,
 		"--allowed-login-hosts=127.0.0.1", "--health-probe-bind-address=0", "--metrics-bind-address=0", "--leader-elect",
-		"--zap-log-level=debug")
+		"--zap-log-level=debug"}, extraArgs...)
+	cmd := exec.Command(filepath.Join(binDir, "manager"), args...)
 	w := io.MultiWriter(&managerOutput, GinkgoWriter)
 	cmd.Stdout, cmd.Stderr = w, w
 	Expect(cmd.Start()).To(Succeed())

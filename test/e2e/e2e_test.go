@@ -380,6 +380,33 @@ spec:
 		kubectl("delete", "sfconn", "ha", "-n", ns)
 	})
 
+	It("reconciles only the namespaces named by --watch-namespaces", func() {
+		watched, unwatched := newNamespace(), newNamespace()
+		manager.stop()
+		manager = startManager("--watch-namespaces=" + watched)
+		for _, target := range []string{watched, unwatched} {
+			apply(target, `
+apiVersion: v1
+kind: Secret
+metadata: {name: scoped-credentials}
+stringData: {client_id: "`+creds.clientID+`", client_secret: "`+creds.clientSecret+`"}
+---
+apiVersion: salesforce.sfconn.io/v1alpha1
+kind: SalesforceConnection
+metadata: {name: scoped}
+spec:
+  loginURL: `+emulatorURL+`
+  auth: {clientCredentials: {credentialsSecretRef: {name: scoped-credentials}}}
+`)
+		}
+		Eventually(readyReason(watched, "scoped")).Should(Equal("True/TokenIssued"))
+		Consistently(func() int64 { return getConnection(unwatched, "scoped").Status.ObservedGeneration }, 3*time.Second, 500*time.Millisecond).
+			Should(BeZero(), "a connection outside --watch-namespaces was reconciled")
+		manager.stop()
+		manager = startManager()
+		Eventually(readyReason(unwatched, "scoped")).Should(Equal("True/TokenIssued"))
+	})
+
 	It("never writes a secret value to the manager's output", func() {
 		for _, name := range []string{"crm-jwt", "crm-refresh", "crm-client-credentials", "after-restart", "crm-password"} {
 			remember(secretData(ns, name+"-token")["access_token"])
