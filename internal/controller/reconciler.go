@@ -282,6 +282,9 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 		return o, nil
 	}
 	issued := newIssuedToken(tok, f.sessionTimeout, f.inputs.hash)
+	// Remembered before the write: if the API server fails the write, the next pass
+	// restores this token instead of logging in again.
+	r.issued.Store(client.ObjectKeyFromObject(conn), issued.clone())
 	if err := r.writeTokenSecret(ctx, conn, issued); err != nil {
 		return nil, err
 	}

@@ -252,7 +252,11 @@ func (b *safeBuffer) String() string {
 }
 
 func startManager(extraArgs ...string) *process {
-	args := append([]string{"--kubeconfig", managerKubeconfig,
+	return startManagerWith(managerKubeconfig, extraArgs...)
+}
+
+func startManagerWith(kubeconfigPath string, extraArgs ...string) *process {
+	args := append([]string{"--kubeconfig", kubeconfigPath,
 		"--allowed-login-hosts=127.0.0.1", "--health-probe-bind-address=0", "--metrics-bind-address=0", "--leader-elect",
 		"--zap-log-level=debug"}, extraArgs...)
 	cmd := exec.Command(filepath.Join(binDir, "manager"), args...)

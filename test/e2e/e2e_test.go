@@ -407,6 +407,49 @@ spec:
 		Eventually(readyReason(unwatched, "scoped")).Should(Equal("True/TokenIssued"))
 	})
 
+	It("rides out an API server it cannot reach for a while, and renews afterwards", func() {
+		raw, err := os.ReadFile(managerKubeconfig)
+		Expect(err).NotTo(HaveOccurred())
+		server := regexp.MustCompile(`server: https://([0-9.:]+)`).FindStringSubmatch(string(raw))
+		Expect(server).To(HaveLen(2))
+		proxy, err := newTCPProxy(server[1])
+		Expect(err).NotTo(HaveOccurred())
+		proxied := filepath.Join(workDir, "manager-proxied-kubeconfig")
+		Expect(os.WriteFile(proxied, []byte(strings.Replace(string(raw), server[1], proxy.addr, 1)), 0o600)).To(Succeed())
+		manager.stop()
+		// Without leader election: a leader cut off past its renew deadline exits by design
+		// (Kubernetes restarts it); this test is about the reconciler riding it out.
+		manager = startManagerWith(proxied, "--leader-elect=false")
+
+		apply(ns, `
+apiVersion: salesforce.sfconn.io/v1alpha1
+kind: SalesforceConnection
+metadata: {name: outage}
+spec:
+  loginURL: `+emulatorURL+`
+  auth: {clientCredentials: {credentialsSecretRef: {name: crm-client-credentials-credentials}}}
+  sessionTimeout: 1m
+  renewBefore: 40s
+`)
+		Eventually(readyReason(ns, "outage")).Should(Equal("True/TokenIssued"))
+		first := getConnection(ns, "outage")
+
+		By("cutting the manager off the API server past the renewal time")
+		proxy.cut()
+		Eventually(func() bool { return time.Now().After(first.Status.RenewAt.Add(5 * time.Second)) }, 60*time.Second).Should(BeTrue())
+		Expect(proxy.restore()).To(Succeed())
+
+		Eventually(func() bool {
+			return getConnection(ns, "outage").Status.IssuedAt.After(first.Status.IssuedAt.Time)
+		}, 90*time.Second).Should(BeTrue())
+		Expect(getConnection(ns, "outage").Status.IssuedAt.Time.Before(first.Status.ExpiresAt.Time)).To(BeTrue(), "renewed after expiry")
+		Eventually(readyReason(ns, "outage")).Should(Equal("True/TokenIssued"))
+		kubectl("delete", "sfconn", "outage", "-n", ns)
+		manager.stop()
+		proxy.cut()
+		manager = startManager()
+	})
+
 	It("never writes a secret value to the manager's output", func() {
 		for _, name := range []string{"crm-jwt", "crm-refresh", "crm-client-credentials", "after-restart", "crm-password"} {
 			remember(secretData(ns, name+"-token")["access_token"])
