@@ -44,15 +44,15 @@ func (p *tcpProxy) serve(ln net.Listener) {
 func (p *tcpProxy) forward(c net.Conn) {
 	t, err := net.Dial("tcp", p.target)
 	if err != nil {
-		c.Close()
+		_ = c.Close()
 		return
 	}
 	p.mu.Lock()
 	p.conns[c], p.conns[t] = true, true
 	p.mu.Unlock()
-	go func() { _, _ = io.Copy(t, c); t.Close() }()
+	go func() { _, _ = io.Copy(t, c); _ = t.Close() }()
 	_, _ = io.Copy(c, t)
-	c.Close()
+	_ = c.Close()
 }
 
 // cut closes the listener and every open connection.
