@@ -24,8 +24,6 @@ const (
 const (
 	// ReasonTokenIssued: the token Secret holds a valid token.
 	ReasonTokenIssued = "TokenIssued"
-	// ReasonLoggingIn: the first token is being obtained.
-	ReasonLoggingIn = "LoggingIn"
 	// ReasonInvalidSpec: the spec cannot work as written (a login host that is not
 	// allowed, a token Secret that belongs to someone else).
 	ReasonInvalidSpec = "InvalidSpec"
