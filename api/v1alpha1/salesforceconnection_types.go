@@ -54,6 +54,42 @@ type SalesforceConnectionSpec struct {
 	// +kubebuilder:default=Refuse
 	// +optional
 	ApprovalPolicy ApprovalPolicy `json:"approvalPolicy,omitempty"`
+
+	// rolloutRestartTargets are workloads in the connection's namespace that read the
+	// token from environment variables, which never see a renewed value: the operator
+	// restarts them (as kubectl rollout restart does) each time the token Secret receives
+	// a new token. Workloads that mount the Secret as files need no restart: the kubelet
+	// updates the files.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=kind
+	// +listMapKey=name
+	// +optional
+	RolloutRestartTargets []RolloutRestartTarget `json:"rolloutRestartTargets,omitempty"`
+
+	// rolloutRestartMinInterval is the least time between two restarts of
+	// rolloutRestartTargets: a token renewed sooner than that after the last restart
+	// waits for the interval to end, so renewals on demand cannot restart pods in a loop.
+	// Default: 5m.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +optional
+	RolloutRestartMinInterval *metav1.Duration `json:"rolloutRestartMinInterval,omitempty"`
+}
+
+// RolloutRestartTarget is a workload restarted when the token changes.
+type RolloutRestartTarget struct {
+	// kind of the workload (apps/v1).
+	// +kubebuilder:validation:Enum=Deployment;StatefulSet;DaemonSet
+	// +required
+	Kind string `json:"kind"`
+
+	// name of the workload, in the connection's namespace.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +required
+	Name string `json:"name"`
 }
 
 // AuthSpec holds exactly one OAuth 2.0 flow.
@@ -230,11 +266,57 @@ type TokenSecretSpec struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	// +optional
 	Name string `json:"name,omitempty"`
+
+	// template shapes the token Secret beyond its fixed keys: extra keys rendered from the
+	// token, and labels and annotations (for example Reloader's).
+	// +optional
+	Template *TokenSecretTemplate `json:"template,omitempty"`
+}
+
+// TokenSecretTemplate adds keys, labels and annotations to the token Secret. The fixed
+// keys (access_token, instance_url, token_type, issued_at, expires_at, id, org_id,
+// user_id) are always written and cannot be replaced.
+type TokenSecretTemplate struct {
+	// metadata adds labels and annotations to the token Secret. The operator's own
+	// (app.kubernetes.io/managed-by, salesforce.sfconn.io/*) cannot be set.
+	// +optional
+	Metadata TemplateMetadata `json:"metadata,omitempty"`
+
+	// data maps extra keys of the token Secret to Go templates (text/template) rendered
+	// each time the token changes. Fields: .AccessToken, .InstanceURL, .TokenType,
+	// .IssuedAt, .ExpiresAt (RFC 3339), .IssuedAtUnix, .ExpiresAtUnix, .ID, .OrgID, .UserID,
+	// .Name and .Namespace (of the connection). Functions: json
+	// (a JSON value), quote (a double-quoted string), upper, lower, trimPrefix, trimSuffix,
+	// replace, b64enc. Example: {"SALESFORCE_INSTANCE_URL": "{{ .InstanceURL }}"}.
+	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[-._a-zA-Z0-9]+$') && size(k) <= 253)",message="data keys must be valid Secret keys: letters, digits, '-', '_' and '.'"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['access_token', 'instance_url', 'token_type', 'issued_at', 'expires_at', 'id', 'org_id', 'user_id']))",message="data cannot replace the token Secret's fixed keys (access_token, instance_url, token_type, issued_at, expires_at, id, org_id, user_id)"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 16384)",message="a data template may be at most 16384 characters"
+	// +optional
+	Data map[string]string `json:"data,omitempty"`
+}
+
+// TemplateMetadata is labels and annotations for the token Secret.
+type TemplateMetadata struct {
+	// labels to put on the token Secret.
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k != 'app.kubernetes.io/managed-by' && !k.startsWith('salesforce.sfconn.io/'))",message="labels cannot set the operator's own keys (app.kubernetes.io/managed-by, salesforce.sfconn.io/*)"
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// annotations to put on the token Secret.
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('salesforce.sfconn.io/'))",message="annotations cannot set the operator's own keys (salesforce.sfconn.io/*)"
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // SalesforceConnectionStatus is what the operator observed and did.
 type SalesforceConnectionStatus struct {
-	// observedGeneration is the generation of the spec the status describes.
+	// observedGeneration is the generation of the spec the status describes. It reads 0
+	// until the operator has seen the connection, so kstatus (Flux) and Argo CD report a
+	// new connection as in progress rather than assume it reconciled.
+	// +kubebuilder:default=0
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
@@ -295,11 +377,25 @@ type SalesforceConnectionStatus struct {
 	// +optional
 	LastFailure *LoginFailure `json:"lastFailure,omitempty"`
 
+	// rolloutRestart records the restarts of spec.rolloutRestartTargets.
+	// +optional
+	RolloutRestart *RolloutRestartStatus `json:"rolloutRestart,omitempty"`
+
 	// conditions: Ready, Reconciling, Stalled, Expiring, Revoked.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// RolloutRestartStatus records which token the rolloutRestartTargets run with.
+type RolloutRestartStatus struct {
+	// tokenIssuedAt is the issue time of the token the targets were last restarted for,
+	// or found running with when they were first named.
+	TokenIssuedAt metav1.Time `json:"tokenIssuedAt"`
+	// lastRestartTime is when the operator last restarted the targets.
+	// +optional
+	LastRestartTime *metav1.Time `json:"lastRestartTime,omitempty"`
 }
 
 // Principal is an org, connected app and user.
@@ -385,7 +481,7 @@ type LoginFailure struct {
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.expiresAt`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
-// +kubebuilder:printcolumn:name="User",type=string,JSONPath=`.status.principal.username`,priority=1
+// +kubebuilder:printcolumn:name="Principal",type=string,JSONPath=`.status.principal.username`,priority=1
 // +kubebuilder:printcolumn:name="Approvals",type=integer,JSONPath=`.status.approvals.count`,priority=1
 type SalesforceConnection struct {
 	metav1.TypeMeta `json:",inline"`
@@ -396,6 +492,7 @@ type SalesforceConnection struct {
 	// +required
 	Spec SalesforceConnectionSpec `json:"spec"`
 
+	// +kubebuilder:default={observedGeneration: 0}
 	// +optional
 	Status SalesforceConnectionStatus `json:"status,omitempty"`
 }

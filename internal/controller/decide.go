@@ -50,6 +50,8 @@ type facts struct {
 	problem *inputsProblem
 	// hostProblem is set when the login host is not allowed.
 	hostProblem string
+	// templateProblem is set when spec.tokenSecret.template cannot be rendered.
+	templateProblem string
 
 	secret secretState
 	// stored is the token in the token Secret, nil when there is none usable.
@@ -136,6 +138,9 @@ func decide(f *facts) decision {
 	}
 	if f.hostProblem != "" {
 		return decision{blocked: &failure{reason: sfv1.ReasonInvalidSpec, message: f.hostProblem, terminal: true}}
+	}
+	if f.templateProblem != "" {
+		return decision{blocked: &failure{reason: sfv1.ReasonInvalidSpec, message: f.templateProblem, terminal: true}}
 	}
 	if f.secret == secretForeign {
 		return decision{blocked: &failure{reason: sfv1.ReasonInvalidSpec, terminal: true,

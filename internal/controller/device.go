@@ -76,7 +76,7 @@ func (r *Reconciler) deviceLogin(ctx context.Context, conn *sfv1.SalesforceConne
 	o.device = &sfv1.DeviceLoginStatus{VerificationURI: auth.VerificationURI, UserCode: auth.UserCode, ExpiresAt: statusTime(auth.ExpiresAt)}
 	o.failure = awaitingApproval(conn, o.device, f.now.Add(auth.Interval))
 	logf.FromContext(ctx).Info("Device login started", "connection", klog.KObj(conn), "verificationURI", auth.VerificationURI)
-	r.Recorder.Eventf(conn, nil, corev1.EventTypeNormal, sfv1.ReasonAwaitingApproval, "DeviceLogin", "%s", o.failure.message)
+	r.event(conn, o, corev1.EventTypeNormal, sfv1.ReasonAwaitingApproval, "DeviceLogin", "%s", o.failure.message)
 	return nil, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/loginhost"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
+	"github.com/sfconn/sfconn-operator/internal/tokentemplate"
 )
 
 // staleRetry is how soon a pass that read a stale cache tries again.
@@ -120,8 +121,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.account(ctx, &conn, f, o); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.rolloutRestart(ctx, &conn, f, o)
 
 	status := computeStatus(&conn, f, o)
+	notices := transitionEvents(conn.Status.Conditions, status.Conditions, o.announced)
 	if !equality.Semantic.DeepEqual(status, conn.Status) {
 		// The optimistic lock makes a patch computed from a stale read fail instead of
 		// quietly mixing old and new fields.
@@ -134,6 +137,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if conn.ResourceVersion != from {
 			r.replaced.Store(req.NamespacedName, from)
 		}
+	}
+	// After the patch: a pass that fails to record a change is repeated, and announces it then.
+	for _, n := range notices {
+		r.Recorder.Eventf(&conn, nil, n.eventType, n.reason, n.action, "%s", n.note)
 	}
 	if wake := nextWake(f, o); !wake.IsZero() {
 		log.V(1).Info("Next check", "connection", klog.KObj(&conn), "at", wake)
@@ -166,6 +173,9 @@ func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnectio
 			f.hostProblem = err.Error()
 		}
 	}
+	if err := tokentemplate.Check(conn.Spec.TokenSecret.Template); err != nil {
+		f.templateProblem = err.Error()
+	}
 
 	secret, state, err := r.getTokenSecret(ctx, conn)
 	if err != nil {
@@ -175,7 +185,11 @@ func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnectio
 	if state == secretOurs {
 		f.stored, f.intact = storedToken(secret)
 		if f.stored != nil {
-			f.metadataDrift = metadataDrifted(secret, desiredTokenSecret(conn, f.stored))
+			desired, err := desiredTokenSecret(conn, f.stored)
+			if err != nil && f.templateProblem == "" {
+				f.templateProblem = err.Error()
+			}
+			f.metadataDrift = metadataDrifted(secret, desired)
 			if f.intact {
 				r.issued.Store(client.ObjectKeyFromObject(conn), f.stored.clone())
 			}
@@ -225,7 +239,7 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 		}
 		if f.restored {
 			log.Info("Restored token Secret", "connection", klog.KObj(conn))
-			r.Recorder.Eventf(conn, nil, corev1.EventTypeNormal, "TokenRestored", "Repair",
+			r.event(conn, o, corev1.EventTypeNormal, "TokenRestored", "Repair",
 				"Restored Secret %s, deleted or edited by someone else, with the current token: no new login", tokenSecretName(conn))
 		}
 	}
@@ -268,7 +282,7 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 			o.failure.message = fmt.Sprintf("Salesforce rejected the refresh token obtained by device login (%v); starting a new device login", err)
 		}
 		log.Info("Login failed", "connection", klog.KObj(conn), "reason", o.failure.reason, "error", err.Error())
-		r.Recorder.Eventf(conn, nil, corev1.EventTypeWarning, o.failure.reason, "Login", "%s", o.failure.message)
+		r.event(conn, o, corev1.EventTypeWarning, o.failure.reason, "Login", "%s", o.failure.message)
 		return o, nil
 	}
 	if err := r.LoginHosts.CheckInstance(tok.InstanceURL); err != nil {
@@ -278,7 +292,7 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 		o.failure = &failure{reason: sfv1.ReasonInvalidSpec, terminal: true,
 			message: fmt.Sprintf("Salesforce answered with an instance_url the operator will not hand to workloads: %v; add its host to --allowed-login-hosts if it is right", err)}
 		log.Info("Token refused", "connection", klog.KObj(conn), "reason", o.failure.reason, "error", err.Error())
-		r.Recorder.Eventf(conn, nil, corev1.EventTypeWarning, o.failure.reason, "Login", "%s", o.failure.message)
+		r.event(conn, o, corev1.EventTypeWarning, o.failure.reason, "Login", "%s", o.failure.message)
 		return o, nil
 	}
 	issued := newIssuedToken(tok, f.sessionTimeout, f.inputs.hash)
@@ -303,7 +317,7 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 		reason, verb = "TokenIssued", "Issued"
 	}
 	log.Info(verb+" token", "connection", klog.KObj(conn), "expiresAt", issued.expiresAt)
-	r.Recorder.Eventf(conn, nil, corev1.EventTypeNormal, reason, "Login",
+	r.event(conn, o, corev1.EventTypeNormal, reason, "Login",
 		"%s a token valid until %s into Secret %s", verb, stamp(issued.expiresAt), tokenSecretName(conn))
 	return o, nil
 }
@@ -401,7 +415,9 @@ func (r *Reconciler) writeTokenSecret(ctx context.Context, conn *sfv1.Salesforce
 }
 
 func (r *Reconciler) putTokenSecret(ctx context.Context, conn *sfv1.SalesforceConnection, tok *issuedToken) error {
-	desired := desiredTokenSecret(conn, tok)
+	// A template that fails with this token still lets the token through; the next
+	// pass reports the template.
+	desired, _ := desiredTokenSecret(conn, tok)
 	var current corev1.Secret
 	err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), &current)
 	if apierrors.IsNotFound(err) {

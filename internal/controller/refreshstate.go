@@ -82,7 +82,7 @@ func (r *Reconciler) updateStateSecret(ctx context.Context, conn *sfv1.Salesforc
 		case !isControlledBy(&s, conn.UID):
 			return fmt.Errorf("secret %s exists and is not controlled by this SalesforceConnection", key.Name)
 		}
-		owner := desiredTokenSecret(conn, &issuedToken{data: map[string][]byte{}})
+		owner := ownedMeta(conn, key.Name)
 		s.Labels = mergeMaps(s.Labels, owner.Labels)
 		s.Annotations = mergeMaps(s.Annotations, nil)
 		s.OwnerReferences = owner.OwnerReferences

@@ -35,6 +35,14 @@ type outcome struct {
 	ledger    *ledgerView
 	// device is a pending device login's instructions for a person.
 	device *sfv1.DeviceLoginStatus
+
+	// rolloutRestart is status.rolloutRestart after this pass; restartWake is when a
+	// restart held back or failed is due.
+	rolloutRestart *sfv1.RolloutRestartStatus
+	restartWake    time.Time
+
+	// announced holds the reasons of the events this pass recorded.
+	announced map[string]bool
 }
 
 // computeStatus derives the whole status from this pass's facts and outcome. Pure: no
@@ -58,6 +66,7 @@ func computeStatus(conn *sfv1.SalesforceConnection, f *facts, o *outcome) sfv1.S
 	}
 	st.LastFailure = nextLastFailure(conn.Status.LastFailure, f, o)
 	st.Principal, st.Approval, st.DeviceLogin = o.principal, o.approval, o.device
+	st.RolloutRestart = o.rolloutRestart
 	st.Approvals = nil
 	if o.ledger != nil {
 		st.Approvals = &sfv1.ApprovalsSummary{Count: int32(o.ledger.count()), Limit: approvalLimit, Holders: o.ledger.holders()}
@@ -226,6 +235,7 @@ func nextWake(f *facts, o *outcome) time.Time {
 	if o.failure != nil && !o.failure.terminal {
 		consider(o.failure.retryAt)
 	}
+	consider(o.restartWake)
 	return next
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"sort"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
+	"github.com/sfconn/sfconn-operator/internal/tokentemplate"
 )
 
 // Keys of the token Secret (design.md): the contract with the workloads that mount it.
@@ -96,6 +98,10 @@ func (t *issuedToken) setLifetime(sessionTimeout time.Duration) {
 	t.data[KeyExpiresAt] = []byte(t.expiresAt.Format(time.RFC3339))
 }
 
+// fixedKeys are the token Secret's keys that record the token itself; template keys are
+// derived from them.
+var fixedKeys = []string{KeyAccessToken, KeyInstanceURL, KeyTokenType, KeyIssuedAt, KeyExpiresAt, KeyID, KeyOrgID, KeyUserID}
+
 // storedToken reads the token Secret the operator wrote. It returns nil when the Secret is
 // not usable as a record of a token (then a login replaces it), and says whether its data
 // was edited by someone else.
@@ -108,11 +114,19 @@ func storedToken(s *corev1.Secret) (tok *issuedToken, intact bool) {
 	if err1 != nil || err2 != nil || len(s.Data[KeyAccessToken]) == 0 {
 		return nil, false
 	}
-	tok = &issuedToken{data: s.Data, issuedAt: issuedAt, expiresAt: expiresAt, inputsHash: s.Annotations[AnnotationInputsHash]}
+	data := make(map[string][]byte, len(fixedKeys))
+	for _, k := range fixedKeys {
+		if v, ok := s.Data[k]; ok {
+			data[k] = v
+		}
+	}
+	tok = &issuedToken{data: data, issuedAt: issuedAt, expiresAt: expiresAt, inputsHash: s.Annotations[AnnotationInputsHash]}
 	return tok, s.Annotations[AnnotationDataHash] == dataHash(s.Data)
 }
 
-// metadataDrifted says whether the Secret lost any label or annotation the operator sets.
+// metadataDrifted says whether the Secret lost any label or annotation the operator sets,
+// or its template keys are not what the template renders now (the data hash annotation
+// differs then).
 func metadataDrifted(actual, desired *corev1.Secret) bool {
 	for k, v := range desired.Labels {
 		if actual.Labels[k] != v {
@@ -127,39 +141,74 @@ func metadataDrifted(actual, desired *corev1.Secret) bool {
 	return false
 }
 
-// desiredTokenSecret is the token Secret as the operator wants it.
-func desiredTokenSecret(conn *sfv1.SalesforceConnection, tok *issuedToken) *corev1.Secret {
+// desiredTokenSecret is the token Secret as the operator wants it: the token's fixed keys,
+// the keys and metadata of spec.tokenSecret.template. When a template key cannot be
+// rendered with this token, the Secret comes without the template keys, with the error:
+// the token is never held back by a template.
+func desiredTokenSecret(conn *sfv1.SalesforceConnection, tok *issuedToken) (*corev1.Secret, error) {
 	data := make(map[string][]byte, len(tok.data))
+	tmpl := conn.Spec.TokenSecret.Template
+	rendered, err := tokentemplate.Render(tmpl, templateFields(conn, tok))
+	for k, v := range rendered {
+		data[k] = v
+	}
 	for k, v := range tok.data {
 		data[k] = v
 	}
-	controller := true
-	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      tokenSecretName(conn),
-			Namespace: conn.Namespace,
-			Labels: map[string]string{
-				LabelManagedBy:  ManagedByValue,
-				LabelConnection: conn.Name,
-			},
-			Annotations: map[string]string{
-				AnnotationIssuedAt:   tok.issuedAt.Format(time.RFC3339),
-				AnnotationExpiresAt:  tok.expiresAt.Format(time.RFC3339),
-				AnnotationInputsHash: tok.inputsHash,
-				AnnotationDataHash:   dataHash(data),
-			},
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion:         sfv1.GroupVersion.String(),
-				Kind:               "SalesforceConnection",
-				Name:               conn.Name,
-				UID:                conn.UID,
-				Controller:         &controller,
-				BlockOwnerDeletion: &controller,
-			}},
-		},
-		Type: corev1.SecretTypeOpaque,
-		Data: data,
+	s := &corev1.Secret{
+		ObjectMeta: ownedMeta(conn, tokenSecretName(conn)),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
 	}
+	if tmpl != nil {
+		s.Labels = mergeMaps(maps.Clone(tmpl.Metadata.Labels), s.Labels)
+		s.Annotations = maps.Clone(tmpl.Metadata.Annotations)
+	}
+	s.Annotations = mergeMaps(s.Annotations, map[string]string{
+		AnnotationIssuedAt:   tok.issuedAt.Format(time.RFC3339),
+		AnnotationExpiresAt:  tok.expiresAt.Format(time.RFC3339),
+		AnnotationInputsHash: tok.inputsHash,
+		AnnotationDataHash:   dataHash(data),
+	})
+	return s, err
+}
+
+// ownedMeta is the metadata of a Secret the connection controls: its labels put the
+// Secret in the operator's cache, its owner reference lets garbage collection remove it
+// with the connection.
+func ownedMeta(conn *sfv1.SalesforceConnection, name string) metav1.ObjectMeta {
+	controller := true
+	return metav1.ObjectMeta{
+		Name:      name,
+		Namespace: conn.Namespace,
+		Labels: map[string]string{
+			LabelManagedBy:  ManagedByValue,
+			LabelConnection: conn.Name,
+		},
+		OwnerReferences: []metav1.OwnerReference{{
+			APIVersion:         sfv1.GroupVersion.String(),
+			Kind:               "SalesforceConnection",
+			Name:               conn.Name,
+			UID:                conn.UID,
+			Controller:         &controller,
+			BlockOwnerDeletion: &controller,
+		}},
+	}
+}
+
+// templateFields are the values a template reads: the token's fixed keys and the
+// connection's name. Only what the token Secret holds, so rendering again gives the
+// same bytes and a Secret is rewritten only when the token or the template changed.
+func templateFields(conn *sfv1.SalesforceConnection, tok *issuedToken) tokentemplate.Fields {
+	f := tokentemplate.NewFields(tok.issuedAt, tok.expiresAt)
+	f.AccessToken = string(tok.data[KeyAccessToken])
+	f.InstanceURL = string(tok.data[KeyInstanceURL])
+	f.TokenType = string(tok.data[KeyTokenType])
+	f.ID = string(tok.data[KeyID])
+	f.OrgID = string(tok.data[KeyOrgID])
+	f.UserID = string(tok.data[KeyUserID])
+	f.Name, f.Namespace = conn.Name, conn.Namespace
+	return f
 }
 
 // isControlledBy says whether the connection with this UID owns the Secret.
