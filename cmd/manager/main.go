@@ -21,6 +21,7 @@ import (
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/approvalkey"
 	"github.com/sfconn/sfconn-operator/internal/controller"
 	"github.com/sfconn/sfconn-operator/internal/loginhost"
+	"github.com/sfconn/sfconn-operator/internal/metrics"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
 )
 
@@ -135,10 +137,16 @@ func main() {
 		os.Exit(1)
 	}
 
+	requests, err := metrics.Register(crmetrics.Registry, mgr.GetClient())
+	if err != nil {
+		log.Error(err, "Unable to register the metrics")
+		os.Exit(1)
+	}
+
 	r := &controller.Reconciler{
 		Client:      mgr.GetClient(),
 		APIReader:   mgr.GetAPIReader(),
-		Salesforce:  salesforce.NewClient(),
+		Salesforce:  requests.Instrument(salesforce.NewClient()),
 		LoginHosts:  hosts,
 		Clock:       clock.RealClock{},
 		Recorder:    mgr.GetEventRecorder("sfconn-operator"),

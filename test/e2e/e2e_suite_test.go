@@ -73,6 +73,13 @@ func TestE2E(t *testing.T) {
 	RunSpecs(t, "e2e")
 }
 
+// secretValues returns the secret values remembered so far.
+func secretValues() []string {
+	secretsMu.Lock()
+	defer secretsMu.Unlock()
+	return append([]string(nil), secrets...)
+}
+
 func remember(values ...string) {
 	secretsMu.Lock()
 	defer secretsMu.Unlock()
@@ -229,6 +236,8 @@ func freeAddr() string {
 type process struct {
 	cmd  *exec.Cmd
 	done chan struct{}
+	// metricsAddr is where the manager serves /metrics, over plain HTTP.
+	metricsAddr string
 }
 
 // managerOutput accumulates the output of every manager started in the run.
@@ -256,14 +265,16 @@ func startManager(extraArgs ...string) *process {
 }
 
 func startManagerWith(kubeconfigPath string, extraArgs ...string) *process {
+	metricsAddr := freeAddr()
 	args := append([]string{"--kubeconfig", kubeconfigPath,
-		"--allowed-login-hosts=127.0.0.1", "--health-probe-bind-address=0", "--metrics-bind-address=0", "--leader-elect",
+		"--allowed-login-hosts=127.0.0.1", "--health-probe-bind-address=0", "--leader-elect",
+		"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false",
 		"--zap-log-level=debug"}, extraArgs...)
 	cmd := exec.Command(filepath.Join(binDir, "manager"), args...)
 	w := io.MultiWriter(&managerOutput, GinkgoWriter)
 	cmd.Stdout, cmd.Stderr = w, w
 	Expect(cmd.Start()).To(Succeed())
-	p := &process{cmd: cmd, done: make(chan struct{})}
+	p := &process{cmd: cmd, done: make(chan struct{}), metricsAddr: metricsAddr}
 	go func() {
 		_ = cmd.Wait()
 		close(p.done)
