@@ -1,0 +1,104 @@
+{{/*
+Chart name, shortened to the 63 characters a label value may hold.
+*/}}
+{{- define "sfconn-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name that every resource name starts with: the release name, plus the chart name
+unless the release name already contains it. Resource names append a suffix of up to 37
+characters, so this is cut at 26.
+*/}}
+{{- define "sfconn-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 26 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 26 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 26 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Chart name and version, for the helm.sh/chart label.
+*/}}
+{{- define "sfconn-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels that select the manager's pods. They must not change after the first install: a
+Deployment's selector is immutable.
+*/}}
+{{- define "sfconn-operator.selectorLabels" -}}
+control-plane: controller-manager
+app.kubernetes.io/name: {{ include "sfconn-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Labels of every object of the chart.
+*/}}
+{{- define "sfconn-operator.labels" -}}
+helm.sh/chart: {{ include "sfconn-operator.chart" . }}
+{{ include "sfconn-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+Name of the ServiceAccount the manager runs as.
+*/}}
+{{- define "sfconn-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (printf "%s-controller-manager" (include "sfconn-operator.fullname" .)) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Namespace of the leader election Lease and of the approval key Secret.
+*/}}
+{{- define "sfconn-operator.leaseNamespace" -}}
+{{- default .Release.Namespace .Values.leaderElection.namespace }}
+{{- end }}
+
+{{/*
+Name of the metrics port: https when the endpoint is secure, else http.
+*/}}
+{{- define "sfconn-operator.metricsPortName" -}}
+{{- if .Values.metrics.secure }}https{{ else }}http{{ end }}
+{{- end }}
+
+{{/*
+Image reference of the manager.
+*/}}
+{{- define "sfconn-operator.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/*
+Checks of values that would install a broken or unsafe operator. Included by the
+Deployment, so that `helm template` and `helm install` both refuse them.
+*/}}
+{{- define "sfconn-operator.validate" -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
+{{- fail "replicaCount > 1 requires leaderElection.enabled: two replicas without leader election would both log in and could replay a rotated refresh token, which revokes it" }}
+{{- end }}
+{{- if lt (int .Values.maxConcurrentReconciles) 1 }}
+{{- fail "maxConcurrentReconciles must be at least 1" }}
+{{- end }}
+{{- range concat .Values.allowedLoginHosts .Values.watchNamespaces }}
+{{- if or (contains "," .) (eq (trim .) "") }}
+{{- fail (printf "allowedLoginHosts and watchNamespaces take one entry per list item, without commas or blanks: %q" .) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.serviceMonitor.enabled (not .Values.metrics.enabled) }}
+{{- fail "serviceMonitor.enabled requires metrics.enabled" }}
+{{- end }}
+{{- end }}

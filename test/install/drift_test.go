@@ -1,0 +1,120 @@
+package install
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	"sigs.k8s.io/yaml"
+)
+
+// The chart keeps copies of files in config/, since Helm reads nothing outside the chart.
+// `make manifests` (through `make sync-chart`) refreshes them; these tests fail when a copy
+// is stale.
+
+// copies maps each copy in the chart to its original.
+var copies = map[string]string{
+	chartDir + "/files/manager-role.yaml":     "config/rbac/role.yaml",
+	chartDir + "/files/prometheus_rule.yaml":  "config/prometheus/prometheus_rule.yaml",
+	chartDir + "/files/sfconn-dashboard.json": "config/grafana/sfconn-dashboard.json",
+}
+
+const staleHint = "the chart's copy is stale: run `make manifests` (or `make sync-chart`)"
+
+func TestChartCopiesAreCurrent(t *testing.T) {
+	for cp, orig := range copies {
+		t.Run(cp, func(t *testing.T) {
+			g := NewWithT(t)
+			want, got := readRepoFile(t, orig), readRepoFile(t, cp)
+			g.Expect(parseAny(t, got)).To(Equal(parseAny(t, want)), "%s differs from %s: %s", cp, orig, staleHint)
+			g.Expect(bytes.Equal(got, want)).To(BeTrue(), "%s is not byte-identical to %s: %s", cp, orig, staleHint)
+		})
+	}
+}
+
+// TestChartCRDsAreCurrent checks that the chart's crds/ holds exactly config/crd/bases.
+func TestChartCRDsAreCurrent(t *testing.T) {
+	g := NewWithT(t)
+	names := func(dir string) []string {
+		entries, err := os.ReadDir(repoPath(dir))
+		g.Expect(err).NotTo(HaveOccurred())
+		var out []string
+		for _, e := range entries {
+			if filepath.Ext(e.Name()) == ".yaml" {
+				out = append(out, e.Name())
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	bases, crds := names("config/crd/bases"), names(chartDir+"/crds")
+	g.Expect(bases).NotTo(BeEmpty())
+	g.Expect(crds).To(Equal(bases), "%s/crds must hold the files of config/crd/bases: %s", chartDir, staleHint)
+	for _, name := range bases {
+		want, got := readRepoFile(t, "config/crd/bases/"+name), readRepoFile(t, chartDir+"/crds/"+name)
+		g.Expect(parseAny(t, got)).To(Equal(parseAny(t, want)), "crds/%s differs from config/crd/bases: %s", name, staleHint)
+		g.Expect(bytes.Equal(got, want)).To(BeTrue(), "crds/%s is not byte-identical to config/crd/bases: %s", name, staleHint)
+	}
+}
+
+// TestRenderedChartMatchesOriginals checks what the chart renders from its copies: the
+// manager ClusterRole's rules are config/rbac/role.yaml's, the PrometheusRule's groups are
+// config/prometheus's, and the dashboard ConfigMap holds config/grafana's dashboard.
+func TestRenderedChartMatchesOriginals(t *testing.T) {
+	g := NewWithT(t)
+	objs := render(t, "sfconn-all", "helm-all", "--values", valuesAll)
+
+	var role map[string]any
+	g.Expect(yaml.Unmarshal(readRepoFile(t, "config/rbac/role.yaml"), &role)).To(Succeed())
+	managerRole := find(t, objs, "ClusterRole", "sfconn-all-manager-role")
+	g.Expect(normalizeRules(field(t, managerRole, "rules"))).To(Equal(normalizeRules(role["rules"])),
+		"the chart's manager ClusterRole must have the rules of config/rbac/role.yaml")
+	g.Expect(field(t, managerRole, "rules")).To(HaveLen(len(role["rules"].([]any))))
+
+	var rule map[string]any
+	g.Expect(yaml.Unmarshal(readRepoFile(t, "config/prometheus/prometheus_rule.yaml"), &rule)).To(Succeed())
+	rendered := only(t, objs, "PrometheusRule")
+	g.Expect(roundTrip(t, field(t, rendered, "spec"))).To(Equal(roundTrip(t, rule["spec"])),
+		"the chart's PrometheusRule must have the groups of config/prometheus/prometheus_rule.yaml")
+
+	var dashboard any
+	g.Expect(json.Unmarshal(readRepoFile(t, "config/grafana/sfconn-dashboard.json"), &dashboard)).To(Succeed())
+	cm := only(t, objs, "ConfigMap")
+	data, _ := field(t, cm, "data", "sfconn-dashboard.json").(string)
+	var got any
+	g.Expect(json.Unmarshal([]byte(data), &got)).To(Succeed(), "the dashboard ConfigMap holds no valid JSON")
+	g.Expect(got).To(Equal(dashboard), "the chart's dashboard must be config/grafana/sfconn-dashboard.json")
+
+	var crd map[string]any
+	g.Expect(yaml.Unmarshal(readRepoFile(t, "config/crd/bases/salesforce.sfconn.io_salesforceconnections.yaml"), &crd)).To(Succeed())
+	g.Expect(roundTrip(t, only(t, objs, "CustomResourceDefinition").Object)).To(Equal(roundTrip(t, crd)))
+}
+
+// parseAny parses YAML or JSON into plain Go values.
+func parseAny(t *testing.T, b []byte) any {
+	t.Helper()
+	var v any
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return v
+}
+
+// roundTrip turns a value into its JSON form and back, so that values parsed by different
+// decoders (int64 or float64 numbers) compare equal.
+func roundTrip(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
