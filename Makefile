@@ -108,7 +108,7 @@ control-plane: ## Build (once, cached) kube-apiserver, etcd and kubectl from the
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager and the Salesforce emulator into bin/.
+build: ## Build the manager, the Salesforce emulator, the kubectl plugin and the demo cluster into bin/
 	go build -o $(LOCALBIN)/manager ./cmd/manager
 	go build -o $(LOCALBIN)/salesforce-emulator ./cmd/salesforce-emulator
 	go build -o $(LOCALBIN)/kubectl-sfconn ./cmd/kubectl-sfconn

@@ -31,6 +31,8 @@
 //	GET|POST /services/oauth2/userinfo  Bearer token; 403 "Bad_OAuth_Token" when dead
 //	GET /id/<orgId>/<userId>          identity URL; 403 "Bad_OAuth_Token" when dead
 //	GET /services/data/[vNN.N/]       versions and resources; 401 INVALID_SESSION_ID when dead
+//	GET /services/data/vNN.N/limits   limits by name, {Max, Remaining}; DailyApiRequests counts
+//	                                  the org's /services/data calls of the last 24 hours
 //
 // /services/oauth2/authorize is not emulated: AuthorizationCode, ApproveDevice and
 // IssueRefreshToken stand for the user's browser.

@@ -35,6 +35,7 @@ type Emulator struct {
 	devices       map[string]*deviceGrant // by device_code
 	userCodes     map[string]string       // user_code → device_code
 	logins        map[string][]time.Time  // username → successful login times (rate limit)
+	apiCalls      map[string][]time.Time  // org ID → authenticated REST calls of the last 24h (limits)
 
 	faults    []*faultEntry
 	delayHook func() // tests: called when a delay fault starts waiting
@@ -107,6 +108,7 @@ func New(opts ...Option) *Emulator {
 		devices:           map[string]*deviceGrant{},
 		userCodes:         map[string]string{},
 		logins:            map[string][]time.Time{},
+		apiCalls:          map[string][]time.Time{},
 	}
 	e.stats.reset()
 	for _, o := range opts {

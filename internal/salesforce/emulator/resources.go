@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // serveRevoke is /services/oauth2/revoke: POST form token= or a "blind GET" ?token= (§7.1).
@@ -232,15 +233,67 @@ var apiVersions = []map[string]string{
 
 var versionPath = regexp.MustCompile(`^/services/data/v([0-9]+\.[0-9])/?$`)
 
-// serveData is a minimal REST API: the version list and a version's resources. A dead token
-// gets 401 [{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]
+var limitsPath = regexp.MustCompile(`^/services/data/v[0-9]+\.[0-9]/limits/?$`)
+
+// DailyAPIRequests is the DailyApiRequests allocation the limits resource reports, a
+// Developer Edition org's. Every authenticated /services/data call counts against it over a
+// rolling 24 hours; the emulator reports the count but never refuses a call for it.
+const DailyAPIRequests = 15000
+
+// fixedLimits are the other entries of the limits resource: Max and Remaining of an org at
+// rest, which no emulated call uses up.
+var fixedLimits = map[string][2]int{
+	"ConcurrentAsyncGetReportInstances": {200, 200},
+	"DailyAsyncApexExecutions":          {250000, 250000},
+	"DailyBulkApiBatches":               {15000, 15000},
+	"DailyBulkV2QueryFileStorageMB":     {976562, 976562},
+	"DailyBulkV2QueryJobs":              {10000, 10000},
+	"DailyStreamingApiEvents":           {10000, 10000},
+	"DataStorageMB":                     {5, 4},
+	"FileStorageMB":                     {20, 20},
+	"HourlyPublishedPlatformEvents":     {50000, 50000},
+	"SingleEmail":                       {15, 15},
+}
+
+// limits is the body of GET /services/data/vNN.N/limits: each limit by name, with its Max
+// and Remaining.
+func limits(apiCalls int) map[string]map[string]int {
+	body := map[string]map[string]int{
+		"DailyApiRequests": {"Max": DailyAPIRequests, "Remaining": max(DailyAPIRequests-apiCalls, 0)},
+	}
+	for name, v := range fixedLimits {
+		body[name] = map[string]int{"Max": v[0], "Remaining": v[1]}
+	}
+	return body
+}
+
+// apiCallLocked counts an authenticated REST call against its org's DailyApiRequests and
+// returns the org's calls of the last 24 hours, this one included.
+func (e *Emulator) apiCallLocked(orgID string) int {
+	now := e.now()
+	calls := e.apiCalls[orgID]
+	for len(calls) > 0 && !calls[0].After(now.Add(-24*time.Hour)) {
+		calls = calls[1:]
+	}
+	e.apiCalls[orgID] = append(calls, now)
+	return len(e.apiCalls[orgID])
+}
+
+// serveData is a minimal REST API: the version list, a version's resources and its limits.
+// A dead token gets 401 [{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]
 // (§0.6, §2.4), which is what clients key their re-login on.
 func (e *Emulator) serveData(w http.ResponseWriter, r *http.Request, info *RequestRecord) {
 	if e.fault(w, r, info) {
 		return
 	}
-	live := withLock(e, func() bool { s, _ := e.useTokenLocked(r, info); return s != nil })
-	if !live {
+	calls := withLock(e, func() int {
+		s, _ := e.useTokenLocked(r, info)
+		if s == nil {
+			return 0
+		}
+		return e.apiCallLocked(s.orgID)
+	})
+	if calls == 0 {
 		info.Error = "INVALID_SESSION_ID"
 		writeJSON(w, http.StatusUnauthorized, []map[string]string{{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}})
 		return
@@ -259,6 +312,10 @@ func (e *Emulator) serveData(w http.ResponseWriter, r *http.Request, info *Reque
 			"limits":   v + "/limits",
 			"tooling":  v + "/tooling",
 		})
+		return
+	}
+	if limitsPath.MatchString(r.URL.Path) {
+		writeJSON(w, http.StatusOK, limits(calls))
 		return
 	}
 	info.Error = "NOT_FOUND"

@@ -1,0 +1,154 @@
+package kubectlplugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+)
+
+type renewOptions struct {
+	wait    bool
+	timeout time.Duration
+}
+
+func newRenewCommand(env *Env) *cobra.Command {
+	o := &renewOptions{}
+	cmd := &cobra.Command{
+		Use:   "renew NAME",
+		Short: "Ask the operator to renew a connection's token now",
+		Long: "renew sets the annotation " + sfv1.AnnotationRequestedAt + " to the current time; the\n" +
+			"operator then logs in again at once. With --wait it waits until the operator has\n" +
+			"handled the request and shows the result.",
+		Example: `  kubectl sfconn renew crm -n billing
+  kubectl sfconn renew crm -n billing --wait --timeout 1m`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), env, args[0])
+		},
+	}
+	cmd.Flags().BoolVar(&o.wait, "wait", false, "Wait until the operator has handled the request, and fail when the renewal failed.")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 2*time.Minute, "How long --wait waits.")
+	return cmd
+}
+
+func (o *renewOptions) run(ctx context.Context, env *Env, name string) error {
+	c, ns, err := env.clientAndNamespace()
+	if err != nil {
+		return err
+	}
+	conn, err := getConnection(ctx, c, ns, name)
+	if err != nil {
+		return err
+	}
+	requestedAt, err := requestRenewal(ctx, c, conn, env.Clock.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Streams.Out, "Renewal of %s/%s requested (%s=%s)\n", ns, name, sfv1.AnnotationRequestedAt, requestedAt)
+	if !o.wait {
+		return nil
+	}
+	conn, err = waitHandled(ctx, env, c, ns, name, requestedAt, o.timeout)
+	if err != nil {
+		return err
+	}
+	report, err := renewalResult(conn, env.Clock.Now())
+	if report != "" {
+		fmt.Fprintf(env.Streams.Out, "%s", report)
+	}
+	return err
+}
+
+// requestRenewal sets the requestedAt annotation to now (RFC 3339 with nanoseconds) with a
+// merge patch, which touches no other field, and returns the value set.
+func requestRenewal(ctx context.Context, c client.Client, conn *sfv1.SalesforceConnection, now time.Time) (string, error) {
+	value := now.Format(time.RFC3339Nano)
+	patch, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"annotations": map[string]string{sfv1.AnnotationRequestedAt: value}},
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := c.Patch(ctx, conn, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return "", fmt.Errorf("setting %s on %s/%s: %w", sfv1.AnnotationRequestedAt, conn.Namespace, conn.Name, describeAPIError(err))
+	}
+	return value, nil
+}
+
+// waitHandled polls the connection until status.lastHandledReconcileAt says the operator
+// acted on requestedAt, and returns the connection as it was then.
+func waitHandled(ctx context.Context, env *Env, c client.Client, ns, name, requestedAt string, timeout time.Duration) (*sfv1.SalesforceConnection, error) {
+	deadline := env.Clock.Now().Add(timeout)
+	var lastErr error
+	handled := "(none)"
+	for {
+		conn, err := getConnection(ctx, c, ns, name)
+		switch {
+		case err == nil && conn.Status.LastHandledReconcileAt == requestedAt:
+			return conn, nil
+		case err == nil:
+			lastErr = nil
+			if conn.Status.LastHandledReconcileAt != "" {
+				handled = conn.Status.LastHandledReconcileAt
+			}
+		case errors.Is(err, context.Canceled):
+			return nil, err
+		default:
+			lastErr = err
+		}
+		if !env.Clock.Now().Before(deadline) {
+			if lastErr != nil {
+				return nil, fmt.Errorf("timed out after %s waiting for the renewal of %s/%s: %w", timeout, ns, name, lastErr)
+			}
+			return nil, fmt.Errorf("timed out after %s waiting for the operator to handle the renewal of %s/%s "+
+				"(status.lastHandledReconcileAt is %s): is the operator running, and does it watch namespace %s?",
+				timeout, ns, name, handled, ns)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-env.Clock.After(env.PollInterval):
+		}
+	}
+}
+
+// renewalResult describes the connection once the operator handled a renewal request: a
+// report for a token that was renewed, else an error with Ready's reason and message.
+func renewalResult(conn *sfv1.SalesforceConnection, now time.Time) (string, error) {
+	conds := conn.Status.Conditions
+	ready := meta.FindStatusCondition(conds, sfv1.ConditionReady)
+	if ready == nil {
+		return "", fmt.Errorf("%s/%s has no Ready condition after the renewal", conn.Namespace, conn.Name)
+	}
+	if meta.IsStatusConditionTrue(conds, sfv1.ConditionStalled) {
+		return "", fmt.Errorf("renewal of %s/%s failed and needs a person: Ready=%s %s: %s",
+			conn.Namespace, conn.Name, ready.Status, ready.Reason, ready.Message)
+	}
+	if ready.Status != metav1.ConditionTrue {
+		return "", fmt.Errorf("renewal of %s/%s failed: Ready=%s %s: %s (the operator tries again)",
+			conn.Namespace, conn.Name, ready.Status, ready.Reason, ready.Message)
+	}
+	if reconciling := meta.FindStatusCondition(conds, sfv1.ConditionReconciling); reconciling != nil && reconciling.Status == metav1.ConditionTrue {
+		// The old token still works, but the operator could not get a new one.
+		return "", fmt.Errorf("renewal of %s/%s failed: %s (the current token is still valid: %s)",
+			conn.Namespace, conn.Name, reconciling.Message, ready.Message)
+	}
+	report := fmt.Sprintf("Ready:      %s (%s)\n", ready.Status, ready.Reason)
+	if st := conn.Status; st.IssuedAt != nil && st.ExpiresAt != nil {
+		report += fmt.Sprintf("Issued at:  %s\nExpires at: %s (%s)\n", stamp(st.IssuedAt.Time), stamp(st.ExpiresAt.Time), relative(now, st.ExpiresAt.Time))
+		if st.RenewAt != nil {
+			report += fmt.Sprintf("Renews at:  %s (%s)\n", stamp(st.RenewAt.Time), relative(now, st.RenewAt.Time))
+		}
+	}
+	return report, nil
+}
