@@ -51,6 +51,11 @@ func main() {
 		allowedLoginHosts      string
 		watchNamespaces        string
 		maxConcurrent          int
+		salesforceQPS          float64
+		salesforceBurst        int
+		kubeAPIQPS             float64
+		kubeAPIBurst           int
+		pprofAddr              string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to: :8443 for HTTPS, :8080 for HTTP, 0 to turn it off.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health probe endpoint binds to.")
@@ -66,6 +71,12 @@ func main() {
 		"Secret, in the leader election namespace, holding the key that approvals are hashed with; created if missing.")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4, "How many connections are reconciled at once.")
+	flag.Float64Var(&salesforceQPS, "salesforce-qps", 0,
+		"Logins per second to each Salesforce org, at most (0: no limit). Logins over the limit wait their turn; one login per token lifetime is the usual rate.")
+	flag.IntVar(&salesforceBurst, "salesforce-burst", 10, "Logins to one org allowed at once above --salesforce-qps.")
+	flag.Float64Var(&kubeAPIQPS, "kube-api-qps", 100, "Requests per second to the API server, at most (client-side; the server's priority and fairness still applies).")
+	flag.IntVar(&kubeAPIBurst, "kube-api-burst", 200, "Requests to the API server allowed at once above --kube-api-qps.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "The address /debug/pprof/ is served on, such as 127.0.0.1:8082; 0 turns it off.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -96,10 +107,14 @@ func main() {
 	}
 
 	cfg := ctrl.GetConfigOrDie()
+	// controller-runtime's defaults (20 per second) would make the first pass over a
+	// thousand connections wait on the client, not on the API server.
+	cfg.QPS, cfg.Burst = float32(kubeAPIQPS), kubeAPIBurst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        "sfconn-operator.salesforce.sfconn.io",
 		LeaderElectionNamespace: leaseNamespace(leaderElectionNS),
@@ -151,6 +166,7 @@ func main() {
 		Clock:       clock.RealClock{},
 		Recorder:    mgr.GetEventRecorder("sfconn-operator"),
 		ApprovalKey: key,
+		Limiter:     controller.NewLoginLimiter(salesforceQPS, salesforceBurst),
 	}
 	if err := r.SetupWithManager(mgr, credentialsCache, controllerOptions(maxConcurrent)); err != nil {
 		log.Error(err, "Unable to set up the controller")

@@ -43,6 +43,8 @@ type Reconciler struct {
 	Recorder   events.EventRecorder
 	// ApprovalKey keys the hashes that identify approvals in status (see approvalID).
 	ApprovalKey []byte
+	// Limiter spaces logins per Salesforce org; nil means no limit.
+	Limiter *LoginLimiter
 
 	// unsaved holds rotated refresh tokens that could not be stored yet, by connection
 	// UID. Under rotation the one sent is already dead, so this copy is the only live one
@@ -96,6 +98,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if apierrors.IsNotFound(err) {
 			r.replaced.Delete(req.NamespacedName)
 			r.issued.Delete(req.NamespacedName)
+			r.Limiter.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -117,6 +120,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	o, err := r.act(ctx, &conn, f, d)
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if o.queued > 0 {
+		// Waiting for a login slot changes nothing a person needs to see: the status stays
+		// as it is (a new connection reads as in progress), and the turn is kept.
+		log.V(1).Info("Waiting for a login slot", "connection", klog.KObj(&conn), "for", o.queued)
+		return ctrl.Result{RequeueAfter: o.queued}, nil
 	}
 	if err := r.account(ctx, &conn, f, o); err != nil {
 		return ctrl.Result{}, err
@@ -244,6 +253,10 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 		}
 	}
 	if !d.login {
+		return o, nil
+	}
+	if wait := r.Limiter.admit(orgKey(conn, f.inputs.request.LoginURL), client.ObjectKeyFromObject(conn), f.now); wait > 0 {
+		o.queued = wait
 		return o, nil
 	}
 

@@ -1,0 +1,70 @@
+package controller
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+)
+
+func TestLoginLimiter(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	key := func(n string) types.NamespacedName { return types.NamespacedName{Namespace: "ns", Name: n} }
+
+	var none *LoginLimiter
+	if NewLoginLimiter(0, 5) != nil {
+		t.Fatal("qps 0 must mean no limiter")
+	}
+	if w := none.admit("org", key("a"), now); w != 0 {
+		t.Fatalf("no limiter waited %v", w)
+	}
+
+	l := NewLoginLimiter(2, 2) // two at once, then one every 500ms
+	if w := l.admit("org", key("a"), now); w != 0 {
+		t.Fatalf("first login waited %v", w)
+	}
+	if w := l.admit("org", key("b"), now); w != 0 {
+		t.Fatalf("second login (burst) waited %v", w)
+	}
+	wc := l.admit("org", key("c"), now)
+	wd := l.admit("org", key("d"), now)
+	if wc != 500*time.Millisecond || wd != time.Second {
+		t.Fatalf("waits = %v, %v; want 500ms, 1s", wc, wd)
+	}
+	if w := l.admit("other-org", key("e"), now); w != 0 {
+		t.Fatalf("another org waited %v: limits are per org", w)
+	}
+
+	// A connection told to wait keeps its turn: asked again too early it learns the rest of
+	// its wait, not a new place at the back of the queue.
+	if w := l.admit("org", key("c"), now.Add(200*time.Millisecond)); w != 300*time.Millisecond {
+		t.Fatalf("early retry waits %v, want the remaining 300ms", w)
+	}
+	if w := l.admit("org", key("c"), now.Add(500*time.Millisecond)); w != 0 {
+		t.Fatalf("retry on time waited %v", w)
+	}
+	if w := l.admit("org", key("d"), now.Add(time.Second)); w != 0 {
+		t.Fatalf("retry on time waited %v", w)
+	}
+
+	l.admit("org", key("f"), now.Add(time.Second))
+	l.forget(key("f"))
+	if _, held := l.reserved[key("f")]; held {
+		t.Fatal("forget kept the turn of a deleted connection")
+	}
+}
+
+func TestOrgKey(t *testing.T) {
+	conn := &sfv1.SalesforceConnection{}
+	if k := orgKey(conn, "https://acme.my.salesforce.com"); k != "acme.my.salesforce.com" {
+		t.Fatalf("orgKey before the first login = %q", k)
+	}
+	conn.Status.OrgID = "00D000000000001AAA"
+	conn.Status.IssuedAt = &metav1.Time{}
+	if k := orgKey(conn, "https://login.salesforce.com"); k != "00D000000000001AAA" {
+		t.Fatalf("orgKey after a login = %q", k)
+	}
+}
