@@ -159,14 +159,15 @@ func main() {
 	}
 
 	r := &controller.Reconciler{
-		Client:      mgr.GetClient(),
-		APIReader:   mgr.GetAPIReader(),
-		Salesforce:  requests.Instrument(salesforce.NewClient()),
-		LoginHosts:  hosts,
-		Clock:       clock.RealClock{},
-		Recorder:    mgr.GetEventRecorder("sfconn-operator"),
-		ApprovalKey: key,
-		Limiter:     controller.NewLoginLimiter(salesforceQPS, salesforceBurst),
+		Client:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		SecretMetadata: credentialsCache,
+		Salesforce:     requests.Instrument(salesforce.NewClient()),
+		LoginHosts:     hosts,
+		Clock:          clock.RealClock{},
+		Recorder:       mgr.GetEventRecorder("sfconn-operator"),
+		ApprovalKey:    key,
+		Limiter:        controller.NewLoginLimiter(salesforceQPS, salesforceBurst),
 	}
 	if err := r.SetupWithManager(mgr, credentialsCache, controllerOptions(maxConcurrent)); err != nil {
 		log.Error(err, "Unable to set up the controller")

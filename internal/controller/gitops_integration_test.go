@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -57,6 +58,16 @@ func eventReasons(ctx context.Context, ns, name string) func() []string {
 		}
 		return reasons
 	}
+}
+
+// updateConn changes a connection, reading it again when the operator's status patch got
+// there first.
+func updateConn(ctx context.Context, ns, name string, change func(*sfv1.SalesforceConnection)) {
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		c := getConn(ctx, ns, name)
+		change(c)
+		return k8s.Update(ctx, c)
+	})).To(Succeed())
 }
 
 func deployment(ns, name string) *appsv1.Deployment {
@@ -185,9 +196,9 @@ var _ = Describe("GitOps and consumers", func() {
 			token := accessToken(ctx, ns, "crm-token")()
 
 			By("re-rendering a changed template with the same token")
-			c = getConn(ctx, ns, "crm")
-			c.Spec.TokenSecret.Template.Data = map[string]string{"jsforce.json": `{"instanceUrl":{{ json .InstanceURL }},"accessToken":{{ json .AccessToken }}}`}
-			Expect(k8s.Update(ctx, c)).To(Succeed())
+			updateConn(ctx, ns, "crm", func(c *sfv1.SalesforceConnection) {
+				c.Spec.TokenSecret.Template.Data = map[string]string{"jsforce.json": `{"instanceUrl":{{ json .InstanceURL }},"accessToken":{{ json .AccessToken }}}`}
+			})
 			Eventually(func() []byte { return tokenSecret(ctx, ns, "crm-token").Data["jsforce.json"] }).ShouldNot(BeEmpty())
 			s = tokenSecret(ctx, ns, "crm-token")
 			Expect(s.Data).NotTo(HaveKey(".env"), "keys removed from the template leave the Secret")
@@ -195,9 +206,9 @@ var _ = Describe("GitOps and consumers", func() {
 			Expect(f.tokenRequests()).To(Equal(requests))
 
 			By("reporting a template that cannot render, keeping the token")
-			c = getConn(ctx, ns, "crm")
-			c.Spec.TokenSecret.Template.Data = map[string]string{"broken": "{{ .RefreshToken }}"}
-			Expect(k8s.Update(ctx, c)).To(Succeed())
+			updateConn(ctx, ns, "crm", func(c *sfv1.SalesforceConnection) {
+				c.Spec.TokenSecret.Template.Data = map[string]string{"broken": "{{ .RefreshToken }}"}
+			})
 			Eventually(readyReason(ctx, ns, "crm")).Should(Equal("False/" + sfv1.ReasonInvalidSpec))
 			Expect(condition(ctx, ns, "crm", sfv1.ConditionStalled)()).To(Equal("True/" + sfv1.ReasonInvalidSpec))
 			msg := meta.FindStatusCondition(getConn(ctx, ns, "crm").Status.Conditions, sfv1.ConditionReady).Message
@@ -207,9 +218,9 @@ var _ = Describe("GitOps and consumers", func() {
 			Eventually(eventReasons(ctx, ns, "crm")).Should(ContainElement(sfv1.ReasonInvalidSpec))
 
 			By("recovering when the template is fixed, still without a login")
-			c = getConn(ctx, ns, "crm")
-			c.Spec.TokenSecret.Template.Data = map[string]string{"url": "{{ .InstanceURL }}"}
-			Expect(k8s.Update(ctx, c)).To(Succeed())
+			updateConn(ctx, ns, "crm", func(c *sfv1.SalesforceConnection) {
+				c.Spec.TokenSecret.Template.Data = map[string]string{"url": "{{ .InstanceURL }}"}
+			})
 			Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"))
 			Expect(tokenSecret(ctx, ns, "crm-token").Data).To(HaveKey("url"))
 			Expect(f.tokenRequests()).To(Equal(requests))
@@ -226,10 +237,9 @@ var _ = Describe("GitOps and consumers", func() {
 			before := tokenSecret(ctx, ns, "crm-token").ResourceVersion
 
 			By("a pass caused by an unrelated change of the connection")
-			c = getConn(ctx, ns, "crm")
-			c.Labels = map[string]string{"touched": "yes"}
-			Expect(k8s.Update(ctx, c)).To(Succeed())
-			c.Spec.SessionTimeout = &metav1.Duration{Duration: 2 * time.Hour}
+			updateConn(ctx, ns, "crm", func(c *sfv1.SalesforceConnection) {
+				c.Labels = map[string]string{"touched": "yes"}
+			})
 			Eventually(func() string { return getConn(ctx, ns, "crm").Labels["touched"] }).Should(Equal("yes"))
 			Consistently(func() string { return tokenSecret(ctx, ns, "crm-token").ResourceVersion }, "1s").Should(Equal(before))
 
@@ -265,11 +275,11 @@ var _ = Describe("GitOps and consumers", func() {
 			Eventually(eventReasons(ctx, ns, "crm")).Should(ContainElements("RolloutRestarted", "RolloutRestartFailed"))
 
 			By("holding back a second restart within the interval")
-			c = getConn(ctx, ns, "crm")
-			issued := c.Status.IssuedAt.Time
+			issued := getConn(ctx, ns, "crm").Status.IssuedAt.Time
 			fakeClock.Step(time.Second) // a token issued in the same second counts as the same token
-			c.Annotations = map[string]string{sfv1.AnnotationRequestedAt: "renew-1"}
-			Expect(k8s.Update(ctx, c)).To(Succeed())
+			updateConn(ctx, ns, "crm", func(c *sfv1.SalesforceConnection) {
+				c.Annotations = map[string]string{sfv1.AnnotationRequestedAt: "renew-1"}
+			})
 			Eventually(func() string { return getConn(ctx, ns, "crm").Status.LastHandledReconcileAt }).Should(Equal("renew-1"))
 			Expect(getConn(ctx, ns, "crm").Status.IssuedAt.Time).NotTo(Equal(issued), "the request renewed the token")
 			Consistently(restartedAt(ctx, web), "1s").Should(Equal(first))

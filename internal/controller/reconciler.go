@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
@@ -36,11 +37,14 @@ type Reconciler struct {
 	// manages) and writes to the API server.
 	Client client.Client
 	// APIReader reads uncached: credentials Secrets, which the cache does not hold.
-	APIReader  client.Reader
-	Salesforce salesforce.Client
-	LoginHosts *loginhost.Policy
-	Clock      clock.PassiveClock
-	Recorder   events.EventRecorder
+	APIReader client.Reader
+	// SecretMetadata reads the metadata-only cache of every Secret (NewCredentialsCache):
+	// it says whether a Secret exists without a call to the API server. Optional.
+	SecretMetadata client.Reader
+	Salesforce     salesforce.Client
+	LoginHosts     *loginhost.Policy
+	Clock          clock.PassiveClock
+	Recorder       events.EventRecorder
 	// ApprovalKey keys the hashes that identify approvals in status (see approvalID).
 	ApprovalKey []byte
 	// Limiter spaces logins per Salesforce org; nil means no limit.
@@ -219,7 +223,17 @@ func (r *Reconciler) getTokenSecret(ctx context.Context, conn *sfv1.SalesforceCo
 	key := types.NamespacedName{Namespace: conn.Namespace, Name: tokenSecretName(conn)}
 	var s corev1.Secret
 	err := r.Client.Get(ctx, key, &s)
-	if apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) && r.SecretMetadata != nil {
+		// Not one the operator labels. Most often it does not exist at all, which the
+		// metadata cache tells without a call; a cache behind a Secret this process just
+		// wrote is covered by the token it remembers (see issued).
+		meta := &metav1.PartialObjectMetadata{}
+		meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		err = r.SecretMetadata.Get(ctx, key, meta)
+		if err == nil {
+			err = r.APIReader.Get(ctx, key, &s)
+		}
+	} else if apierrors.IsNotFound(err) {
 		err = r.APIReader.Get(ctx, key, &s)
 	}
 	switch {
@@ -431,33 +445,50 @@ func (r *Reconciler) putTokenSecret(ctx context.Context, conn *sfv1.SalesforceCo
 	// A template that fails with this token still lets the token through; the next
 	// pass reports the template.
 	desired, _ := desiredTokenSecret(conn, tok)
+	// The cached copy is enough to update from; if it is behind, the update fails on its
+	// resourceVersion and is made again from a fresh read (a failed write here would make
+	// the next pass log in again). A Secret missing from the cache is created; only when
+	// it exists after all is it read from the API server.
+	key := client.ObjectKeyFromObject(desired)
 	var current corev1.Secret
-	err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), &current)
+	err := r.Client.Get(ctx, key, &current)
 	if apierrors.IsNotFound(err) {
-		if err := r.Client.Create(ctx, desired); err != nil {
-			return fmt.Errorf("creating token Secret: %w", err)
+		if err = r.Client.Create(ctx, desired); err == nil || !apierrors.IsAlreadyExists(err) {
+			return wrapErr("creating token Secret", err)
 		}
+		err = r.APIReader.Get(ctx, key, &current)
+	}
+	for attempt := 0; ; attempt++ {
+		if err != nil {
+			return fmt.Errorf("reading token Secret: %w", err)
+		}
+		if !isControlledBy(&current, conn.UID) {
+			return fmt.Errorf("token Secret %s is not controlled by this connection", desired.Name)
+		}
+		updated := current.DeepCopy()
+		updated.Labels = mergeMaps(updated.Labels, desired.Labels)
+		updated.Annotations = mergeMaps(updated.Annotations, desired.Annotations)
+		updated.OwnerReferences = desired.OwnerReferences
+		updated.Type = desired.Type
+		updated.Data = desired.Data
+		if equality.Semantic.DeepEqual(updated, &current) {
+			return nil
+		}
+		err = r.Client.Update(ctx, updated)
+		if !apierrors.IsConflict(err) || attempt > 0 {
+			return wrapErr("updating token Secret", err)
+		}
+		current = corev1.Secret{}
+		err = r.APIReader.Get(ctx, key, &current)
+	}
+}
+
+// wrapErr prefixes err with what was being done; nil stays nil.
+func wrapErr(doing string, err error) error {
+	if err == nil {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("reading token Secret: %w", err)
-	}
-	if !isControlledBy(&current, conn.UID) {
-		return fmt.Errorf("token Secret %s is not controlled by this connection", desired.Name)
-	}
-	updated := current.DeepCopy()
-	updated.Labels = mergeMaps(updated.Labels, desired.Labels)
-	updated.Annotations = mergeMaps(updated.Annotations, desired.Annotations)
-	updated.OwnerReferences = desired.OwnerReferences
-	updated.Type = desired.Type
-	updated.Data = desired.Data
-	if equality.Semantic.DeepEqual(updated, &current) {
-		return nil
-	}
-	if err := r.Client.Update(ctx, updated); err != nil {
-		return fmt.Errorf("updating token Secret: %w", err)
-	}
-	return nil
+	return fmt.Errorf("%s: %w", doing, err)
 }
 
 // classify turns a login error into a failure: the class decided by the Salesforce client

@@ -115,13 +115,14 @@ func startManager() context.CancelFunc {
 	hosts, err := loginhost.Parse([]string{"127.0.0.1"})
 	Expect(err).NotTo(HaveOccurred())
 	r := &Reconciler{
-		Client:      mgr.GetClient(),
-		APIReader:   mgr.GetAPIReader(),
-		Salesforce:  salesforce.NewClient(salesforce.WithClock(fakeClock), salesforce.WithTimeout(3*time.Second)),
-		LoginHosts:  hosts,
-		Clock:       fakeClock,
-		Recorder:    mgr.GetEventRecorder("sfconn-operator"),
-		ApprovalKey: []byte("integration-test-approval-key-32b"),
+		Client:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		SecretMetadata: credentialsCache,
+		Salesforce:     salesforce.NewClient(salesforce.WithClock(fakeClock), salesforce.WithTimeout(3*time.Second)),
+		LoginHosts:     hosts,
+		Clock:          fakeClock,
+		Recorder:       mgr.GetEventRecorder("sfconn-operator"),
+		ApprovalKey:    []byte("integration-test-approval-key-32b"),
 	}
 	Expect(r.SetupWithManager(mgr, credentialsCache, crcontroller.Options{
 		SkipNameValidation: ptr.To(true),
