@@ -73,6 +73,8 @@ func TestChartEveryOption(t *testing.T) {
 		"--watch-namespaces=billing,crm",
 		"--approval-key-secret=sfconn-all-approval-key",
 		"--max-concurrent-reconciles=8",
+		"--salesforce-qps=2.5",
+		"--salesforce-burst=5",
 		"--zap-log-level=debug",
 	}))
 	c := managerContainer(t, deploy)
