@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -98,14 +99,48 @@ func readInputs(ctx context.Context, reader client.Reader, conn *sfv1.Salesforce
 	return in, nil
 }
 
+// inputsVersion names the versions of the spec and credentials Secret a token's inputs
+// hash was computed from, read from the caches: "" when the credentials Secret is not in
+// the metadata cache (missing, or no cache), so that it is read.
+func (r *Reconciler) inputsVersion(ctx context.Context, conn *sfv1.SalesforceConnection) string {
+	name := credentialsSecretName(&conn.Spec)
+	if name == "" {
+		return inputsVersionOf(conn.Generation, "")
+	}
+	if r.SecretMetadata == nil {
+		return ""
+	}
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := r.SecretMetadata.Get(ctx, types.NamespacedName{Namespace: conn.Namespace, Name: name}, m); err != nil {
+		return ""
+	}
+	return inputsVersionOf(conn.Generation, m.ResourceVersion)
+}
+
+func inputsVersionOf(generation int64, credentialsVersion string) string {
+	return fmt.Sprintf("%d/%s", generation, credentialsVersion)
+}
+
+// unreadInputs stands for inputs known to be unchanged since the stored token was checked
+// against them: the spec's part of a request, no secret. A login reads the real ones.
+func unreadInputs(conn *sfv1.SalesforceConnection, hash, version string) *loginInputs {
+	_, credentialsVersion, _ := strings.Cut(version, "/")
+	return &loginInputs{request: salesforce.LoginRequest{LoginURL: loginURLOf(conn)}, hash: hash, credentialsVersion: credentialsVersion}
+}
+
+func loginURLOf(conn *sfv1.SalesforceConnection) string {
+	if u := strings.TrimSuffix(conn.Spec.LoginURL, "/"); u != "" {
+		return u
+	}
+	return "https://login.salesforce.com"
+}
+
 // buildInputs turns the spec and credentials Secret into a login request. Pure: table tests
 // cover every grant and every missing or unusable key.
 func buildInputs(conn *sfv1.SalesforceConnection, secret *corev1.Secret) (*loginInputs, *inputsProblem) {
 	s := secretValues{secret: secret}
-	req := salesforce.LoginRequest{LoginURL: strings.TrimSuffix(conn.Spec.LoginURL, "/")}
-	if req.LoginURL == "" {
-		req.LoginURL = "https://login.salesforce.com"
-	}
+	req := salesforce.LoginRequest{LoginURL: loginURLOf(conn)}
 	a := conn.Spec.Auth
 	switch {
 	case a.JWTBearer != nil:

@@ -48,6 +48,9 @@ type facts struct {
 
 	inputs  *loginInputs
 	problem *inputsProblem
+	// inputsUnread is set when inputs holds no secret: the credentials were not read,
+	// since their version matches the stored token's. A login reads them first.
+	inputsUnread bool
 	// hostProblem is set when the login host is not allowed.
 	hostProblem string
 	// templateProblem is set when spec.tokenSecret.template cannot be rendered.

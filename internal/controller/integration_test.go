@@ -442,6 +442,9 @@ var _ = Describe("SalesforceConnection", func() {
 			Eventually(readyReason(ctx, ns, name)).Should(Equal("True/TokenIssued"))
 		}
 		Expect(f.tokenRequests()).To(Equal(3))
+		credentialReads := readsOf(&uncachedReads, ns, "creds")
+		versionChecks := readsOf(&metadataReads, ns, "creds")
+		readsBefore, checksBefore := credentialReads(), versionChecks()
 
 		stopMgr()
 		stopMgr = startManager()
@@ -450,6 +453,10 @@ var _ = Describe("SalesforceConnection", func() {
 			CredentialsSecretRef: sfv1.SecretReference{Name: "creds"}}}))).To(Succeed())
 		Eventually(readyReason(ctx, ns, "d")).Should(Equal("True/TokenIssued"))
 		Consistently(f.tokenRequests, "1s").Should(Equal(4))
+
+		By("re-checking a, b and c from the caches alone: only d's login read the credentials")
+		Eventually(versionChecks).Should(BeNumerically(">=", checksBefore+4))
+		Expect(credentialReads()).To(Equal(readsBefore + 1))
 	})
 
 	It("refuses invalid specs at admission with messages a person understands", func() {

@@ -116,11 +116,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{RequeueAfter: staleRetry}, nil
 	}
 
-	f, err := r.observe(ctx, &conn)
+	f, err := r.observe(ctx, &conn, false)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	d := decide(f)
+	if d.login && f.inputsUnread {
+		// A login is due: it needs the credentials, and they may say more than their
+		// version did (a key gone missing since).
+		if f, err = r.observe(ctx, &conn, true); err != nil {
+			return ctrl.Result{}, err
+		}
+		d = decide(f)
+	}
 	o, err := r.act(ctx, &conn, f, d)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -163,8 +171,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, nil
 }
 
-// observe gathers the facts of one pass.
-func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnection) (*facts, error) {
+// observe gathers the facts of one pass. Unless full is set, it leaves the credentials
+// unread when the stored token was checked against this generation of the spec and this
+// version of the credentials Secret.
+func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnection, full bool) (*facts, error) {
 	f := &facts{
 		now:         r.Clock.Now(),
 		generation:  conn.Generation,
@@ -175,21 +185,6 @@ func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnectio
 	}
 	f.sessionTimeout, f.renewBefore = effectiveDurations(&conn.Spec)
 
-	inputs, problem := readInputs(ctx, r.APIReader, conn)
-	if problem != nil && problem.reason == "" {
-		// The API server failed us, not the user: back off and try again.
-		return nil, errors.New(problem.message)
-	}
-	f.inputs, f.problem = inputs, problem
-	if inputs != nil {
-		if err := r.LoginHosts.Check(inputs.request.LoginURL); err != nil {
-			f.hostProblem = err.Error()
-		}
-	}
-	if err := tokentemplate.Check(conn.Spec.TokenSecret.Template); err != nil {
-		f.templateProblem = err.Error()
-	}
-
 	secret, state, err := r.getTokenSecret(ctx, conn)
 	if err != nil {
 		return nil, err
@@ -197,6 +192,36 @@ func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnectio
 	f.secret = state
 	if state == secretOurs {
 		f.stored, f.intact = storedToken(secret)
+	}
+
+	// The credentials are read only when a login needs them, or when they may have
+	// changed since the stored token was checked against them: a restart or a resync
+	// costs no API call per connection.
+	version := r.inputsVersion(ctx, conn)
+	if !full && f.stored != nil && f.intact && version != "" && f.stored.inputsVersion == version {
+		f.inputs = unreadInputs(conn, f.stored.inputsHash, version)
+		f.inputsUnread = true
+	} else {
+		inputs, problem := readInputs(ctx, r.APIReader, conn)
+		if problem != nil && problem.reason == "" {
+			// The API server failed us, not the user: back off and try again.
+			return nil, errors.New(problem.message)
+		}
+		f.inputs, f.problem = inputs, problem
+		if inputs != nil && f.stored != nil && f.intact && inputs.hash == f.stored.inputsHash {
+			f.stored.inputsVersion = inputsVersionOf(conn.Generation, inputs.credentialsVersion)
+		}
+	}
+	if f.inputs != nil {
+		if err := r.LoginHosts.Check(f.inputs.request.LoginURL); err != nil {
+			f.hostProblem = err.Error()
+		}
+	}
+	if err := tokentemplate.Check(conn.Spec.TokenSecret.Template); err != nil {
+		f.templateProblem = err.Error()
+	}
+
+	if state == secretOurs {
 		if f.stored != nil {
 			desired, err := desiredTokenSecret(conn, f.stored)
 			if err != nil && f.templateProblem == "" {
@@ -323,6 +348,7 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 		return o, nil
 	}
 	issued := newIssuedToken(tok, f.sessionTimeout, f.inputs.hash)
+	issued.inputsVersion = inputsVersionOf(conn.Generation, f.inputs.credentialsVersion)
 	// Remembered before the write: if the API server fails the write, the next pass
 	// restores this token instead of logging in again.
 	r.issued.Store(client.ObjectKeyFromObject(conn), issued.clone())

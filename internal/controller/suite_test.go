@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,8 +118,8 @@ func startManager() context.CancelFunc {
 	Expect(err).NotTo(HaveOccurred())
 	r := &Reconciler{
 		Client:         mgr.GetClient(),
-		APIReader:      mgr.GetAPIReader(),
-		SecretMetadata: credentialsCache,
+		APIReader:      countingReader{Reader: mgr.GetAPIReader(), counts: &uncachedReads},
+		SecretMetadata: countingReader{Reader: credentialsCache, counts: &metadataReads},
 		Salesforce:     salesforce.NewClient(salesforce.WithClock(fakeClock), salesforce.WithTimeout(3*time.Second)),
 		LoginHosts:     hosts,
 		Clock:          fakeClock,
@@ -145,6 +147,30 @@ func startManager() context.CancelFunc {
 	return func() {
 		cancel()
 		<-done
+	}
+}
+
+// uncachedReads and metadataReads count the reconciler's reads by namespace/name: from
+// the API server, and from the metadata cache of Secrets.
+var uncachedReads, metadataReads sync.Map
+
+type countingReader struct {
+	client.Reader
+	counts *sync.Map
+}
+
+func (c countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	n, _ := c.counts.LoadOrStore(key.String(), new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+	return c.Reader.Get(ctx, key, obj, opts...)
+}
+
+func readsOf(counts *sync.Map, ns, name string) func() int64 {
+	return func() int64 {
+		if n, ok := counts.Load(ns + "/" + name); ok {
+			return n.(*atomic.Int64).Load()
+		}
+		return 0
 	}
 }
 

@@ -41,6 +41,10 @@ const (
 	AnnotationInputsHash = "salesforce.sfconn.io/inputs-hash"
 	// AnnotationDataHash detects edits of the Secret's data by anyone but the operator.
 	AnnotationDataHash = "salesforce.sfconn.io/data-hash"
+	// AnnotationInputsVersion is the connection's generation and the credentials Secret's
+	// resourceVersion when the inputs hash was last checked: while both stay, the
+	// credentials need not be read again.
+	AnnotationInputsVersion = "salesforce.sfconn.io/inputs-version"
 )
 
 // tokenSecretName is spec.tokenSecret.name, or <connection>-token.
@@ -57,6 +61,8 @@ type issuedToken struct {
 	issuedAt   time.Time
 	expiresAt  time.Time
 	inputsHash string
+	// inputsVersion is the AnnotationInputsVersion the token was last checked under.
+	inputsVersion string
 }
 
 func (t *issuedToken) instanceURL() string { return string(t.data[KeyInstanceURL]) }
@@ -120,7 +126,8 @@ func storedToken(s *corev1.Secret) (tok *issuedToken, intact bool) {
 			data[k] = v
 		}
 	}
-	tok = &issuedToken{data: data, issuedAt: issuedAt, expiresAt: expiresAt, inputsHash: s.Annotations[AnnotationInputsHash]}
+	tok = &issuedToken{data: data, issuedAt: issuedAt, expiresAt: expiresAt,
+		inputsHash: s.Annotations[AnnotationInputsHash], inputsVersion: s.Annotations[AnnotationInputsVersion]}
 	return tok, s.Annotations[AnnotationDataHash] == dataHash(s.Data)
 }
 
@@ -170,6 +177,9 @@ func desiredTokenSecret(conn *sfv1.SalesforceConnection, tok *issuedToken) (*cor
 		AnnotationInputsHash: tok.inputsHash,
 		AnnotationDataHash:   dataHash(data),
 	})
+	if tok.inputsVersion != "" {
+		s.Annotations[AnnotationInputsVersion] = tok.inputsVersion
+	}
 	return s, err
 }
 
