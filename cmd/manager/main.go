@@ -74,8 +74,9 @@ func main() {
 	flag.Float64Var(&salesforceQPS, "salesforce-qps", 0,
 		"Logins per second to each Salesforce org, at most (0: no limit). Logins over the limit wait their turn; one login per token lifetime is the usual rate.")
 	flag.IntVar(&salesforceBurst, "salesforce-burst", 10, "Logins to one org allowed at once above --salesforce-qps.")
-	flag.Float64Var(&kubeAPIQPS, "kube-api-qps", 100, "Requests per second to the API server, at most (client-side; the server's priority and fairness still applies).")
-	flag.IntVar(&kubeAPIBurst, "kube-api-burst", 200, "Requests to the API server allowed at once above --kube-api-qps.")
+	flag.Float64Var(&kubeAPIQPS, "kube-api-qps", -1,
+		"Requests per second to the API server, at most, on the client side; negative: no client-side limit (the API server's priority and fairness applies).")
+	flag.IntVar(&kubeAPIBurst, "kube-api-burst", 0, "Requests to the API server allowed at once above a positive --kube-api-qps (0: twice --kube-api-qps).")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "The address /debug/pprof/ is served on, such as 127.0.0.1:8082; 0 turns it off.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
@@ -107,9 +108,14 @@ func main() {
 	}
 
 	cfg := ctrl.GetConfigOrDie()
-	// controller-runtime's defaults (20 per second) would make the first pass over a
-	// thousand connections wait on the client, not on the API server.
-	cfg.QPS, cfg.Burst = float32(kubeAPIQPS), kubeAPIBurst
+	// controller-runtime leaves client-side limiting off and lets the API server's
+	// priority and fairness queue requests; a positive --kube-api-qps turns it on.
+	if kubeAPIQPS > 0 {
+		cfg.QPS, cfg.Burst = float32(kubeAPIQPS), kubeAPIBurst
+		if cfg.Burst <= 0 {
+			cfg.Burst = int(2 * kubeAPIQPS)
+		}
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsOpts,
