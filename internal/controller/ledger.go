@@ -54,6 +54,15 @@ func principalKeys(c *sfv1.SalesforceConnection) []string {
 	return keys
 }
 
+// principalIndexKeys are a connection's keys in principalIndex: none unless its flow holds
+// an approval.
+func principalIndexKeys(c *sfv1.SalesforceConnection) []string {
+	if !usesApprovals(&c.Spec) {
+		return nil
+	}
+	return principalKeys(c)
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

@@ -86,6 +86,20 @@ func TestPrincipalKeys(t *testing.T) {
 	}
 }
 
+func TestPrincipalIndexHoldsOnlyApprovalHolders(t *testing.T) {
+	principal := &sfv1.Principal{OrgID: "00D", ClientID: "cid", UserID: "005", Username: "ann@x"}
+	jwt := &sfv1.SalesforceConnection{Spec: sfv1.SalesforceConnectionSpec{Auth: sfv1.AuthSpec{JWTBearer: &sfv1.JWTBearerAuth{}}},
+		Status: sfv1.SalesforceConnectionStatus{Principal: principal}}
+	if keys := principalIndexKeys(jwt); len(keys) != 0 {
+		t.Errorf("a JWT connection is indexed under %v: its peers would wake on each of its changes", keys)
+	}
+	rt := &sfv1.SalesforceConnection{Spec: sfv1.SalesforceConnectionSpec{Auth: sfv1.AuthSpec{RefreshToken: &sfv1.RefreshTokenAuth{}}},
+		Status: sfv1.SalesforceConnectionStatus{Principal: principal}}
+	if keys := principalIndexKeys(rt); len(keys) != 2 {
+		t.Errorf("a refresh token connection's index keys = %v, want its two principal keys", keys)
+	}
+}
+
 func TestNextApproval(t *testing.T) {
 	refresh := &sfv1.SalesforceConnectionSpec{Auth: sfv1.AuthSpec{RefreshToken: &sfv1.RefreshTokenAuth{}}}
 	jwt := &sfv1.SalesforceConnectionSpec{Auth: sfv1.AuthSpec{JWTBearer: &sfv1.JWTBearerAuth{}}}

@@ -46,8 +46,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, credentialsCache cache.C
 		return err
 	}
 
+	// Only connections that hold approvals are indexed by principal: a thousand JWT
+	// connections of one integration user would otherwise make every status change of
+	// one list all the others (and wake them), for approvals none of them holds.
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, principalIndex,
-		func(o client.Object) []string { return principalKeys(o.(*sfv1.SalesforceConnection)) }); err != nil {
+		func(o client.Object) []string { return principalIndexKeys(o.(*sfv1.SalesforceConnection)) }); err != nil {
 		return err
 	}
 
@@ -95,7 +98,9 @@ func (r *Reconciler) connectionsMatching(ctx context.Context, namespace string, 
 	var reqs []reconcile.Request
 	for _, q := range queries {
 		var list sfv1.SalesforceConnectionList
-		if err := r.Client.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{q.index: q.key}); err != nil {
+		// Only names are read: the cache's objects need no copy.
+		if err := r.Client.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{q.index: q.key},
+			client.UnsafeDisableDeepCopy); err != nil {
 			logf.FromContext(ctx).Error(err, "Listing connections", "index", q.index)
 			continue
 		}
