@@ -121,6 +121,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	d := decide(f)
+	if d.login {
+		// Asked before the credentials are read: a connection that must wait for its
+		// turn reads them once, when the turn comes.
+		if wait := r.Limiter.admit(orgKey(&conn, loginURLOf(&conn)), req.NamespacedName, f.now); wait > 0 {
+			// Waiting for a login slot changes nothing a person needs to see: the status
+			// stays as it is (a new connection reads as in progress), and the turn is kept.
+			log.V(1).Info("Waiting for a login slot", "connection", klog.KObj(&conn), "for", wait)
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
+	}
 	if d.login && f.inputsUnread {
 		// A login is due: it needs the credentials, and they may say more than their
 		// version did (a key gone missing since).
@@ -132,12 +142,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	o, err := r.act(ctx, &conn, f, d)
 	if err != nil {
 		return ctrl.Result{}, err
-	}
-	if o.queued > 0 {
-		// Waiting for a login slot changes nothing a person needs to see: the status stays
-		// as it is (a new connection reads as in progress), and the turn is kept.
-		log.V(1).Info("Waiting for a login slot", "connection", klog.KObj(&conn), "for", o.queued)
-		return ctrl.Result{RequeueAfter: o.queued}, nil
 	}
 	if err := r.account(ctx, &conn, f, o); err != nil {
 		return ctrl.Result{}, err
@@ -292,10 +296,6 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 		}
 	}
 	if !d.login {
-		return o, nil
-	}
-	if wait := r.Limiter.admit(orgKey(conn, f.inputs.request.LoginURL), client.ObjectKeyFromObject(conn), f.now); wait > 0 {
-		o.queued = wait
 		return o, nil
 	}
 

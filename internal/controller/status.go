@@ -43,8 +43,6 @@ type outcome struct {
 
 	// announced holds the reasons of the events this pass recorded.
 	announced map[string]bool
-	// queued is set when a login is due but must wait this long for the login limiter.
-	queued time.Duration
 }
 
 // computeStatus derives the whole status from this pass's facts and outcome. Pure: no
