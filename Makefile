@@ -92,6 +92,17 @@ test-install: manifests control-plane $(HELM_BIN) ## Run the install tests: Helm
 test-e2e: control-plane build ## Run the e2e tests: the built manager and emulator driven by kubectl.
 	go test $(GO_TEST_FLAGS) -v ./test/e2e/...
 
+# Flags of test/bench, e.g. BENCH_ARGS="-profile -out /tmp/bench"; BENCH_N=100,1000 sets the
+# numbers of connections (default 100,1000,5000). docs/benchmarks.md explains the numbers.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: control-plane build ## Benchmark the built manager at N connections (BENCH_N, BENCH_ARGS): time to Ready, logins, API writes, restart, memory, expiry.
+	go run ./test/bench $(BENCH_ARGS)
+
+.PHONY: bench-smoke
+bench-smoke: control-plane build ## Benchmark in smoke mode for CI: N=50, short phases, fails only on counts (logins, writes at rest), never on times.
+	go run ./test/bench -smoke $(BENCH_ARGS)
+
 FUZZTIME ?= 30s
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each; new failing inputs land in testdata/fuzz (the committed corpus runs in make test).
