@@ -15,6 +15,9 @@ const (
 // newHTTPClient builds the one *http.Client that every login of a process shares, so
 // renewals of many connections to the same My Domain reuse TLS connections instead of
 // opening one per reconcile.
+// maxIdleConnsPerHost is above any sensible --max-concurrent-reconciles.
+const maxIdleConnsPerHost = 32
+
 func newHTTPClient(timeout time.Duration) *http.Client {
 	// Cloning the default transport keeps proxy-from-environment and HTTP/2, which a
 	// cluster behind an egress proxy needs.
@@ -25,6 +28,9 @@ func newHTTPClient(timeout time.Duration) *http.Client {
 	// man in the middle cannot downgrade the connection that carries credentials.
 	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	t.ForceAttemptHTTP2 = true
+	// Go keeps two idle connections per host by default: with several workers logging
+	// in to one My Domain over HTTP/1.1, every other login would open a new TLS session.
+	t.MaxIdleConnsPerHost = maxIdleConnsPerHost
 	return &http.Client{Transport: t, Timeout: timeout, CheckRedirect: noRedirects}
 }
 

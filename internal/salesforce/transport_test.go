@@ -148,6 +148,9 @@ func TestNewClientDefaults(t *testing.T) {
 	if tr.TLSClientConfig == nil || tr.TLSClientConfig.MinVersion != tls.VersionTLS12 {
 		t.Error("TLS minimum is not 1.2")
 	}
+	if tr.MaxIdleConnsPerHost < 16 {
+		t.Errorf("MaxIdleConnsPerHost = %d: concurrent logins to one host would reconnect", tr.MaxIdleConnsPerHost)
+	}
 	if tr.TLSHandshakeTimeout == 0 || tr.DialContext == nil {
 		t.Error("no dial or TLS handshake timeout")
 	}
