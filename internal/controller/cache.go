@@ -32,6 +32,13 @@ func CacheOptions(base cache.Options) cache.Options {
 	return base
 }
 
+// newSecretMetadata is an empty Secret as the metadata-only cache holds it.
+func newSecretMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return m
+}
+
 // NewCredentialsCache returns a cache of Secret metadata only, stripped down to the name,
 // namespace, UID and resourceVersion: enough to notice that a credentials Secret changed,
 // a few hundred bytes per Secret and no secret data in the operator's memory. The caller

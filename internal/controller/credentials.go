@@ -11,7 +11,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -110,8 +109,7 @@ func (r *Reconciler) inputsVersion(ctx context.Context, conn *sfv1.SalesforceCon
 	if r.SecretMetadata == nil {
 		return ""
 	}
-	m := &metav1.PartialObjectMetadata{}
-	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	m := newSecretMetadata()
 	if err := r.SecretMetadata.Get(ctx, types.NamespacedName{Namespace: conn.Namespace, Name: name}, m); err != nil {
 		return ""
 	}

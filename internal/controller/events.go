@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"fmt"
 	"maps"
 
 	corev1 "k8s.io/api/core/v1"
@@ -72,5 +71,3 @@ func transitionEvents(prev, next []metav1.Condition, announced map[string]bool) 
 	}
 	return out
 }
-
-func (e notice) String() string { return fmt.Sprintf("%s %s: %s", e.eventType, e.reason, e.note) }

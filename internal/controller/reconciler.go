@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
@@ -116,7 +115,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{RequeueAfter: staleRetry}, nil
 	}
 
-	f, err := r.observe(ctx, &conn, false)
+	f, err := r.observe(ctx, &conn)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -134,7 +133,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if d.login && f.inputsUnread {
 		// A login is due: it needs the credentials, and they may say more than their
 		// version did (a key gone missing since).
-		if f, err = r.observe(ctx, &conn, true); err != nil {
+		if err := r.readCredentials(ctx, &conn, f); err != nil {
 			return ctrl.Result{}, err
 		}
 		d = decide(f)
@@ -175,10 +174,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, nil
 }
 
-// observe gathers the facts of one pass. Unless full is set, it leaves the credentials
-// unread when the stored token was checked against this generation of the spec and this
-// version of the credentials Secret.
-func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnection, full bool) (*facts, error) {
+// observe gathers the facts of one pass. It leaves the credentials unread when the stored
+// token was checked against this generation of the spec and this version of the
+// credentials Secret.
+func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnection) (*facts, error) {
 	f := &facts{
 		now:         r.Clock.Now(),
 		generation:  conn.Generation,
@@ -202,24 +201,12 @@ func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnectio
 	// changed since the stored token was checked against them: a restart or a resync
 	// costs no API call per connection.
 	version := r.inputsVersion(ctx, conn)
-	if !full && f.stored != nil && f.intact && version != "" && f.stored.inputsVersion == version {
+	if f.stored != nil && f.intact && version != "" && f.stored.inputsVersion == version {
 		f.inputs = unreadInputs(conn, f.stored.inputsHash, version)
 		f.inputsUnread = true
-	} else {
-		inputs, problem := readInputs(ctx, r.APIReader, conn)
-		if problem != nil && problem.reason == "" {
-			// The API server failed us, not the user: back off and try again.
-			return nil, errors.New(problem.message)
-		}
-		f.inputs, f.problem = inputs, problem
-		if inputs != nil && f.stored != nil && f.intact && inputs.hash == f.stored.inputsHash {
-			f.stored.inputsVersion = inputsVersionOf(conn.Generation, inputs.credentialsVersion)
-		}
-	}
-	if f.inputs != nil {
-		if err := r.LoginHosts.Check(f.inputs.request.LoginURL); err != nil {
-			f.hostProblem = err.Error()
-		}
+		r.checkLoginHost(f)
+	} else if err := r.readCredentials(ctx, conn, f); err != nil {
+		return nil, err
 	}
 	if err := tokentemplate.Check(conn.Spec.TokenSecret.Template); err != nil {
 		f.templateProblem = err.Error()
@@ -245,6 +232,32 @@ func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnectio
 	return f, nil
 }
 
+// readCredentials reads the credentials Secret into the facts: the inputs of a login, or
+// the problem that prevents one.
+func (r *Reconciler) readCredentials(ctx context.Context, conn *sfv1.SalesforceConnection, f *facts) error {
+	inputs, problem := readInputs(ctx, r.APIReader, conn)
+	if problem != nil && problem.reason == "" {
+		// The API server failed us, not the user: back off and try again.
+		return errors.New(problem.message)
+	}
+	f.inputs, f.problem, f.inputsUnread = inputs, problem, false
+	if inputs != nil && f.stored != nil && f.intact && inputs.hash == f.stored.inputsHash {
+		f.stored.inputsVersion = inputsVersionOf(conn.Generation, inputs.credentialsVersion)
+	}
+	r.checkLoginHost(f)
+	return nil
+}
+
+func (r *Reconciler) checkLoginHost(f *facts) {
+	f.hostProblem = ""
+	if f.inputs == nil {
+		return
+	}
+	if err := r.LoginHosts.Check(f.inputs.request.LoginURL); err != nil {
+		f.hostProblem = err.Error()
+	}
+}
+
 // getTokenSecret finds the token Secret: in the cache when it carries the operator's
 // labels, else straight from the API server, to tell a missing Secret from one whose
 // labels someone removed, or one that belongs to somebody else.
@@ -256,9 +269,7 @@ func (r *Reconciler) getTokenSecret(ctx context.Context, conn *sfv1.SalesforceCo
 		// Not one the operator labels. Most often it does not exist at all, which the
 		// metadata cache tells without a call; a cache behind a Secret this process just
 		// wrote is covered by the token it remembers (see issued).
-		meta := &metav1.PartialObjectMetadata{}
-		meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		err = r.SecretMetadata.Get(ctx, key, meta)
+		err = r.SecretMetadata.Get(ctx, key, newSecretMetadata())
 		if err == nil {
 			err = r.APIReader.Get(ctx, key, &s)
 		}

@@ -5,7 +5,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -54,8 +53,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, credentialsCache cache.C
 		return err
 	}
 
-	secretMeta := &metav1.PartialObjectMetadata{}
-	secretMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	secretMeta := newSecretMetadata()
 
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("salesforceconnection").
