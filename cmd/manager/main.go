@@ -6,10 +6,14 @@ import (
 	"context"
 	"crypto/tls"
 	"flag"
+	"maps"
+	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -84,6 +88,15 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 
+	// The Go runtime does not know the container's memory limit: without a soft limit below
+	// it, the heap can grow past it between two collections and the kernel kills the pod.
+	// GOMEMLIMIT, when set, wins; AUTOMEMLIMIT=off turns this off.
+	if limit, err := memlimit.Set(memlimit.WithRatio(0.9), memlimit.WithProvider(memlimit.FromCgroup)); err != nil {
+		log.Info("No memory limit found for the Go runtime", "reason", err.Error())
+	} else if limit < math.MaxInt64 {
+		log.Info("Go runtime memory limit", "bytes", limit)
+	}
+
 	hosts, err := loginhost.Parse(splitList(allowedLoginHosts))
 	if err != nil {
 		log.Error(err, "Invalid --allowed-login-hosts")
@@ -133,13 +146,13 @@ func main() {
 		log.Error(err, "Unable to create the manager")
 		os.Exit(1)
 	}
-	credentialsCache, err := controller.NewCredentialsCache(cfg, mgr, namespaces)
+	secretVersions, err := controller.NewSecretVersions(cfg, mgr.GetHTTPClient(), slices.Sorted(maps.Keys(namespaces)))
 	if err != nil {
-		log.Error(err, "Unable to create the credentials cache")
+		log.Error(err, "Unable to follow Secret versions")
 		os.Exit(1)
 	}
-	if err := mgr.Add(credentialsCache); err != nil {
-		log.Error(err, "Unable to add the credentials cache")
+	if err := mgr.Add(secretVersions); err != nil {
+		log.Error(err, "Unable to follow Secret versions")
 		os.Exit(1)
 	}
 
@@ -167,15 +180,15 @@ func main() {
 	r := &controller.Reconciler{
 		Client:         mgr.GetClient(),
 		APIReader:      mgr.GetAPIReader(),
-		SecretMetadata: credentialsCache,
+		SecretVersions: secretVersions,
 		Salesforce:     requests.Instrument(salesforce.NewClient()),
 		LoginHosts:     hosts,
 		Clock:          clock.RealClock{},
 		Recorder:       mgr.GetEventRecorder("sfconn-operator"),
 		ApprovalKey:    key,
-		Limiter:        controller.NewLoginLimiter(salesforceQPS, salesforceBurst),
+		Limiter:        controller.NewLoginLimiter(salesforceQPS, salesforceBurst, clock.RealClock{}),
 	}
-	if err := r.SetupWithManager(mgr, credentialsCache, controllerOptions(maxConcurrent)); err != nil {
+	if err := r.SetupWithManager(mgr, secretVersions, controllerOptions(maxConcurrent)); err != nil {
 		log.Error(err, "Unable to set up the controller")
 		os.Exit(1)
 	}

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -66,15 +67,26 @@ func credentialsSecretName(spec *sfv1.SalesforceConnectionSpec) string {
 }
 
 // readInputs reads the credentials Secret straight from the API server: the manager caches
-// only the Secrets it manages, never every Secret of the cluster.
-func readInputs(ctx context.Context, reader client.Reader, conn *sfv1.SalesforceConnection) (*loginInputs, *inputsProblem) {
+// only the Secrets it manages, never every Secret of the cluster. knownVersion, when set, is
+// a resourceVersion of the Secret the operator has already seen: the API server then
+// answers from its watch cache, with that version or a newer one, instead of a quorum read
+// from etcd.
+func readInputs(ctx context.Context, reader client.Reader, conn *sfv1.SalesforceConnection, knownVersion string) (*loginInputs, *inputsProblem) {
 	name := credentialsSecretName(&conn.Spec)
 	if name == "" {
 		// A device login needs no Secret when the connected app needs no client secret.
 		return buildInputs(conn, &corev1.Secret{})
 	}
 	var secret corev1.Secret
-	err := reader.Get(ctx, types.NamespacedName{Namespace: conn.Namespace, Name: name}, &secret)
+	key := types.NamespacedName{Namespace: conn.Namespace, Name: name}
+	var err error
+	if knownVersion != "" {
+		err = reader.Get(ctx, key, &secret, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: knownVersion}})
+	}
+	if knownVersion == "" || (err != nil && !apierrors.IsNotFound(err)) {
+		// No version known, or an API server whose watch cache is behind: a quorum read.
+		err = reader.Get(ctx, key, &secret)
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, &inputsProblem{reason: sfv1.ReasonCredentialsNotFound,
@@ -99,21 +111,21 @@ func readInputs(ctx context.Context, reader client.Reader, conn *sfv1.Salesforce
 }
 
 // inputsVersion names the versions of the spec and credentials Secret a token's inputs
-// hash was computed from, read from the caches: "" when the credentials Secret is not in
-// the metadata cache (missing, or no cache), so that it is read.
-func (r *Reconciler) inputsVersion(ctx context.Context, conn *sfv1.SalesforceConnection) string {
+// hash was computed from, read from the caches: "" when the credentials Secret is not
+// known to SecretVersions (missing, or none), so that it is read.
+func (r *Reconciler) inputsVersion(conn *sfv1.SalesforceConnection) string {
 	name := credentialsSecretName(&conn.Spec)
 	if name == "" {
 		return inputsVersionOf(conn.Generation, "")
 	}
-	if r.SecretMetadata == nil {
+	if r.SecretVersions == nil {
 		return ""
 	}
-	m := newSecretMetadata()
-	if err := r.SecretMetadata.Get(ctx, types.NamespacedName{Namespace: conn.Namespace, Name: name}, m); err != nil {
+	rv, ok := r.SecretVersions.Version(types.NamespacedName{Namespace: conn.Namespace, Name: name})
+	if !ok {
 		return ""
 	}
-	return inputsVersionOf(conn.Generation, m.ResourceVersion)
+	return inputsVersionOf(conn.Generation, rv)
 }
 
 func inputsVersionOf(generation int64, credentialsVersion string) string {

@@ -51,6 +51,9 @@ type facts struct {
 	// inputsUnread is set when inputs holds no secret: the credentials were not read,
 	// since their version matches the stored token's. A login reads them first.
 	inputsUnread bool
+	// plannedStart is when the org's renewal plan starts the stored token's renewal, when
+	// the login limiter needs it earlier than the renewal time; zero without a plan.
+	plannedStart time.Time
 	// hostProblem is set when the login host is not allowed.
 	hostProblem string
 	// templateProblem is set when spec.tokenSecret.template cannot be rendered.
@@ -129,6 +132,12 @@ var loginTriggers = []loginTrigger{
 	func(f *facts) string {
 		if !f.now.Before(renewAt(f.stored.issuedAt.Add(f.sessionTimeout), f.renewBefore, f.uid)) {
 			return "the renewal time was reached"
+		}
+		return ""
+	},
+	func(f *facts) string {
+		if !f.plannedStart.IsZero() && !f.now.Before(f.plannedStart) {
+			return "the org's login limit (--salesforce-qps) starts this renewal early, so that every renewal due around the same time gets its turn before its renewal time"
 		}
 		return ""
 	},

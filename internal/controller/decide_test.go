@@ -64,6 +64,15 @@ func TestDecide(t *testing.T) {
 		{name: "renewal request already handled", facts: newFacts(func(f *facts) { f.requestedAt, f.lastHandled = "x", "x" })},
 		{name: "renewal time reached", facts: newFacts(at(70 * time.Minute)), login: true, whyPrefix: "the renewal time was reached"},
 		{name: "expired", facts: newFacts(at(3 * time.Hour)), login: true, whyPrefix: "the renewal time was reached"},
+		{name: "planned start of a crowded renewal wave reached", facts: newFacts(at(60*time.Minute), func(f *facts) {
+			f.plannedStart = t0.Add(60 * time.Minute)
+		}), login: true, whyPrefix: "the org's login limit"},
+		{name: "planned start ahead", facts: newFacts(at(60*time.Minute), func(f *facts) {
+			f.plannedStart = t0.Add(61 * time.Minute)
+		})},
+		{name: "planned start reached, last failure still backing off", facts: newFacts(at(60*time.Minute), func(f *facts) {
+			f.plannedStart = t0.Add(59 * time.Minute)
+		}, withFailure(sfv1.ReasonSalesforceUnavailable, 1, time.Second)), blocked: sfv1.ReasonSalesforceUnavailable},
 		{name: "session timeout shortened: rewrite expiry, no login yet", facts: newFacts(func(f *facts) {
 			f.sessionTimeout, f.renewBefore = 30*time.Minute, 10*time.Minute
 		}), rewrite: true},

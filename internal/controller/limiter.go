@@ -1,12 +1,17 @@
 package controller
 
 import (
+	"context"
 	"net/url"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 )
@@ -14,10 +19,12 @@ import (
 // LoginLimiter spaces the operator's logins to each Salesforce org, so that thousands of
 // connections created or expiring together reach an org at a rate it tolerates. A
 // connection told to wait keeps its turn: the limiter reserved a slot for it, and its next
-// pass at or after that time goes ahead without asking again.
+// pass at or after that time goes ahead without asking again. Renewals due together are
+// planned so that the limit admits each before its renewal time (see renewalPlanner).
 type LoginLimiter struct {
-	limit rate.Limit
-	burst int
+	limit   rate.Limit
+	burst   int
+	planner *renewalPlanner
 
 	mu       sync.Mutex
 	byOrg    map[string]*rate.Limiter
@@ -25,15 +32,55 @@ type LoginLimiter struct {
 }
 
 // NewLoginLimiter returns a limiter of qps logins per second per org, with bursts of
-// burst; nil (no limit) when qps is not positive.
-func NewLoginLimiter(qps float64, burst int) *LoginLimiter {
+// burst; nil (no limit) when qps is not positive. The manager must run it (Start) for
+// renewals to be planned.
+func NewLoginLimiter(qps float64, burst int, clk clock.Clock) *LoginLimiter {
 	if qps <= 0 {
 		return nil
 	}
 	return &LoginLimiter{
-		limit: rate.Limit(qps), burst: max(burst, 1),
+		limit: rate.Limit(qps), burst: max(burst, 1), planner: newRenewalPlanner(qps, clk),
 		byOrg: map[string]*rate.Limiter{}, reserved: map[types.NamespacedName]time.Time{},
 	}
+}
+
+// Start plans renewals until ctx ends; the manager runs it on the leader.
+func (l *LoginLimiter) Start(ctx context.Context) error { return l.planner.Start(ctx) }
+
+// NeedLeaderElection says the planner runs where the reconciler does: on the leader.
+func (l *LoginLimiter) NeedLeaderElection() bool { return true }
+
+// wakeSource delivers the connections whose planned renewal start has come.
+func (l *LoginLimiter) wakeSource() source.Source {
+	return source.Channel(l.planner.wakes, handler.TypedEnqueueRequestsFromMapFunc(
+		func(_ context.Context, key types.NamespacedName) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: key}}
+		}))
+}
+
+// book records a connection's next renewal in its org's plan, and returns its planned
+// start when one is known, else zero.
+func (l *LoginLimiter) book(org string, key types.NamespacedName, renewAt, wakeAt time.Time) time.Time {
+	if l == nil {
+		return time.Time{}
+	}
+	return l.planner.book(org, key, renewAt, wakeAt)
+}
+
+// unbook drops the renewal of a connection that holds no token.
+func (l *LoginLimiter) unbook(key types.NamespacedName) {
+	if l == nil {
+		return
+	}
+	l.planner.unbook(key)
+}
+
+// plannedStart is when the renewal at renewAt starts by the plan, zero when unplanned.
+func (l *LoginLimiter) plannedStart(key types.NamespacedName, renewAt time.Time) time.Time {
+	if l == nil {
+		return time.Time{}
+	}
+	return l.planner.plannedStart(key, renewAt)
 }
 
 // admit returns 0 when the connection may log in now, else how long it must wait.
@@ -63,11 +110,12 @@ func (l *LoginLimiter) admit(org string, key types.NamespacedName, now time.Time
 	return wait
 }
 
-// forget drops the turn of a connection that no longer exists.
+// forget drops the turn and the renewal of a connection that no longer exists.
 func (l *LoginLimiter) forget(key types.NamespacedName) {
 	if l == nil {
 		return
 	}
+	l.planner.unbook(key)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.reserved, key)

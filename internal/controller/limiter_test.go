@@ -6,6 +6,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 )
@@ -15,14 +16,14 @@ func TestLoginLimiter(t *testing.T) {
 	key := func(n string) types.NamespacedName { return types.NamespacedName{Namespace: "ns", Name: n} }
 
 	var none *LoginLimiter
-	if NewLoginLimiter(0, 5) != nil {
+	if NewLoginLimiter(0, 5, clock.RealClock{}) != nil {
 		t.Fatal("qps 0 must mean no limiter")
 	}
 	if w := none.admit("org", key("a"), now); w != 0 {
 		t.Fatalf("no limiter waited %v", w)
 	}
 
-	l := NewLoginLimiter(2, 2) // two at once, then one every 500ms
+	l := NewLoginLimiter(2, 2, clock.RealClock{}) // two at once, then one every 500ms
 	if w := l.admit("org", key("a"), now); w != 0 {
 		t.Fatalf("first login waited %v", w)
 	}

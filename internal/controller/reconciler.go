@@ -37,9 +37,10 @@ type Reconciler struct {
 	Client client.Client
 	// APIReader reads uncached: credentials Secrets, which the cache does not hold.
 	APIReader client.Reader
-	// SecretMetadata reads the metadata-only cache of every Secret (NewCredentialsCache):
-	// it says whether a Secret exists without a call to the API server. Optional.
-	SecretMetadata client.Reader
+	// SecretVersions knows the version of every Secret in the watched namespaces
+	// (NewSecretVersions): whether a Secret exists, and whether a credentials Secret
+	// changed since a token was made from it, without a call to the API server. Optional.
+	SecretVersions SecretVersionReader
 	Salesforce     salesforce.Client
 	LoginHosts     *loginhost.Policy
 	Clock          clock.PassiveClock
@@ -62,6 +63,11 @@ type Reconciler struct {
 	// replaced holds, by namespace and name, the resourceVersion of the connection this process last
 	// patched the status of: the cache showing it again means the cache is behind.
 	replaced sync.Map
+}
+
+// SecretVersionReader returns a Secret's current resourceVersion, and whether it exists.
+type SecretVersionReader interface {
+	Version(key types.NamespacedName) (string, bool)
 }
 
 // unsavedRefreshToken is a rotated refresh token not yet stored.
@@ -119,6 +125,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if f.stored != nil {
+		f.plannedStart = r.Limiter.plannedStart(req.NamespacedName,
+			renewAt(f.stored.issuedAt.Add(f.sessionTimeout), f.renewBefore, f.uid))
+	}
 	d := decide(f)
 	if d.login {
 		// Asked before the credentials are read: a connection that must wait for its
@@ -166,7 +176,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	for _, n := range notices {
 		r.Recorder.Eventf(&conn, nil, n.eventType, n.reason, n.action, "%s", n.note)
 	}
-	if wake := nextWake(f, o); !wake.IsZero() {
+	wake := nextWake(f, o)
+	if o.token != nil {
+		// The org's renewal plan may start this renewal earlier than its renewal time, so
+		// that the login limit admits every renewal of a crowded stretch in time.
+		start := r.Limiter.book(orgKey(&conn, loginURLOf(&conn)), req.NamespacedName,
+			renewAt(o.token.expiresAt, f.renewBefore, f.uid), wake)
+		if start.After(r.Clock.Now()) && (wake.IsZero() || start.Before(wake)) {
+			wake = start
+		}
+	} else {
+		r.Limiter.unbook(req.NamespacedName)
+	}
+	if !wake.IsZero() {
 		log.V(1).Info("Next check", "connection", klog.KObj(&conn), "at", wake)
 		// Measured from now, not from the start of the pass: the pass took time.
 		return ctrl.Result{RequeueAfter: max(wake.Sub(r.Clock.Now()), time.Second)}, nil
@@ -200,7 +222,7 @@ func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnectio
 	// The credentials are read only when a login needs them, or when they may have
 	// changed since the stored token was checked against them: a restart or a resync
 	// costs no API call per connection.
-	version := r.inputsVersion(ctx, conn)
+	version := r.inputsVersion(conn)
 	if f.stored != nil && f.intact && version != "" && f.stored.inputsVersion == version {
 		f.inputs = unreadInputs(conn, f.stored.inputsHash, version)
 		f.inputsUnread = true
@@ -235,7 +257,11 @@ func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnectio
 // readCredentials reads the credentials Secret into the facts: the inputs of a login, or
 // the problem that prevents one.
 func (r *Reconciler) readCredentials(ctx context.Context, conn *sfv1.SalesforceConnection, f *facts) error {
-	inputs, problem := readInputs(ctx, r.APIReader, conn)
+	var known string
+	if name := credentialsSecretName(&conn.Spec); name != "" && r.SecretVersions != nil {
+		known, _ = r.SecretVersions.Version(types.NamespacedName{Namespace: conn.Namespace, Name: name})
+	}
+	inputs, problem := readInputs(ctx, r.APIReader, conn, known)
 	if problem != nil && problem.reason == "" {
 		// The API server failed us, not the user: back off and try again.
 		return errors.New(problem.message)
@@ -265,12 +291,11 @@ func (r *Reconciler) getTokenSecret(ctx context.Context, conn *sfv1.SalesforceCo
 	key := types.NamespacedName{Namespace: conn.Namespace, Name: tokenSecretName(conn)}
 	var s corev1.Secret
 	err := r.Client.Get(ctx, key, &s)
-	if apierrors.IsNotFound(err) && r.SecretMetadata != nil {
+	if apierrors.IsNotFound(err) && r.SecretVersions != nil {
 		// Not one the operator labels. Most often it does not exist at all, which the
-		// metadata cache tells without a call; a cache behind a Secret this process just
+		// Secret versions tell without a call; a watch behind a Secret this process just
 		// wrote is covered by the token it remembers (see issued).
-		err = r.SecretMetadata.Get(ctx, key, newSecretMetadata())
-		if err == nil {
+		if _, exists := r.SecretVersions.Version(key); exists {
 			err = r.APIReader.Get(ctx, key, &s)
 		}
 	} else if apierrors.IsNotFound(err) {

@@ -8,7 +8,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -16,7 +15,6 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 )
@@ -27,10 +25,10 @@ const (
 	tokenSecretIndex       = "spec.tokenSecret.name"
 )
 
-// SetupWithManager registers the reconciler. credentialsCache is a cache holding only the
-// metadata of Secrets (see NewCredentialsCache): a change to a credentials Secret wakes the
-// connections that use it, without the operator caching the data of every Secret.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, credentialsCache cache.Cache, opts controller.Options) error {
+// SetupWithManager registers the reconciler. secrets follows the versions of every Secret
+// (see NewSecretVersions): a change to a credentials Secret wakes the connections that use
+// it, without the operator caching every Secret.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *SecretVersions, opts controller.Options) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, credentialsSecretIndex,
 		func(o client.Object) []string {
 			if name := credentialsSecretName(&o.(*sfv1.SalesforceConnection).Spec); name != "" {
@@ -53,9 +51,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, credentialsCache cache.C
 		return err
 	}
 
-	secretMeta := newSecretMetadata()
-
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("salesforceconnection").
 		// Status patches are the reconciler's own writes; only spec and annotation changes
 		// are news.
@@ -68,12 +64,18 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, credentialsCache cache.C
 		// and connected app) must report.
 		Watches(&sfv1.SalesforceConnection{}, handler.EnqueueRequestsFromMapFunc(r.peersOf),
 			builder.WithPredicates(approvalsChanged{})).
-		// Every Secret's metadata: a change to a credentials Secret, or to a Secret that
+		// Every Secret's version: a change to a credentials Secret, or to a Secret that
 		// blocks a token Secret's name, wakes the connections that name it.
-		WatchesRawSource(source.Kind(credentialsCache, client.Object(secretMeta),
-			handler.EnqueueRequestsFromMapFunc(r.connectionsNamingSecret))).
-		WithOptions(opts).
-		Complete(r)
+		WatchesRawSource(secrets.Source(r.connectionsNamingSecret)).
+		WithOptions(opts)
+	if r.Limiter != nil {
+		// The renewal plan wakes connections whose renewal starts early.
+		if err := mgr.Add(r.Limiter); err != nil {
+			return err
+		}
+		b = b.WatchesRawSource(r.Limiter.wakeSource())
+	}
+	return b.Complete(r)
 }
 
 // peersOf maps a connection to the other connections of its principal.
@@ -144,7 +146,7 @@ func (deletionStarted) Update(e event.UpdateEvent) bool {
 
 // connectionsNamingSecret maps a Secret to the connections that name it, as credentials
 // or as their token Secret.
-func (r *Reconciler) connectionsNamingSecret(ctx context.Context, o client.Object) []reconcile.Request {
-	return r.connectionsMatching(ctx, o.GetNamespace(), types.NamespacedName{},
-		indexQuery{credentialsSecretIndex, o.GetName()}, indexQuery{tokenSecretIndex, o.GetName()})
+func (r *Reconciler) connectionsNamingSecret(ctx context.Context, secret types.NamespacedName) []reconcile.Request {
+	return r.connectionsMatching(ctx, secret.Namespace, types.NamespacedName{},
+		indexQuery{credentialsSecretIndex, secret.Name}, indexQuery{tokenSecretIndex, secret.Name})
 }

@@ -14,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/workqueue"
@@ -111,22 +112,22 @@ func startManager() context.CancelFunc {
 		Cache:                  CacheOptions(cache.Options{}),
 	})
 	Expect(err).NotTo(HaveOccurred())
-	credentialsCache, err := NewCredentialsCache(cfg, mgr, nil)
+	secretVersions, err := NewSecretVersions(cfg, mgr.GetHTTPClient(), nil)
 	Expect(err).NotTo(HaveOccurred())
-	Expect(mgr.Add(credentialsCache)).To(Succeed())
+	Expect(mgr.Add(secretVersions)).To(Succeed())
 	hosts, err := loginhost.Parse([]string{"127.0.0.1"})
 	Expect(err).NotTo(HaveOccurred())
 	r := &Reconciler{
 		Client:         mgr.GetClient(),
 		APIReader:      countingReader{Reader: mgr.GetAPIReader(), counts: &uncachedReads},
-		SecretMetadata: countingReader{Reader: credentialsCache, counts: &metadataReads},
+		SecretVersions: countingVersions{SecretVersionReader: secretVersions, counts: &metadataReads},
 		Salesforce:     salesforce.NewClient(salesforce.WithClock(fakeClock), salesforce.WithTimeout(3*time.Second)),
 		LoginHosts:     hosts,
 		Clock:          fakeClock,
 		Recorder:       mgr.GetEventRecorder("sfconn-operator"),
 		ApprovalKey:    []byte("integration-test-approval-key-32b"),
 	}
-	Expect(r.SetupWithManager(mgr, credentialsCache, crcontroller.Options{
+	Expect(r.SetupWithManager(mgr, secretVersions, crcontroller.Options{
 		SkipNameValidation: ptr.To(true),
 		NewQueue: func(name string, rl workqueue.TypedRateLimiter[reconcile.Request]) workqueue.TypedRateLimitingInterface[reconcile.Request] {
 			return &hybridQueue{
@@ -151,7 +152,7 @@ func startManager() context.CancelFunc {
 }
 
 // uncachedReads and metadataReads count the reconciler's reads by namespace/name: from
-// the API server, and from the metadata cache of Secrets.
+// the API server, and from the Secret versions.
 var uncachedReads, metadataReads sync.Map
 
 type countingReader struct {
@@ -163,6 +164,17 @@ func (c countingReader) Get(ctx context.Context, key client.ObjectKey, obj clien
 	n, _ := c.counts.LoadOrStore(key.String(), new(atomic.Int64))
 	n.(*atomic.Int64).Add(1)
 	return c.Reader.Get(ctx, key, obj, opts...)
+}
+
+type countingVersions struct {
+	SecretVersionReader
+	counts *sync.Map
+}
+
+func (c countingVersions) Version(key types.NamespacedName) (string, bool) {
+	n, _ := c.counts.LoadOrStore(key.String(), new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+	return c.SecretVersionReader.Version(key)
 }
 
 func readsOf(counts *sync.Map, ns, name string) func() int64 {

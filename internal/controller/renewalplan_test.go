@@ -1,0 +1,154 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	testingclock "k8s.io/utils/clock/testing"
+)
+
+func TestPlanStarts(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	at := func(secs ...float64) []time.Time {
+		var ts []time.Time
+		for _, s := range secs {
+			ts = append(ts, t0.Add(time.Duration(s*float64(time.Second))))
+		}
+		return ts
+	}
+	for _, tc := range []struct {
+		name     string
+		renewAts []time.Time
+		interval time.Duration
+		want     []time.Time
+	}{
+		{"none", nil, time.Second, []time.Time{}},
+		{"one starts at its renewal time", at(10), time.Second, at(10)},
+		{"spread out renewals are left alone", at(0, 5, 10), time.Second, at(0, 5, 10)},
+		{"a wave starts early, the last on time", at(10, 10, 10, 10), time.Second, at(7, 8, 9, 10)},
+		{"a crowded stretch pushes back into a quiet one", at(0, 5, 6, 6, 6), time.Second, at(0, 3, 4, 5, 6)},
+		{"half a second apart at 2 per second", at(4, 4, 4), 500 * time.Millisecond, at(3, 3.5, 4)},
+		{"a gap absorbs the wave", at(0, 9, 10, 10), 2 * time.Second, at(0, 6, 8, 10)},
+		{"never after its own renewal time", at(1, 10, 10), 5 * time.Second, at(0, 5, 10)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := planStarts(tc.renewAts, tc.interval)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d starts, want %d", len(got), len(tc.want))
+			}
+			for i := range got {
+				if !got[i].Equal(tc.want[i]) {
+					t.Fatalf("start %d = %v, want %v (all: %v)", i, got[i].Sub(t0), tc.want[i].Sub(t0), got)
+				}
+			}
+		})
+	}
+}
+
+func TestRenewalPlannerWakesEarlyStarts(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	clk := testingclock.NewFakeClock(t0)
+	p := newRenewalPlanner(1, clk) // one login a second
+	key := func(i int) types.NamespacedName {
+		return types.NamespacedName{Namespace: "ns", Name: fmt.Sprint("c", i)}
+	}
+
+	// Five renewals due at t0+60s in one org, each connection requeued for its renewal
+	// time: the plan starts them at t0+56s..60s, so four need waking. A lone renewal in
+	// another org is left to its own requeue.
+	renew := t0.Add(time.Minute)
+	for i := range 5 {
+		if start := p.book("org", key(i), renew, renew); !start.IsZero() {
+			t.Fatalf("a new booking has a planned start %v before any plan", start)
+		}
+	}
+	p.book("other", key(9), renew, renew)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error)
+	go func() { done <- p.Start(ctx) }()
+
+	// Nothing is due before t0+56s.
+	waitFor(t, func() bool { return !p.plannedStart(key(0), renew).IsZero() })
+	select {
+	case w := <-p.wakes:
+		t.Fatalf("woke %v before its planned start", w.Object)
+	default:
+	}
+	starts := map[types.NamespacedName]time.Time{}
+	for i := range 5 {
+		starts[key(i)] = p.plannedStart(key(i), renew)
+	}
+	if got := p.plannedStart(key(9), renew); !got.Equal(renew) {
+		t.Fatalf("lone renewal planned at %v, want its renewal time", got.Sub(t0))
+	}
+	if got := p.plannedStart(key(0), renew.Add(time.Second)); !got.IsZero() {
+		t.Fatal("a planned start was given for another renewal time")
+	}
+
+	clk.SetTime(t0.Add(58 * time.Second))
+	woken := map[types.NamespacedName]bool{}
+	for range 3 { // the starts at 56, 57 and 58 s
+		w := receive(t, p)
+		if s := starts[w]; s.After(clk.Now()) || !s.Before(renew) {
+			t.Fatalf("woke %v planned at %v", w, s.Sub(t0))
+		}
+		woken[w] = true
+	}
+	// A woken connection that books the same renewal again is not woken twice.
+	for w := range woken {
+		p.book("org", w, renew, renew)
+	}
+	clk.SetTime(t0.Add(59 * time.Second))
+	if w := receive(t, p); woken[w] || !starts[w].Equal(t0.Add(59*time.Second)) {
+		t.Fatalf("woke %v (planned %v) at 59 s", w, starts[w].Sub(t0))
+	}
+	clk.SetTime(t0.Add(2 * time.Minute))
+	waitFor(t, func() bool { return clk.HasWaiters() })
+	select {
+	case w := <-p.wakes:
+		t.Fatalf("woke %v: the rest start at their renewal time, when their own requeue comes", w.Object)
+	default:
+	}
+
+	// A connection gone from the org makes room: the others' starts move later.
+	before := p.plannedStart(key(0), renew)
+	for i := 1; i < 5; i++ {
+		p.unbook(key(i))
+	}
+	waitFor(t, func() bool { return p.plannedStart(key(0), renew).Equal(renew) })
+	if !before.Before(renew) {
+		t.Fatalf("key 0 was planned at %v, within the wave", before.Sub(t0))
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func receive(t *testing.T, p *renewalPlanner) types.NamespacedName {
+	t.Helper()
+	select {
+	case w := <-p.wakes:
+		return w.Object
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wake within 10 s")
+	}
+	return types.NamespacedName{}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

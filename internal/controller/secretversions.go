@@ -1,0 +1,252 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+)
+
+// SecretVersions follows the metadata of every Secret in the watched namespaces and keeps
+// of each only its resourceVersion. Credentials Secrets carry no label of ours, so the
+// operator must hear of every Secret to notice that one of them changed; what it keeps is
+// a name and a version, about a hundred bytes, where an informer's cache of metadata
+// costs several times that. Ten thousand Helm releases and service account tokens in the
+// cluster then cost the operator about a megabyte, and no secret data at all.
+//
+// It answers two questions without a call to the API server: does a Secret of this name
+// exist, and which version of it is current. Each change is passed to the controller as
+// the Secret's name (Source).
+type SecretVersions struct {
+	client     metadata.Interface
+	namespaces []string
+
+	mu sync.RWMutex
+	// parts holds one partition per watched namespace ("" for all namespaces), each
+	// replaced as a whole when its reflector lists again.
+	parts  map[string]map[types.NamespacedName]string
+	notify func(types.NamespacedName)
+
+	synced     chan struct{}
+	syncedOnce sync.Once
+}
+
+// NewSecretVersions follows the Secrets of namespaces, or of all namespaces when empty. The
+// caller adds it to the manager, which runs it on every replica, leader or not, so that a
+// new leader starts with it warm.
+func NewSecretVersions(cfg *rest.Config, httpClient *http.Client, namespaces []string) (*SecretVersions, error) {
+	c, err := metadata.NewForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("creating a metadata client: %w", err)
+	}
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
+	}
+	return &SecretVersions{client: c, namespaces: namespaces,
+		parts: map[string]map[types.NamespacedName]string{}, synced: make(chan struct{})}, nil
+}
+
+// Version returns the current resourceVersion of a Secret, and whether it exists.
+func (s *SecretVersions) Version(key types.NamespacedName) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	part, ok := s.parts[metav1.NamespaceAll]
+	if !ok {
+		part = s.parts[key.Namespace]
+	}
+	rv, ok := part[key]
+	return rv, ok
+}
+
+// Start follows the Secrets until ctx ends.
+func (s *SecretVersions) Start(ctx context.Context) error {
+	gvr := corev1.SchemeGroupVersion.WithResource("secrets")
+	var wg sync.WaitGroup
+	lists := make(chan struct{}, len(s.namespaces))
+	for _, ns := range s.namespaces {
+		resource := s.client.Resource(gvr).Namespace(ns)
+		lw := &toolscache.ListWatch{
+			ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+				return resource.List(ctx, opts)
+			},
+			WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+				return resource.Watch(ctx, opts)
+			},
+		}
+		store := &versionStore{owner: s, namespace: ns, listed: lists}
+		r := toolscache.NewReflectorWithOptions(lw, &metav1.PartialObjectMetadata{}, store,
+			toolscache.ReflectorOptions{Name: "secret-versions/" + ns, TypeDescription: "Secret metadata"})
+		wg.Go(func() { r.RunWithContext(ctx) })
+	}
+	go func() {
+		for range s.namespaces {
+			select {
+			case <-lists:
+			case <-ctx.Done():
+				return
+			}
+		}
+		s.syncedOnce.Do(func() { close(s.synced) })
+	}()
+	wg.Wait()
+	return nil
+}
+
+// NeedLeaderElection is false: every replica follows the Secrets.
+func (s *SecretVersions) NeedLeaderElection() bool { return false }
+
+// WaitForSync returns when every namespace has been listed once.
+func (s *SecretVersions) WaitForSync(ctx context.Context) error {
+	select {
+	case <-s.synced:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Source passes each change of a Secret to the controller through mapFn. The controller
+// waits for the first list before it starts its workers.
+func (s *SecretVersions) Source(mapFn handler.TypedMapFunc[types.NamespacedName, reconcile.Request]) source.Source {
+	return &secretVersionsSource{versions: s, mapFn: mapFn}
+}
+
+// change records a Secret's version ("" when it is gone) and tells the controller.
+func (s *SecretVersions) change(namespace string, key types.NamespacedName, rv string) {
+	s.mu.Lock()
+	part := s.parts[namespace]
+	if part == nil {
+		part = map[types.NamespacedName]string{}
+		s.parts[namespace] = part
+	}
+	if rv == "" {
+		delete(part, key)
+	} else {
+		part[key] = rv
+	}
+	notify := s.notify
+	s.mu.Unlock()
+	if notify != nil {
+		notify(key)
+	}
+}
+
+// replace swaps a namespace's partition for a new list, and tells the controller of every
+// Secret that changed, appeared or went while the watch was down.
+func (s *SecretVersions) replace(namespace string, part map[types.NamespacedName]string) {
+	s.mu.Lock()
+	old := s.parts[namespace]
+	s.parts[namespace] = part
+	notify := s.notify
+	s.mu.Unlock()
+	if notify == nil {
+		return
+	}
+	for key, rv := range part {
+		if old[key] != rv {
+			notify(key)
+		}
+	}
+	for key := range old {
+		if _, ok := part[key]; !ok {
+			notify(key)
+		}
+	}
+}
+
+// versionStore is what a reflector writes to: one namespace's partition.
+type versionStore struct {
+	owner     *SecretVersions
+	namespace string
+	listed    chan<- struct{}
+	once      sync.Once
+}
+
+func keyAndVersion(obj any) (types.NamespacedName, string, error) {
+	m, err := metaOf(obj)
+	if err != nil {
+		return types.NamespacedName{}, "", err
+	}
+	return types.NamespacedName{Namespace: m.GetNamespace(), Name: m.GetName()}, m.GetResourceVersion(), nil
+}
+
+func metaOf(obj any) (metav1.Object, error) {
+	if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return nil, fmt.Errorf("unexpected object %T in the Secret watch", obj)
+	}
+	return m, nil
+}
+
+func (v *versionStore) Add(obj any) error { return v.Update(obj) }
+func (v *versionStore) Resync() error     { return nil }
+func (v *versionStore) Update(obj any) error {
+	key, rv, err := keyAndVersion(obj)
+	if err != nil {
+		return err
+	}
+	v.owner.change(v.namespace, key, rv)
+	return nil
+}
+
+func (v *versionStore) Delete(obj any) error {
+	key, _, err := keyAndVersion(obj)
+	if err != nil {
+		return err
+	}
+	v.owner.change(v.namespace, key, "")
+	return nil
+}
+
+func (v *versionStore) Replace(items []any, _ string) error {
+	part := make(map[types.NamespacedName]string, len(items))
+	for _, obj := range items {
+		key, rv, err := keyAndVersion(obj)
+		if err != nil {
+			return err
+		}
+		part[key] = rv
+	}
+	v.owner.replace(v.namespace, part)
+	v.once.Do(func() { v.listed <- struct{}{} })
+	return nil
+}
+
+// secretVersionsSource connects SecretVersions to a controller's queue.
+type secretVersionsSource struct {
+	versions *SecretVersions
+	mapFn    handler.TypedMapFunc[types.NamespacedName, reconcile.Request]
+}
+
+func (s *secretVersionsSource) Start(ctx context.Context, queue workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+	s.versions.mu.Lock()
+	defer s.versions.mu.Unlock()
+	s.versions.notify = func(key types.NamespacedName) {
+		for _, req := range s.mapFn(ctx, key) {
+			queue.Add(req)
+		}
+	}
+	return nil
+}
+
+func (s *secretVersionsSource) WaitForSync(ctx context.Context) error {
+	return s.versions.WaitForSync(ctx)
+}
+
+func (s *secretVersionsSource) String() string { return "secret versions" }

@@ -1,0 +1,82 @@
+package controller
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+)
+
+func TestSecretVersionsStore(t *testing.T) {
+	s := &SecretVersions{parts: map[string]map[types.NamespacedName]string{}, synced: make(chan struct{})}
+	listed := make(chan struct{}, 2)
+	a := &versionStore{owner: s, namespace: "a", listed: listed}
+	b := &versionStore{owner: s, namespace: "b", listed: listed}
+	secret := func(ns, name, rv string) *metav1.PartialObjectMetadata {
+		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, ResourceVersion: rv}}
+	}
+	key := func(ns, name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }
+	var told []types.NamespacedName
+	expectTold := func(want ...types.NamespacedName) {
+		t.Helper()
+		sortKeys := func(ks []types.NamespacedName) {
+			slices.SortFunc(ks, func(x, y types.NamespacedName) int { return strings.Compare(x.String(), y.String()) })
+		}
+		sortKeys(told)
+		sortKeys(want)
+		if !slices.Equal(told, want) {
+			t.Fatalf("told %v, want %v", told, want)
+		}
+		told = nil
+	}
+
+	// The first lists fill the namespaces before the controller listens: nobody is told.
+	if err := a.Replace([]any{secret("a", "creds", "1"), secret("a", "other", "2")}, "2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Replace([]any{secret("b", "creds", "3")}, "3"); err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != 2 {
+		t.Fatalf("%d lists reported, want 2", len(listed))
+	}
+	if rv, ok := s.Version(key("a", "creds")); !ok || rv != "1" {
+		t.Fatalf("a/creds = %q, %v", rv, ok)
+	}
+	if _, ok := s.Version(key("c", "creds")); ok {
+		t.Fatal("a Secret of an unwatched namespace exists")
+	}
+
+	s.notify = func(k types.NamespacedName) { told = append(told, k) }
+	if err := a.Update(secret("a", "creds", "4")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete(toolscache.DeletedFinalStateUnknown{Key: "b/creds", Obj: secret("b", "creds", "3")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Add(secret("a", "new", "5")); err != nil {
+		t.Fatal(err)
+	}
+	expectTold(key("a", "creds"), key("b", "creds"), key("a", "new"))
+	if rv, _ := s.Version(key("a", "creds")); rv != "4" {
+		t.Fatalf("a/creds = %q after an update", rv)
+	}
+	if _, ok := s.Version(key("b", "creds")); ok {
+		t.Fatal("b/creds exists after its deletion")
+	}
+
+	// A relist after a broken watch tells of what changed while it was down, and only that.
+	if err := a.Replace([]any{secret("a", "creds", "4"), secret("a", "other", "6")}, "6"); err != nil {
+		t.Fatal(err)
+	}
+	expectTold(key("a", "other"), key("a", "new"))
+	if len(listed) != 2 {
+		t.Fatal("a relist was reported as a first list")
+	}
+	if err := a.Update("not an object"); err == nil {
+		t.Fatal("an unexpected object was accepted")
+	}
+}
