@@ -74,7 +74,7 @@ func main() {
 	flag.StringVar(&approvalKeySecret, "approval-key-secret", "sfconn-approval-key",
 		"Secret, in the leader election namespace, holding the key that approvals are hashed with; created if missing.")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
-	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 4, "How many connections are reconciled at once.")
+	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 32, "How many connections are reconciled at once.")
 	flag.Float64Var(&salesforceQPS, "salesforce-qps", 0,
 		"Logins per second to each Salesforce org, at most (0: no limit). Logins over the limit wait their turn; one login per token lifetime is the usual rate.")
 	flag.IntVar(&salesforceBurst, "salesforce-burst", 10, "Logins to one org allowed at once above --salesforce-qps.")

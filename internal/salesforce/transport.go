@@ -16,7 +16,7 @@ const (
 // renewals of many connections to the same My Domain reuse TLS connections instead of
 // opening one per reconcile.
 // maxIdleConnsPerHost is above any sensible --max-concurrent-reconciles.
-const maxIdleConnsPerHost = 32
+const maxIdleConnsPerHost = 64
 
 func newHTTPClient(timeout time.Duration) *http.Client {
 	// Cloning the default transport keeps proxy-from-environment and HTTP/2, which a

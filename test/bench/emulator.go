@@ -60,7 +60,7 @@ type salesforce struct {
 	privateKeyPEM string
 }
 
-func startSalesforce() (*salesforce, error) {
+func startSalesforce(latency time.Duration) (*salesforce, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
@@ -99,6 +99,11 @@ func startSalesforce() (*salesforce, error) {
 	// connections is past it by design of the benchmark, so the cap is off here (the
 	// report says what it would mean in a real org).
 	s.emu = emulator.New(emulator.WithClock(s.clock), emulator.WithLoginRateLimit(-1), emulator.WithState(state))
+	if latency > 0 {
+		if err := s.emu.InjectFault(emulator.Fault{Endpoint: emulator.EndpointToken, Delay: emulator.Duration(latency)}); err != nil {
+			return nil, err
+		}
+	}
 	s.srv = httptest.NewServer(s.emu.Handler())
 	return s, nil
 }

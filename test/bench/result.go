@@ -4,10 +4,12 @@ import "fmt"
 
 // result is everything measured for one N.
 type result struct {
-	N             int     `json:"n"`
-	Grant         string  `json:"grant"`
-	MaxConcurrent int     `json:"maxConcurrentReconciles"`
-	WallSeconds   float64 `json:"wallSeconds"`
+	N             int    `json:"n"`
+	Grant         string `json:"grant"`
+	MaxConcurrent int    `json:"maxConcurrentReconciles"`
+	// LatencySeconds is the delay added to each answer of the token endpoint.
+	LatencySeconds float64 `json:"salesforceLatencySeconds,omitempty"`
+	WallSeconds    float64 `json:"wallSeconds"`
 
 	// FloorSeconds is the harness doing the operator's 2N writes itself.
 	FloorSeconds float64 `json:"floorSeconds"`

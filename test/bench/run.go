@@ -36,7 +36,7 @@ type env struct {
 }
 
 func runN(ctx context.Context, o *options, root, bin string, flags managerFlags, n int) *result {
-	r := &result{N: n, Grant: o.grant, MaxConcurrent: o.maxConcurrent}
+	r := &result{N: n, Grant: o.grant, MaxConcurrent: o.maxConcurrent, LatencySeconds: o.latency.Seconds()}
 	start := time.Now()
 	e := &run{o: o, root: root, bin: bin, flags: flags, n: n, r: r}
 	if err := e.mainPhases(ctx); err != nil {
@@ -119,7 +119,7 @@ func (e *run) newEnv(ctx context.Context, label string) (*env, error) {
 	if v.cl, err = startCluster(ctx, e.root, v.dir); err != nil {
 		return nil, err
 	}
-	if v.sf, err = startSalesforce(); err != nil {
+	if v.sf, err = startSalesforce(e.o.latency); err != nil {
 		v.close()
 		return nil, err
 	}

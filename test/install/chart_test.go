@@ -39,7 +39,7 @@ func TestChartDefaults(t *testing.T) {
 		"--health-probe-bind-address=:8081",
 		"--metrics-bind-address=:8443",
 		"--metrics-secure=true",
-		"--max-concurrent-reconciles=4",
+		"--max-concurrent-reconciles=32",
 	}))
 	g.Expect(managerContainer(t, deploy)["image"]).To(Equal("ghcr.io/sfconn/sfconn-operator:dev"))
 
@@ -299,7 +299,7 @@ func compareDeployments(t *testing.T, chart, kust *unstructured.Unstructured) {
 		g.Expect(cc[f]).To(Equal(kc[f]), "container %s", f)
 	}
 	// The chart passes two of the manager's defaults explicitly; otherwise the same.
-	explicitDefaults := []string{"--metrics-secure=true", "--max-concurrent-reconciles=4"}
+	explicitDefaults := []string{"--metrics-secure=true", "--max-concurrent-reconciles=32"}
 	var chartArgs []string
 	for _, a := range args(t, chart) {
 		if !slices.Contains(explicitDefaults, a) {
