@@ -33,6 +33,12 @@
 //	GET /services/data/[vNN.N/]       versions and resources; 401 INVALID_SESSION_ID when dead
 //	GET /services/data/vNN.N/limits   limits by name, {Max, Remaining}; DailyApiRequests counts
 //	                                  the org's /services/data calls of the last 24 hours
+//	GET /services/data/vNN.N/query?q=SELECT <fields> FROM OauthToken [WHERE …] [ORDER BY …] [LIMIT n]
+//	                                  live approvals as OauthToken rows (Id, AppName, CreatedDate,
+//	                                  LastUsedDate, UseCount, UserId): the caller's own, or the
+//	                                  org's with User.CustomizeApplication; WHERE AppName|UserId
+//	                                  = '…' joined by AND, ORDER BY CreatedDate|LastUsedDate;
+//	                                  other objects 400 INVALID_TYPE, other SOQL 400 MALFORMED_QUERY
 //
 // /services/oauth2/authorize is not emulated: AuthorizationCode, ApproveDevice and
 // IssueRefreshToken stand for the user's browser.

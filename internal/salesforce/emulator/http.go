@@ -123,6 +123,28 @@ var (
 	errInvalidToken     = newOAuthError("invalid_token", "invalid token")
 )
 
+// restError is a REST API (/services/data) error answer. Unlike the OAuth endpoints' object,
+// the REST API answers a JSON array of {message, errorCode} (§2.4), and clients key on
+// errorCode.
+type restError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (r *restError) Error() string { return r.code + ": " + r.message }
+
+var (
+	errInvalidSession = &restError{http.StatusUnauthorized, "INVALID_SESSION_ID", "Session expired or invalid"}
+	errNotFound       = &restError{http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist"}
+)
+
+// writeRESTError logs only the errorCode, since a query's message quotes parts of the query.
+func writeRESTError(w http.ResponseWriter, info *RequestRecord, err *restError) {
+	info.Error = err.code
+	writeJSON(w, err.status, []map[string]string{{"message": err.message, "errorCode": err.code}})
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", jsonContentType)
 	w.Header().Set("Cache-Control", cacheControl)

@@ -93,7 +93,8 @@ type ConnectedApp struct {
 	ClientID string `json:"clientId"`
 	// ClientSecret is the consumer secret; it keys the signature HMAC (§1.3).
 	ClientSecret string `json:"clientSecret,omitempty"`
-	// Name is the app's label, for logs.
+	// Name is the app's label: OauthToken.AppName in queries (§3.2), where an app without
+	// one shows its ClientID so its rows can still be told apart.
 	Name string `json:"name,omitempty"`
 	// OrgID, when set, limits the app to users of that org.
 	OrgID string `json:"orgId,omitempty"`
@@ -152,6 +153,11 @@ type User struct {
 	// Name and Email show up in userinfo and the identity URL.
 	Name  string `json:"name,omitempty"`
 	Email string `json:"email,omitempty"`
+	// CustomizeApplication is the Customize Application permission. Salesforce shows a user
+	// without it only their own OauthToken rows; with it, the rows of every user of the
+	// org. An operator that counts approvals must therefore query as the approving user
+	// or as an admin.
+	CustomizeApplication bool `json:"customizeApplication,omitempty"`
 }
 
 // IsActive reports whether the user is active (Active nil or true).

@@ -235,6 +235,8 @@ var versionPath = regexp.MustCompile(`^/services/data/v([0-9]+\.[0-9])/?$`)
 
 var limitsPath = regexp.MustCompile(`^/services/data/v[0-9]+\.[0-9]/limits/?$`)
 
+var queryPath = regexp.MustCompile(`^/services/data/v([0-9]+\.[0-9])/query/?$`)
+
 // DailyAPIRequests is the DailyApiRequests allocation the limits resource reports, a
 // Developer Edition org's. Every authenticated /services/data call counts against it over a
 // rolling 24 hours; the emulator reports the count but never refuses a call for it.
@@ -279,23 +281,24 @@ func (e *Emulator) apiCallLocked(orgID string) int {
 	return len(e.apiCalls[orgID])
 }
 
-// serveData is a minimal REST API: the version list, a version's resources and its limits.
-// A dead token gets 401 [{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]
-// (§0.6, §2.4), which is what clients key their re-login on.
+// serveData is a minimal REST API: the version list, a version's resources, its limits and
+// OauthToken queries. A dead token gets 401 [{"message":"Session expired or invalid",
+// "errorCode":"INVALID_SESSION_ID"}] (§0.6, §2.4), which is what clients key their re-login on.
 func (e *Emulator) serveData(w http.ResponseWriter, r *http.Request, info *RequestRecord) {
 	if e.fault(w, r, info) {
 		return
 	}
+	var caller *User
 	calls := withLock(e, func() int {
-		s, _ := e.useTokenLocked(r, info)
+		s, u := e.useTokenLocked(r, info)
 		if s == nil {
 			return 0
 		}
+		caller = u
 		return e.apiCallLocked(s.orgID)
 	})
 	if calls == 0 {
-		info.Error = "INVALID_SESSION_ID"
-		writeJSON(w, http.StatusUnauthorized, []map[string]string{{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}})
+		writeRESTError(w, info, errInvalidSession)
 		return
 	}
 	path := strings.TrimSuffix(r.URL.Path, "/")
@@ -318,8 +321,11 @@ func (e *Emulator) serveData(w http.ResponseWriter, r *http.Request, info *Reque
 		writeJSON(w, http.StatusOK, limits(calls))
 		return
 	}
-	info.Error = "NOT_FOUND"
-	writeJSON(w, http.StatusNotFound, []map[string]string{{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}})
+	if m := queryPath.FindStringSubmatch(r.URL.Path); m != nil {
+		e.serveQuery(w, r, info, m[1], caller)
+		return
+	}
+	writeRESTError(w, info, errNotFound)
 }
 
 func resourceURLs(base string, u *User) map[string]string {
