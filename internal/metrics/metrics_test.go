@@ -156,3 +156,47 @@ func TestRequestsCountsByGrantAndResult(t *testing.T) {
 		t.Fatalf("Register: %v", err)
 	}
 }
+
+func TestRequestsLabelsQueryAndIntrospect(t *testing.T) {
+	emu := emulator.New()
+	srv := httptest.NewServer(emu.Handler())
+	defer srv.Close()
+	if err := emu.Apply(emulator.State{
+		Orgs: []emulator.Org{{ID: "00D000000000001AAA"}},
+		Apps: []emulator.ConnectedApp{{ClientID: "app", ClientSecret: "app-secret", Name: "App"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m := NewRequests()
+	c := m.Instrument(salesforce.NewClient())
+	ctx := context.Background()
+
+	// A token the emulator never issued: the REST API refuses it, introspection calls it
+	// inactive, which is an answer rather than an error.
+	if _, err := c.QueryApprovals(ctx, srv.URL, "00D000000000001!dead", "App", "005000000000001AAA"); salesforce.ClassOf(err) != salesforce.Terminal {
+		t.Fatalf("query with a dead token: %v", err)
+	}
+	info, err := c.Introspect(ctx, srv.URL, "app", "app-secret", "00D000000000001!dead")
+	if err != nil || info.Active {
+		t.Fatalf("introspect of a dead token = %+v, %v", info, err)
+	}
+	if _, err := c.Introspect(ctx, srv.URL, "unknown", "app-secret", "00D000000000001!dead"); err == nil {
+		t.Fatal("introspect with an unknown client succeeded")
+	}
+
+	for _, tt := range []struct {
+		grant, result string
+		want          float64
+	}{
+		{GrantQuery, ResultTerminal, 1},
+		{GrantIntrospect, ResultSuccess, 1},
+		{GrantIntrospect, ResultTerminal, 1},
+	} {
+		if got := testutil.ToFloat64(m.total.WithLabelValues(tt.grant, tt.result)); got != tt.want {
+			t.Errorf("requests{grant=%s,result=%s} = %v, want %v", tt.grant, tt.result, got, tt.want)
+		}
+	}
+	if n := testutil.CollectAndCount(m.duration, RequestDuration); n != 2 {
+		t.Errorf("duration series = %d, want 2 (query and introspect)", n)
+	}
+}

@@ -19,6 +19,8 @@ const (
 	GrantDeviceCode        = "device_code"
 	GrantRevoke            = "revoke"
 	GrantUserInfo          = "userinfo"
+	GrantQuery             = "query"
+	GrantIntrospect        = "introspect"
 	GrantOther             = "other"
 )
 
@@ -139,5 +141,19 @@ func (c *instrumented) UserInfo(ctx context.Context, instanceURL, accessToken st
 	start := time.Now()
 	info, err := c.next.UserInfo(ctx, instanceURL, accessToken)
 	c.m.observe(GrantUserInfo, start, err)
+	return info, err
+}
+
+func (c *instrumented) QueryApprovals(ctx context.Context, instanceURL, accessToken, appName, userID string) ([]salesforce.OAuthApproval, error) {
+	start := time.Now()
+	approvals, err := c.next.QueryApprovals(ctx, instanceURL, accessToken, appName, userID)
+	c.m.observe(GrantQuery, start, err)
+	return approvals, err
+}
+
+func (c *instrumented) Introspect(ctx context.Context, loginURL, clientID, clientSecret, token string) (*salesforce.Introspection, error) {
+	start := time.Now()
+	info, err := c.next.Introspect(ctx, loginURL, clientID, clientSecret, token)
+	c.m.observe(GrantIntrospect, start, err)
 	return info, err
 }

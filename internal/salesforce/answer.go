@@ -36,7 +36,7 @@ type tokenAnswer struct {
 func parseTokenAnswer(body []byte, receivedAt time.Time) (*Token, error) {
 	var a tokenAnswer
 	if err := json.Unmarshal(body, &a); err != nil {
-		return nil, malformed(http.StatusOK, body)
+		return nil, malformed(body)
 	}
 	if a.AccessToken == "" {
 		return nil, &Error{Class: Retryable, StatusCode: http.StatusOK, Message: "malformed answer: no access_token"}

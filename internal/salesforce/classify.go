@@ -196,9 +196,9 @@ func describeBody(status int, body []byte, isJSON bool) string {
 	}
 }
 
-// malformed is the error for a 200 whose body is not a token answer.
-func malformed(status int, body []byte) *Error {
-	return &Error{Class: Retryable, StatusCode: status, Message: describeBody(status, body, false)}
+// malformed is the error for a 200 whose body is not the answer expected.
+func malformed(body []byte) *Error {
+	return &Error{Class: Retryable, StatusCode: http.StatusOK, Message: describeBody(http.StatusOK, body, false)}
 }
 
 // bound keeps Salesforce's error fields printable and short before they reach a status

@@ -113,7 +113,7 @@ type deviceAnswer struct {
 func parseDeviceAnswer(body []byte, receivedAt time.Time) (*DeviceAuthorization, error) {
 	var a deviceAnswer
 	if err := json.Unmarshal(body, &a); err != nil {
-		return nil, malformed(http.StatusOK, body)
+		return nil, malformed(body)
 	}
 	for _, f := range []field{
 		{"device_code", a.DeviceCode},

@@ -2,7 +2,9 @@
 // grant (JWT bearer, username-password, refresh token, client credentials) against
 // <loginURL>/services/oauth2/token, with every failure classified where it is made. It
 // also runs the device flow (to bootstrap a refresh token with a person's approval),
-// revokes tokens, and asks userinfo whose an access token is.
+// revokes tokens, asks userinfo whose an access token is, asks the introspection endpoint
+// whether a token is alive and when it expires, and lists a user's approvals of a connected
+// app with a REST API query of OauthToken.
 //
 // Salesforce departs from RFC 6749 in ways that shape this package (see
 // shared/salesforce-oauth.md): the token answer carries no expires_in, issued_at is a string

@@ -8,14 +8,18 @@ import (
 // The OAuth endpoints, as OIDC discovery for login.salesforce.com lists them; My Domain
 // hosts serve them too.
 const (
-	tokenPath    = "/services/oauth2/token"
-	revokePath   = "/services/oauth2/revoke"
-	userInfoPath = "/services/oauth2/userinfo"
+	tokenPath      = "/services/oauth2/token"
+	revokePath     = "/services/oauth2/revoke"
+	userInfoPath   = "/services/oauth2/userinfo"
+	introspectPath = "/services/oauth2/introspect"
+	// dataPath is the REST API's root on an instance; the API version follows it.
+	dataPath = "/services/data/"
 )
 
 type endpoint struct {
-	tokenURL  string
-	revokeURL string
+	tokenURL      string
+	revokeURL     string
+	introspectURL string
 	// host is the login host without port, lower-cased, for choosing the JWT audience.
 	host string
 }
@@ -29,18 +33,27 @@ func parseLoginURL(raw string) (endpoint, error) {
 	if err != nil {
 		return endpoint{}, err
 	}
-	return endpoint{tokenURL: base + tokenPath, revokeURL: base + revokePath, host: host}, nil
+	return endpoint{
+		tokenURL: base + tokenPath, revokeURL: base + revokePath, introspectURL: base + introspectPath,
+		host: host,
+	}, nil
 }
 
-// parseInstanceURL turns a token's instance_url into its userinfo endpoint. It is checked
-// like a login URL because the access token is sent there: it came from Salesforce, but
-// it may have been stored in a Secret that someone else can edit.
+// parseInstanceURL turns a token's instance_url into its userinfo endpoint.
 func parseInstanceURL(raw string) (string, error) {
-	base, _, err := parseBaseURL(raw, "instance URL", "instanceURL")
+	base, err := parseInstanceBase(raw)
 	if err != nil {
 		return "", err
 	}
 	return base + userInfoPath, nil
+}
+
+// parseInstanceBase checks a token's instance_url and returns it as scheme://host. It is
+// checked like a login URL because the access token is sent there: it came from
+// Salesforce, but it may have been stored in a Secret that someone else can edit.
+func parseInstanceBase(raw string) (string, error) {
+	base, _, err := parseBaseURL(raw, "instance URL", "instanceURL")
+	return base, err
 }
 
 // parseBaseURL checks a base URL and returns it as scheme://host and its lower-cased host

@@ -102,6 +102,37 @@ type UserInfo struct {
 	Email    string
 }
 
+// OAuthApproval is one row of the OauthToken object: an approval (for OAuth 2.0, a refresh
+// token) that a user gave a connected app (salesforce-oauth.md 3.2). The token itself and
+// its DeleteToken are never read, so this holds no secret.
+type OAuthApproval struct {
+	ID      string
+	AppName string
+	Created time.Time
+	// LastUsed is zero when Salesforce has no LastUsedDate (the approval was never used).
+	LastUsed time.Time
+	UseCount int
+}
+
+// Introspection is what /services/oauth2/introspect says of a token (salesforce-oauth.md
+// 7.2). When Active is false every other field is empty: Salesforce says nothing more of a
+// dead token.
+type Introspection struct {
+	Active bool
+	// Expires, IssuedAt and NotBefore are exp, iat and nbf; zero when absent (a refresh
+	// token under a policy that never expires has no exp).
+	Expires   time.Time
+	IssuedAt  time.Time
+	NotBefore time.Time
+	Username  string
+	ClientID  string
+	// Subject is sub, the identity URL https://login.salesforce.com/id/<orgId>/<userId>.
+	Subject string
+	// TokenType is Salesforce's token_type: "access_token" or "refresh_token", not "Bearer".
+	TokenType string
+	Scope     string
+}
+
 // Client talks to Salesforce's OAuth endpoints. The reconciler depends on this interface
 // only.
 type Client interface {
@@ -110,4 +141,6 @@ type Client interface {
 	PollDeviceLogin(ctx context.Context, req DeviceLoginRequest, deviceCode string) (*Token, error)
 	Revoke(ctx context.Context, loginURL, token string) error
 	UserInfo(ctx context.Context, instanceURL, accessToken string) (*UserInfo, error)
+	QueryApprovals(ctx context.Context, instanceURL, accessToken, appName, userID string) ([]OAuthApproval, error)
+	Introspect(ctx context.Context, loginURL, clientID, clientSecret, token string) (*Introspection, error)
 }

@@ -60,7 +60,7 @@ type userInfoAnswer struct {
 func parseUserInfo(body []byte) (*UserInfo, error) {
 	var a userInfoAnswer
 	if err := json.Unmarshal(body, &a); err != nil {
-		return nil, malformed(http.StatusOK, body)
+		return nil, malformed(body)
 	}
 	if strings.TrimSpace(a.UserID) == "" {
 		return nil, &Error{Class: Retryable, StatusCode: http.StatusOK, Message: "malformed answer: no user_id"}
