@@ -75,6 +75,34 @@ type SalesforceConnectionSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
 	// +optional
 	RolloutRestartMinInterval *metav1.Duration `json:"rolloutRestartMinInterval,omitempty"`
+
+	// connectedAppName is the connected app's name as Salesforce shows it (Setup → App
+	// Manager, the "Connected App Name" column), which OauthToken.AppName holds. When set,
+	// the operator asks Salesforce, with the connection's own token, how many approvals
+	// (refresh tokens) the user holds for this app anywhere, after each login and at most
+	// every approvalCheckInterval, and counts them toward the ApprovalLimit condition.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +optional
+	ConnectedAppName string `json:"connectedAppName,omitempty"`
+
+	// approvalCheckInterval is how often Salesforce is asked for the user's approvals
+	// when connectedAppName is set, besides after each login. Default: 1h; at least 5m.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5m')",message="approvalCheckInterval must be at least 5m"
+	// +optional
+	ApprovalCheckInterval *metav1.Duration `json:"approvalCheckInterval,omitempty"`
+
+	// verifyInterval turns on a liveness probe of the token: every verifyInterval the
+	// operator asks Salesforce's userinfo endpoint whether the token still works. A token
+	// revoked early (by an admin, or with its refresh token) is then renewed at once, or
+	// reported when it cannot be. Off when unset; at least 5m.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5m')",message="verifyInterval must be at least 5m"
+	// +optional
+	VerifyInterval *metav1.Duration `json:"verifyInterval,omitempty"`
 }
 
 // RolloutRestartTarget is a workload restarted when the token changes.
@@ -336,9 +364,16 @@ type SalesforceConnectionStatus struct {
 	// +optional
 	IssuedAt *metav1.Time `json:"issuedAt,omitempty"`
 
-	// expiresAt is when that token expires: issuedAt plus sessionTimeout.
+	// expiresAt is when that token expires: what Salesforce's introspection said, or else
+	// issuedAt plus sessionTimeout (see expirySource).
 	// +optional
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// expirySource says where expiresAt came from: Introspection (Salesforce's own answer
+	// for this token) or SessionTimeout (spec.sessionTimeout, when the token cannot be
+	// introspected: the password flow, or no client secret).
+	// +optional
+	ExpirySource ExpirySource `json:"expirySource,omitempty"`
 
 	// renewAt is when the operator renews the token.
 	// +optional
@@ -424,7 +459,19 @@ type ApprovalRef struct {
 	MintedByOperator bool `json:"mintedByOperator,omitempty"`
 }
 
-// ApprovalsSummary counts the approvals the cluster holds for a principal.
+// ExpirySource is where a token's expiry came from.
+// +kubebuilder:validation:Enum=Introspection;SessionTimeout
+type ExpirySource string
+
+const (
+	// ExpirySourceIntrospection: Salesforce's introspection endpoint gave the token's exp.
+	ExpirySourceIntrospection ExpirySource = "Introspection"
+	// ExpirySourceSessionTimeout: issuedAt plus spec.sessionTimeout.
+	ExpirySourceSessionTimeout ExpirySource = "SessionTimeout"
+)
+
+// ApprovalsSummary counts the approvals the cluster holds for a principal, and, when
+// spec.connectedAppName is set, those Salesforce holds.
 type ApprovalsSummary struct {
 	// count of distinct approvals held by connections in the cluster.
 	Count int32 `json:"count"`
@@ -433,6 +480,44 @@ type ApprovalsSummary struct {
 	// holders are the connections holding them, namespace/name, oldest approval first.
 	// +optional
 	Holders []string `json:"holders,omitempty"`
+	// salesforce is what Salesforce itself reports (spec.connectedAppName set): approvals
+	// made anywhere, in the cluster or not.
+	// +optional
+	Salesforce *SalesforceApprovals `json:"salesforce,omitempty"`
+}
+
+// SalesforceApprovals is a user's approvals for a connected app, from Salesforce's
+// OauthToken object. It never holds a token.
+type SalesforceApprovals struct {
+	// appName is the connected app name the count is for (spec.connectedAppName).
+	AppName string `json:"appName"`
+	// count of approvals Salesforce holds for the user and connected app; absent when the
+	// last check failed (see message).
+	// +optional
+	Count *int32 `json:"count,omitempty"`
+	// checkedAt is when Salesforce was last asked.
+	CheckedAt metav1.Time `json:"checkedAt"`
+	// oldest lists the oldest approvals, first the one the next new approval evicts.
+	// +kubebuilder:validation:MaxItems=5
+	// +optional
+	Oldest []SalesforceApproval `json:"oldest,omitempty"`
+	// message says why the count is unknown, or what it means.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// SalesforceApproval is one OauthToken record.
+type SalesforceApproval struct {
+	// id of the OauthToken record (0CJ...), not a token.
+	ID string `json:"id"`
+	// createdDate is when the approval was made.
+	CreatedDate metav1.Time `json:"createdDate"`
+	// lastUsedDate is when it was last used, if ever.
+	// +optional
+	LastUsedDate *metav1.Time `json:"lastUsedDate,omitempty"`
+	// useCount is how many times it was used.
+	// +optional
+	UseCount int32 `json:"useCount,omitempty"`
 }
 
 // DeviceLoginStatus is a pending device login.

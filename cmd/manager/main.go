@@ -57,6 +57,7 @@ func main() {
 		maxConcurrent          int
 		salesforceQPS          float64
 		salesforceBurst        int
+		verifyQPS              float64
 		kubeAPIQPS             float64
 		kubeAPIBurst           int
 		pprofAddr              string
@@ -78,6 +79,8 @@ func main() {
 	flag.Float64Var(&salesforceQPS, "salesforce-qps", 0,
 		"Logins per second to each Salesforce org, at most (0: no limit). Logins over the limit wait their turn; one login per token lifetime is the usual rate.")
 	flag.IntVar(&salesforceBurst, "salesforce-burst", 10, "Logins to one org allowed at once above --salesforce-qps.")
+	flag.Float64Var(&verifyQPS, "verify-qps", 5,
+		"Liveness probes (spec.verifyInterval) per second to each Salesforce org, at most, in bursts of up to 10; 0: no limit.")
 	flag.Float64Var(&kubeAPIQPS, "kube-api-qps", -1,
 		"Requests per second to the API server, at most, on the client side; negative: no client-side limit (the API server's priority and fairness applies).")
 	flag.IntVar(&kubeAPIBurst, "kube-api-burst", 0, "Requests to the API server allowed at once above a positive --kube-api-qps (0: twice --kube-api-qps).")
@@ -187,6 +190,7 @@ func main() {
 		Recorder:       mgr.GetEventRecorder("sfconn-operator"),
 		ApprovalKey:    key,
 		Limiter:        controller.NewLoginLimiter(salesforceQPS, salesforceBurst, clock.RealClock{}),
+		ProbeLimiter:   controller.NewProbeLimiter(verifyQPS, 10),
 	}
 	if err := r.SetupWithManager(mgr, secretVersions, controllerOptions(maxConcurrent)); err != nil {
 		log.Error(err, "Unable to set up the controller")

@@ -38,6 +38,12 @@ type loginInputs struct {
 	hash string
 	// credentialsVersion is the credentials Secret's resourceVersion.
 	credentialsVersion string
+	// introspectionSecret is the client secret that may introspect a new token (empty:
+	// its expiry follows spec.sessionTimeout). The password flow's tokens "cannot be
+	// introspected"; a JWT bearer credentials Secret may add a client_secret for this
+	// alone, which the login never sends and the inputs hash leaves out, so that adding
+	// it costs no login.
+	introspectionSecret string
 }
 
 // inputsProblem says why no login can be attempted with what the user gave.
@@ -196,7 +202,15 @@ func buildInputs(conn *sfv1.SalesforceConnection, secret *corev1.Secret) (*login
 	if p := s.problem(); p != nil {
 		return nil, p
 	}
-	return &loginInputs{request: req, hash: s.hash(conn)}, nil
+	in := &loginInputs{request: req, hash: s.hash(conn)}
+	switch req.Grant {
+	case salesforce.GrantPassword:
+	case salesforce.GrantJWTBearer:
+		in.introspectionSecret = strings.TrimSpace(string(secret.Data[keyClientSecret]))
+	default:
+		in.introspectionSecret = req.ClientSecret
+	}
+	return in, nil
 }
 
 // secretValues reads keys of a credentials Secret and remembers which are missing, so one

@@ -45,12 +45,18 @@ type facts struct {
 
 	sessionTimeout time.Duration
 	renewBefore    time.Duration
+	// renewBeforeSet is set when renewBefore comes from the spec rather than the default.
+	renewBeforeSet bool
 
 	inputs  *loginInputs
 	problem *inputsProblem
 	// inputsUnread is set when inputs holds no secret: the credentials were not read,
 	// since their version matches the stored token's. A login reads them first.
 	inputsUnread bool
+	// tokenRejected is set when Salesforce refused the stored token before its expiry
+	// (spec.verifyInterval); verifyWake is when the next probe is due.
+	tokenRejected bool
+	verifyWake    time.Time
 	// plannedStart is when the org's renewal plan starts the stored token's renewal, when
 	// the login limiter needs it earlier than the renewal time; zero without a plan.
 	plannedStart time.Time
@@ -124,13 +130,19 @@ var loginTriggers = []loginTrigger{
 		return ""
 	},
 	func(f *facts) string {
+		if f.tokenRejected {
+			return "Salesforce refused the token before its expiry (userinfo): it was revoked, or its session ended"
+		}
+		return ""
+	},
+	func(f *facts) string {
 		if f.requestedAt != "" && f.requestedAt != f.lastHandled {
 			return "a renewal was requested (" + sfv1.AnnotationRequestedAt + ")"
 		}
 		return ""
 	},
 	func(f *facts) string {
-		if !f.now.Before(renewAt(f.stored.issuedAt.Add(f.sessionTimeout), f.renewBefore, f.uid)) {
+		if !f.now.Before(f.renewalOf(f.stored)) {
 			return "the renewal time was reached"
 		}
 		return ""
@@ -165,7 +177,7 @@ func decide(f *facts) decision {
 		}
 	}
 	if why == "" {
-		return decision{rewrite: f.metadataDrift || !f.stored.expiresAt.Equal(f.stored.issuedAt.Add(f.sessionTimeout))}
+		return decision{rewrite: f.metadataDrift || !f.stored.lifetimeMatches(f.sessionTimeout)}
 	}
 	if held := heldByFailure(f); held != nil {
 		return decision{blocked: held}
@@ -198,6 +210,22 @@ func isTerminalReason(reason string) bool {
 		return false
 	}
 	return true
+}
+
+// renewalOf is when a token is renewed. Its expiry is issued-at plus the session timeout,
+// or Salesforce's introspected exp, which a change of spec does not move. An introspected
+// lifetime no longer than renewBefore (Salesforce's session timeout is shorter than the
+// spec says) renews a third of its lifetime before the end rather than at once, which
+// would renew in a loop; so does the default renewBefore, a third of the lifetime.
+func (f *facts) renewalOf(t *issuedToken) time.Time {
+	expires, before := t.issuedAt.Add(f.sessionTimeout), f.renewBefore
+	if t.introspected {
+		expires = t.expiresAt
+		if lifetime := expires.Sub(t.issuedAt); !f.renewBeforeSet || before >= lifetime {
+			before = lifetime / 3
+		}
+	}
+	return renewAt(expires, before, f.uid)
 }
 
 // renewAt is when a token expiring at expiresAt is renewed: renewBefore ahead of expiry,

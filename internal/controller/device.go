@@ -162,6 +162,15 @@ func (r *Reconciler) approvalRefusal(ctx context.Context, conn *sfv1.SalesforceC
 		return nil, clusterError{err}
 	}
 	if view.count() < approvalLimit {
+		// Salesforce's own count, when the connection asked for it, sees the approvals
+		// made outside the cluster too.
+		if a := conn.Status.Approvals; a != nil && a.Salesforce != nil && a.Salesforce.AppName == conn.Spec.ConnectedAppName &&
+			salesforceCount(a.Salesforce) >= approvalLimit {
+			return &failure{reason: sfv1.ReasonApprovalLimitReached, terminal: true,
+				message: fmt.Sprintf("A device login would make a sixth approval for %s and the connected app: Salesforce held %d approvals for them at %s (%s), and would revoke the oldest. "+
+					"Release one (revoke it in Salesforce Setup, Connected Apps OAuth Usage), share an existing refresh token, or set spec.approvalPolicy: EvictOldest",
+					conn.Spec.Auth.DeviceLogin.Username, *a.Salesforce.Count, stamp(a.Salesforce.CheckedAt.Time), describeOldest(a.Salesforce))}, nil
+		}
 		return nil, nil
 	}
 	return &failure{reason: sfv1.ReasonApprovalLimitReached, terminal: true,

@@ -49,11 +49,19 @@ type Reconciler struct {
 	ApprovalKey []byte
 	// Limiter spaces logins per Salesforce org; nil means no limit.
 	Limiter *LoginLimiter
+	// ProbeLimiter spaces liveness probes (spec.verifyInterval) per org; nil means no limit.
+	ProbeLimiter *ProbeLimiter
 
 	// unsaved holds rotated refresh tokens that could not be stored yet, by connection
 	// UID. Under rotation the one sent is already dead, so this copy is the only live one
 	// until it is stored; it is stored before the next refresh.
 	unsaved sync.Map
+	// verified holds, by namespace and name, when the token was last found alive
+	// (verification); rejected holds the issue time of a token Salesforce refused.
+	verified, rejected sync.Map
+	// noIntrospection holds, by login URL and client ID, until when a connected app that
+	// refused to introspect is not asked again.
+	noIntrospection sync.Map
 	// revokeAttempts holds when revoking began for connections being deleted, by UID.
 	revokeAttempts sync.Map
 	// issued holds, by namespace and name, the token this process last wrote to each
@@ -108,6 +116,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			r.replaced.Delete(req.NamespacedName)
 			r.issued.Delete(req.NamespacedName)
 			r.Limiter.forget(req.NamespacedName)
+			r.verified.Delete(req.NamespacedName)
+			r.rejected.Delete(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -127,8 +137,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if f.stored != nil {
 		f.plannedStart = r.Limiter.plannedStart(req.NamespacedName,
-			renewAt(f.stored.issuedAt.Add(f.sessionTimeout), f.renewBefore, f.uid))
+			f.renewalOf(f.stored))
 	}
+	f.verifyWake = r.verify(ctx, &conn, f)
 	d := decide(f)
 	if d.login {
 		// Asked before the credentials are read: a connection that must wait for its
@@ -155,6 +166,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.account(ctx, &conn, f, o); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.checkApprovals(ctx, &conn, f, o)
 	r.rolloutRestart(ctx, &conn, f, o)
 
 	status := computeStatus(&conn, f, o)
@@ -181,7 +193,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// The org's renewal plan may start this renewal earlier than its renewal time, so
 		// that the login limit admits every renewal of a crowded stretch in time.
 		start := r.Limiter.book(orgKey(&conn, loginURLOf(&conn)), req.NamespacedName,
-			renewAt(o.token.expiresAt, f.renewBefore, f.uid), wake)
+			f.renewalOf(o.token), wake)
 		if start.After(r.Clock.Now()) && (wake.IsZero() || start.Before(wake)) {
 			wake = start
 		}
@@ -209,6 +221,7 @@ func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnectio
 		lastHandled: conn.Status.LastHandledReconcileAt,
 	}
 	f.sessionTimeout, f.renewBefore = effectiveDurations(&conn.Spec)
+	f.renewBeforeSet = conn.Spec.RenewBefore != nil && f.renewBefore == conn.Spec.RenewBefore.Duration
 
 	secret, state, err := r.getTokenSecret(ctx, conn)
 	if err != nil {
@@ -315,7 +328,7 @@ func (r *Reconciler) getTokenSecret(ctx context.Context, conn *sfv1.SalesforceCo
 // act carries out the decision: a login when one is needed, and the token Secret write.
 func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f *facts, d decision) (*outcome, error) {
 	log := logf.FromContext(ctx)
-	o := &outcome{token: f.stored, failure: d.blocked}
+	o := &outcome{token: f.stored, failure: d.blocked, tokenRejected: f.tokenRejected}
 	if f.secret != secretOurs || !f.intact {
 		// Whatever is under the name is not a token the operator can vouch for.
 		o.token = nil
@@ -336,6 +349,11 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 	}
 
 	log.Info("Logging in to Salesforce", "connection", klog.KObj(conn), "grant", f.inputs.request.Grant, "why", d.why)
+	if f.tokenRejected {
+		r.event(conn, o, corev1.EventTypeWarning, "TokenRejected", "Verify",
+			"Salesforce refused the token of Secret %s before its expiry at %s (revoked, or its session ended): renewing now",
+			tokenSecretName(conn), stamp(f.stored.expiresAt))
+	}
 	var tok *salesforce.Token
 	var err error
 	if conn.Spec.Auth.DeviceLogin != nil {
@@ -384,6 +402,9 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 		return o, nil
 	}
 	issued := newIssuedToken(tok, f.sessionTimeout, f.inputs.hash)
+	if exp, ok := r.introspectedExpiry(ctx, conn, f.inputs, tok); ok {
+		issued.setIntrospectedExpiry(exp)
+	}
 	issued.inputsVersion = inputsVersionOf(conn.Generation, f.inputs.credentialsVersion)
 	// Remembered before the write: if the API server fails the write, the next pass
 	// restores this token instead of logging in again.
@@ -392,7 +413,9 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 		return nil, err
 	}
 	first := f.stored == nil
-	o.token, o.renewed, o.failure = issued, true, nil
+	o.token, o.renewed, o.failure, o.tokenRejected = issued, true, nil, false
+	r.rejected.Delete(client.ObjectKeyFromObject(conn))
+	f.verifyWake = r.verifiedNow(conn, issued, r.Clock.Now())
 	o.username = f.inputs.request.Username
 	if f.inputs.request.Grant == salesforce.GrantRefreshToken {
 		o.approvalID = approvalID(r.ApprovalKey, f.inputs.request.RefreshToken)
@@ -408,6 +431,7 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 	log.Info(verb+" token", "connection", klog.KObj(conn), "expiresAt", issued.expiresAt)
 	r.event(conn, o, corev1.EventTypeNormal, reason, "Login",
 		"%s a token valid until %s into Secret %s", verb, stamp(issued.expiresAt), tokenSecretName(conn))
+	r.reportLifetime(conn, f, o, issued)
 	return o, nil
 }
 

@@ -16,7 +16,9 @@ import (
 type outcome struct {
 	token   *issuedToken
 	renewed bool
-	failure *failure
+	// tokenRejected is set while the token in the Secret is one Salesforce refused.
+	tokenRejected bool
+	failure       *failure
 	// newFailure is set when this pass attempted a login and it failed; it is recorded in
 	// status so that backoff and "wait for a change" survive restarts.
 	newFailure bool
@@ -33,6 +35,10 @@ type outcome struct {
 	principal *sfv1.Principal
 	approval  *sfv1.ApprovalRef
 	ledger    *ledgerView
+	// salesforceApprovals is Salesforce's own count of the principal's approvals
+	// (spec.connectedAppName), nil when not asked; approvalCheckWake is when to ask again.
+	salesforceApprovals *sfv1.SalesforceApprovals
+	approvalCheckWake   time.Time
 	// device is a pending device login's instructions for a person.
 	device *sfv1.DeviceLoginStatus
 
@@ -52,16 +58,17 @@ func computeStatus(conn *sfv1.SalesforceConnection, f *facts, o *outcome) sfv1.S
 	st.ObservedGeneration = f.generation
 	st.LastHandledReconcileAt = f.requestedAt
 	if o.token != nil {
-		renew := renewAt(o.token.expiresAt, f.renewBefore, f.uid)
+		renew := f.renewalOf(o.token)
 		st.InstanceURL = o.token.instanceURL()
 		st.OrgID = o.token.orgID()
 		st.UserID = o.token.userID()
 		st.IssuedAt = timePtr(o.token.issuedAt)
 		st.ExpiresAt = timePtr(o.token.expiresAt)
+		st.ExpirySource = o.token.expirySource()
 		st.RenewAt = timePtr(renew)
 		st.TokenSecretName = tokenSecretName(conn)
 	} else {
-		st.IssuedAt, st.ExpiresAt, st.RenewAt = nil, nil, nil
+		st.IssuedAt, st.ExpiresAt, st.RenewAt, st.ExpirySource = nil, nil, nil, ""
 		st.TokenSecretName = ""
 	}
 	st.LastFailure = nextLastFailure(conn.Status.LastFailure, f, o)
@@ -70,6 +77,13 @@ func computeStatus(conn *sfv1.SalesforceConnection, f *facts, o *outcome) sfv1.S
 	st.Approvals = nil
 	if o.ledger != nil {
 		st.Approvals = &sfv1.ApprovalsSummary{Count: int32(o.ledger.count()), Limit: approvalLimit, Holders: o.ledger.holders()}
+	}
+	if o.salesforceApprovals != nil {
+		if st.Approvals == nil {
+			// A flow that holds no approval itself: none of the user's are the cluster's.
+			st.Approvals = &sfv1.ApprovalsSummary{Limit: approvalLimit}
+		}
+		st.Approvals.Salesforce = o.salesforceApprovals
 	}
 	setApprovalLimit(&st, f, o)
 
@@ -113,7 +127,7 @@ func consecutiveFailures(f *facts) int32 {
 
 // tokenValid says whether the token Secret holds a token that works now.
 func tokenValid(f *facts, o *outcome) bool {
-	return o.token != nil && f.now.Before(o.token.expiresAt)
+	return o.token != nil && f.now.Before(o.token.expiresAt) && !o.tokenRejected
 }
 
 func setReady(st *sfv1.SalesforceConnectionStatus, f *facts, o *outcome) {
@@ -138,7 +152,10 @@ func failureMessage(f *facts, o *outcome) string {
 	if !o.failure.terminal && !o.failure.retryAt.IsZero() {
 		msg = fmt.Sprintf("%s; next attempt at %s", msg, stamp(o.failure.retryAt))
 	}
-	if o.token != nil && !tokenValid(f, o) {
+	switch {
+	case o.token != nil && o.tokenRejected:
+		msg = fmt.Sprintf("%s; Salesforce refused the token in the Secret before its expiry (revoked, or its session ended)", msg)
+	case o.token != nil && !tokenValid(f, o):
 		msg = fmt.Sprintf("%s; the token in the Secret expired at %s", msg, stamp(o.token.expiresAt))
 	}
 	return msg
@@ -202,9 +219,19 @@ func setApprovalLimit(st *sfv1.SalesforceConnectionStatus, f *facts, o *outcome)
 	switch {
 	case o.failure != nil && o.failure.reason == sfv1.ReasonApprovalLimitReached:
 		c.Status, c.Reason, c.Message = metav1.ConditionTrue, sfv1.ReasonExceeded, o.failure.message
-	case o.ledger == nil:
+	case o.ledger == nil && salesforceCount(o.salesforceApprovals) < 0:
 		meta.RemoveStatusCondition(&st.Conditions, sfv1.ConditionApprovalLimit)
 		return
+	case salesforceCount(o.salesforceApprovals) >= approvalLimit:
+		sa := o.salesforceApprovals
+		c.Status, c.Reason = metav1.ConditionTrue, sfv1.ReasonAtLimit
+		c.Message = fmt.Sprintf("Salesforce holds %d approvals for this user and connected app %q (it keeps five), %d of them in the cluster; "+
+			"the next approval for them, made anywhere, revokes the oldest: %s", *sa.Count, sa.AppName, clusterCount(o), describeOldest(sa))
+	case o.ledger == nil:
+		sa := o.salesforceApprovals
+		c.Status, c.Reason = metav1.ConditionFalse, sfv1.ReasonWithinLimit
+		c.Message = fmt.Sprintf("Salesforce holds %d of %d approvals for this user and connected app %q, none of them in the cluster",
+			*sa.Count, approvalLimit, sa.AppName)
 	case o.ledger.count() >= approvalLimit:
 		c.Status, c.Reason = metav1.ConditionTrue, sfv1.ReasonAtLimit
 		c.Message = fmt.Sprintf("The cluster holds %d approvals for this user and connected app (Salesforce keeps five): %s. "+
@@ -214,8 +241,23 @@ func setApprovalLimit(st *sfv1.SalesforceConnectionStatus, f *facts, o *outcome)
 		c.Status, c.Reason = metav1.ConditionFalse, sfv1.ReasonWithinLimit
 		c.Message = fmt.Sprintf("The cluster holds %d of %d approvals for this user and connected app: %s",
 			o.ledger.count(), approvalLimit, o.ledger.describe())
+		if n := salesforceCount(o.salesforceApprovals); n >= 0 {
+			c.Message = fmt.Sprintf("Salesforce holds %d of %d approvals for this user and connected app %q, %d of them in the cluster: %s",
+				n, approvalLimit, o.salesforceApprovals.AppName, o.ledger.count(), o.ledger.describe())
+		}
+	}
+	if sa := o.salesforceApprovals; sa != nil && sa.Count == nil {
+		c.Message += ". " + sa.Message
 	}
 	meta.SetStatusCondition(&st.Conditions, c)
+}
+
+// clusterCount is how many of the principal's approvals the cluster holds.
+func clusterCount(o *outcome) int {
+	if o.ledger == nil {
+		return 0
+	}
+	return o.ledger.count()
 }
 
 // nextWake is when the status will next change on its own: the renewal, the retry, or the
@@ -229,13 +271,15 @@ func nextWake(f *facts, o *outcome) time.Time {
 		}
 	}
 	if o.token != nil {
-		consider(renewAt(o.token.expiresAt, f.renewBefore, f.uid))
+		consider(f.renewalOf(o.token))
 		consider(o.token.expiresAt)
 	}
 	if o.failure != nil && !o.failure.terminal {
 		consider(o.failure.retryAt)
 	}
 	consider(o.restartWake)
+	consider(o.approvalCheckWake)
+	consider(f.verifyWake)
 	return next
 }
 

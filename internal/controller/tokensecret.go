@@ -45,6 +45,9 @@ const (
 	// resourceVersion when the inputs hash was last checked: while both stay, the
 	// credentials need not be read again.
 	AnnotationInputsVersion = "salesforce.sfconn.io/inputs-version"
+	// AnnotationExpirySource is "Introspection" when Salesforce's introspection gave the
+	// expiry; absent, the expiry is issued-at plus the spec's session timeout.
+	AnnotationExpirySource = "salesforce.sfconn.io/expiry-source"
 )
 
 // tokenSecretName is spec.tokenSecret.name, or <connection>-token.
@@ -63,6 +66,17 @@ type issuedToken struct {
 	inputsHash string
 	// inputsVersion is the AnnotationInputsVersion the token was last checked under.
 	inputsVersion string
+	// introspected is set when expiresAt is Salesforce's own exp for the token, which a
+	// change of spec.sessionTimeout does not move.
+	introspected bool
+}
+
+// expirySource says where expiresAt came from, as status reports it.
+func (t *issuedToken) expirySource() sfv1.ExpirySource {
+	if t.introspected {
+		return sfv1.ExpirySourceIntrospection
+	}
+	return sfv1.ExpirySourceSessionTimeout
 }
 
 func (t *issuedToken) instanceURL() string { return string(t.data[KeyInstanceURL]) }
@@ -96,12 +110,27 @@ func (t *issuedToken) clone() *issuedToken {
 	return &c
 }
 
-// setLifetime derives expiry from the issue time: Salesforce says nothing about it, the
-// session timeout in the spec does.
+// setLifetime derives expiry from the issue time: the token answer says nothing about it,
+// the session timeout in the spec does. An introspected expiry stays.
 func (t *issuedToken) setLifetime(sessionTimeout time.Duration) {
-	t.expiresAt = t.issuedAt.Add(sessionTimeout)
+	if !t.introspected {
+		t.expiresAt = t.issuedAt.Add(sessionTimeout)
+	}
 	t.data[KeyIssuedAt] = []byte(t.issuedAt.Format(time.RFC3339))
 	t.data[KeyExpiresAt] = []byte(t.expiresAt.Format(time.RFC3339))
+}
+
+// setIntrospectedExpiry records Salesforce's own expiry for the token.
+func (t *issuedToken) setIntrospectedExpiry(exp time.Time) {
+	t.introspected = true
+	t.expiresAt = exp.UTC().Truncate(time.Second)
+	t.setLifetime(0)
+}
+
+// lifetimeMatches says whether the stored expiry is what the spec makes it: always for an
+// introspected one, else issued-at plus the session timeout.
+func (t *issuedToken) lifetimeMatches(sessionTimeout time.Duration) bool {
+	return t.introspected || t.expiresAt.Equal(t.issuedAt.Add(sessionTimeout))
 }
 
 // fixedKeys are the token Secret's keys that record the token itself; template keys are
@@ -127,7 +156,8 @@ func storedToken(s *corev1.Secret) (tok *issuedToken, intact bool) {
 		}
 	}
 	tok = &issuedToken{data: data, issuedAt: issuedAt, expiresAt: expiresAt,
-		inputsHash: s.Annotations[AnnotationInputsHash], inputsVersion: s.Annotations[AnnotationInputsVersion]}
+		inputsHash: s.Annotations[AnnotationInputsHash], inputsVersion: s.Annotations[AnnotationInputsVersion],
+		introspected: s.Annotations[AnnotationExpirySource] == string(sfv1.ExpirySourceIntrospection)}
 	return tok, s.Annotations[AnnotationDataHash] == dataHash(s.Data)
 }
 
@@ -179,6 +209,9 @@ func desiredTokenSecret(conn *sfv1.SalesforceConnection, tok *issuedToken) (*cor
 	})
 	if tok.inputsVersion != "" {
 		s.Annotations[AnnotationInputsVersion] = tok.inputsVersion
+	}
+	if tok.introspected {
+		s.Annotations[AnnotationExpirySource] = string(sfv1.ExpirySourceIntrospection)
 	}
 	return s, err
 }

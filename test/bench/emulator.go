@@ -14,15 +14,19 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/salesforce/emulator"
 )
 
-// Grants the benchmark can use: neither makes an approval, so Salesforce's five-approval
-// limit does not apply to thousands of connections of one user.
+// Grants the benchmark can use: none makes an approval, so Salesforce's five-approval
+// limit does not apply to thousands of connections of one user. The password flow is the
+// expiry phase's: its tokens cannot be introspected, so spec.sessionTimeout alone sets
+// their expiry, which the harness moves to make N tokens expire together.
 const (
 	grantJWT               = "jwt"
 	grantClientCredentials = "client-credentials"
+	grantPassword          = "password"
 )
 
 // freezableClock is the emulator's clock. Frozen, every token the emulator issues says it
-// was issued at the same instant (client credentials answers carry issued_at), which is how
+// was issued at the same instant (password and client credentials answers carry
+// issued_at), which is how
 // the expiry phase makes N tokens expire at the same moment.
 type freezableClock struct {
 	mu     sync.Mutex
@@ -57,10 +61,14 @@ type salesforce struct {
 	clientID      string
 	clientSecret  string
 	username      string
+	password      string
 	privateKeyPEM string
 }
 
-func startSalesforce(latency time.Duration) (*salesforce, error) {
+// startSalesforce starts the emulator. session is the org's session timeout, which
+// introspection reports: the same as the connections' spec.sessionTimeout, as in an org
+// whose connections are configured right.
+func startSalesforce(latency, session time.Duration) (*salesforce, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
@@ -80,12 +88,11 @@ func startSalesforce(latency time.Duration) (*salesforce, error) {
 		clientID:      "3MVG9-bench-consumer-key",
 		clientSecret:  hex.EncodeToString(secret),
 		username:      "bench@sfconn.example",
+		password:      hex.EncodeToString(secret[:12]),
 		privateKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
 	}
 	state := emulator.State{
-		// The emulator's own session lifetime; the operator takes the lifetime from
-		// spec.sessionTimeout and never asks.
-		Orgs: []emulator.Org{{SessionTimeout: emulator.Duration(24 * time.Hour)}},
+		Orgs: []emulator.Org{{SessionTimeout: emulator.Duration(session)}},
 		Apps: []emulator.ConnectedApp{{
 			ClientID: s.clientID, ClientSecret: s.clientSecret, Name: "sfconn bench",
 			PublicKeyPEM:          string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
@@ -93,7 +100,8 @@ func startSalesforce(latency time.Duration) (*salesforce, error) {
 			PreAuthorizedUsers:    []string{s.username},
 			ClientCredentialsUser: s.username,
 		}},
-		Users: []emulator.User{{Username: s.username}},
+		// No security token: the user logs in from a trusted IP range.
+		Users: []emulator.User{{Username: s.username, Password: s.password}},
 	}
 	// Salesforce allows a user 3,600 logins per rolling hour; one user behind 5,000
 	// connections is past it by design of the benchmark, so the cap is off here (the

@@ -22,8 +22,9 @@ const setupSession = time.Hour
 // expiryPhase makes n tokens expire at the same moment and watches them renewed, on an
 // environment of its own:
 //
-//  1. n connections log in with the emulator's clock frozen at t0: client credentials
-//     answers carry issued_at, so every token has issuedAt t0.
+//  1. n connections log in with the password flow and the emulator's clock frozen at t0:
+//     password answers carry issued_at, so every token has issuedAt t0. Its tokens cannot
+//     be introspected, so spec.sessionTimeout sets their expiry (step 3).
 //  2. With qps > 0 the manager restarts with --salesforce-qps (no login: the tokens are
 //     valid).
 //  3. Their sessionTimeout is patched so that the first renewal is due shortly: every
@@ -43,7 +44,7 @@ func (e *run) expiryPhase(ctx context.Context, qps float64) error {
 	if qps > 0 {
 		res.SalesforceBurst = e.o.salesforceBurst
 	}
-	w := workload{namespace: expiryNamespace, n: e.n, grant: grantClientCredentials,
+	w := workload{namespace: expiryNamespace, n: e.n, grant: grantPassword,
 		sessionTimeout: setupSession, renewBefore: e.o.renewBefore, sf: v.sf}
 	if err := v.cl.createNamespace(ctx, w.namespace); err != nil {
 		return err

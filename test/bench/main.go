@@ -102,7 +102,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "Keep the scratch directory.")
 	fs.BoolVar(&o.profile, "profile", false, "Fetch CPU (creation phase) and heap profiles from the manager's --pprof-bind-address into -out.")
 	fs.BoolVar(&o.smoke, "smoke", false, "CI mode: N=50, 10 s at rest, no unrelated Secrets, no expiry phase (unless set explicitly); checks counts only.")
-	fs.StringVar(&o.grant, "grant", grantClientCredentials, "Grant of the connections: client-credentials or jwt (the expiry phase always uses client-credentials).")
+	fs.StringVar(&o.grant, "grant", grantClientCredentials, "Grant of the connections: client-credentials or jwt (the expiry phase always uses the password flow).")
 	fs.IntVar(&o.maxConcurrent, "max-concurrent-reconciles", 32, "The manager's --max-concurrent-reconciles, and the floor's concurrency.")
 	fs.DurationVar(&o.latency, "salesforce-latency", 0, "Hold each answer of the emulator's token endpoint back this long, as a real Salesforce's round trip does (the emulator answers in about a millisecond).")
 	fs.BoolVar(&o.leaderElect, "leader-elect", true, "Run the manager with --leader-elect, as deployed.")

@@ -119,7 +119,7 @@ func (e *run) newEnv(ctx context.Context, label string) (*env, error) {
 	if v.cl, err = startCluster(ctx, e.root, v.dir); err != nil {
 		return nil, err
 	}
-	if v.sf, err = startSalesforce(e.o.latency); err != nil {
+	if v.sf, err = startSalesforce(e.o.latency, e.o.sessionTimeout); err != nil {
 		v.close()
 		return nil, err
 	}

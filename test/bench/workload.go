@@ -36,6 +36,8 @@ func (w *workload) credentials(i int) *corev1.Secret {
 	switch w.grant {
 	case grantJWT:
 		s.StringData = map[string]string{"private_key": w.sf.privateKeyPEM}
+	case grantPassword:
+		s.StringData = map[string]string{"client_secret": w.sf.clientSecret, "password": w.sf.password}
 	default:
 		s.StringData = map[string]string{"client_secret": w.sf.clientSecret}
 	}
@@ -57,6 +59,8 @@ func (w *workload) connection(i int) *sfv1.SalesforceConnection {
 	switch w.grant {
 	case grantJWT:
 		c.Spec.Auth.JWTBearer = &sfv1.JWTBearerAuth{ClientID: w.sf.clientID, Username: w.sf.username, CredentialsSecretRef: ref}
+	case grantPassword:
+		c.Spec.Auth.Password = &sfv1.PasswordAuth{ClientID: w.sf.clientID, Username: w.sf.username, CredentialsSecretRef: ref}
 	default:
 		c.Spec.Auth.ClientCredentials = &sfv1.ClientCredentialsAuth{ClientID: w.sf.clientID, CredentialsSecretRef: ref}
 	}
