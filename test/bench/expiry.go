@@ -148,14 +148,15 @@ func (e *run) loginFrozen(ctx context.Context, v *env, w workload, res *expiryRe
 }
 
 // setCommonExpiry patches every connection's sessionTimeout so that the first renewal is
-// due a margin from now (the margin: as long as the logins took, at least 30 s, for the
-// manager to apply the patches), and waits until the manager has applied it.
+// due a margin from now (the margin: twice as long as the logins took, at least 30 s: the
+// manager rewrites every token Secret and status for the patches, about the work of the
+// logins), and waits until the manager has applied it.
 //
 // With --salesforce-qps the wave lasts at least n/qps; the session must outlast it, or the
 // first connections renewed are due again before the last ones were: a connection renews
 // every sessionTimeout - renewBefore, and n/(that) logins per second above qps never end.
 func (e *run) setCommonExpiry(ctx context.Context, v *env, w workload, t0 time.Time, qps float64, res *expiryResult) (time.Time, error) {
-	margin := max(30*time.Second, time.Duration(res.SetupSeconds*float64(time.Second)))
+	margin := max(30*time.Second, time.Duration(2*res.SetupSeconds*float64(time.Second)))
 	earliest := e.o.renewBefore + e.o.renewBefore/10 // renewBefore and the largest jitter
 	session := (time.Since(t0) + margin + earliest).Truncate(time.Second) + time.Second
 	session = max(session, e.o.expirySession)
@@ -176,7 +177,10 @@ func (e *run) setCommonExpiry(ctx context.Context, v *env, w workload, t0 time.T
 	}
 	if _, err := waitAll(ctx, v.cl.admin, w.namespace, e.n, timeoutFor(e.n, 2*time.Minute, 200*time.Millisecond),
 		"the new expiry in every status", func(c *sfv1.SalesforceConnection) bool {
-			return readyCondition(c) != nil && c.Status.ExpiresAt != nil && c.Status.ExpiresAt.Time.Equal(expires)
+			// A connection renewed already counts too: it saw the new expiry (the note
+			// below says the wave started early).
+			return readyCondition(c) != nil && c.Status.ExpiresAt != nil &&
+				(c.Status.ExpiresAt.Time.Equal(expires) || c.Status.IssuedAt.After(t0))
 		}); err != nil {
 		return expires, err
 	}

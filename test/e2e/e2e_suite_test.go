@@ -26,6 +26,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
@@ -57,9 +58,14 @@ var (
 
 type e2eCredentials struct {
 	clientID, clientSecret, rotatingClientID string
-	passwordUser, password, securityToken    string
-	jwtUser, refreshUser, ccUser, limitUser  string
-	privateKeyPEM                            string
+	// shortClientID is an app whose sessions last a minute, as introspection reports:
+	// client credentials connections that must renew during a test use it, with a run-as
+	// user of their own so that their logins can be counted apart.
+	shortClientID, shortUser              string
+	passwordUser, password, securityToken string
+	jwtUser, refreshUser, ccUser          string
+	limitUser, outsideUser                string
+	privateKeyPEM                         string
 }
 
 func TestE2E(t *testing.T) {
@@ -164,6 +170,8 @@ func startEmulator() {
 	creds = e2eCredentials{
 		clientID:         "3MVG9-e2e-consumer-key",
 		rotatingClientID: "3MVG9-e2e-rotating-key",
+		shortClientID:    "3MVG9-e2e-short-key",
+		shortUser:        "short@e2e.example",
 		clientSecret:     randomString("cs-"),
 		passwordUser:     "password@e2e.example",
 		password:         randomString("pw-"),
@@ -172,6 +180,7 @@ func startEmulator() {
 		refreshUser:      "refresh@e2e.example",
 		ccUser:           "integration@e2e.example",
 		limitUser:        "limit@e2e.example",
+		outsideUser:      "outside@e2e.example",
 		privateKeyPEM:    string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: mustPKCS8(key)})),
 	}
 	remember(creds.clientSecret, creds.password, creds.securityToken, creds.password+creds.securityToken)
@@ -181,20 +190,32 @@ func startEmulator() {
 		}
 	}
 	state := emulator.State{
-		Orgs: []emulator.Org{{ID: "00D000000000E2EAAA", SessionTimeout: emulator.Duration(time.Minute)}},
+		// The org's two hours agree with the connections' default sessionTimeout, as
+		// introspection tells the operator; the apps that renew within a test say a minute.
+		Orgs: []emulator.Org{{ID: "00D000000000E2EAAA", SessionTimeout: emulator.Duration(2 * time.Hour)}},
 		Apps: []emulator.ConnectedApp{{
 			ClientID: creds.clientID, ClientSecret: creds.clientSecret, Name: "sfconn e2e",
 			PublicKeyPEM:          string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
 			AdminApproved:         true,
-			PreAuthorizedUsers:    []string{creds.passwordUser, creds.jwtUser, creds.refreshUser, creds.ccUser, creds.limitUser},
+			PreAuthorizedUsers:    []string{creds.passwordUser, creds.jwtUser, creds.refreshUser, creds.ccUser, creds.limitUser, creds.outsideUser},
 			ClientCredentialsUser: creds.ccUser,
+			// A refresh token may be used without the secret, as the "evicted" test does to
+			// keep its token from being introspected.
+			RequireSecretForRefreshToken: ptr.To(false),
 		}, {
 			// Refresh token rotation: every refresh returns the next token and kills the
 			// one sent; a replay kills the live one too.
 			ClientID: creds.rotatingClientID, ClientSecret: creds.clientSecret, Name: "sfconn e2e rotating",
+			SessionTimeout:       emulator.Duration(time.Minute),
 			RefreshTokenRotation: true,
 			AdminApproved:        true,
 			PreAuthorizedUsers:   []string{creds.refreshUser, creds.limitUser},
+		}, {
+			ClientID: creds.shortClientID, ClientSecret: creds.clientSecret, Name: "sfconn e2e short sessions",
+			SessionTimeout:        emulator.Duration(time.Minute),
+			AdminApproved:         true,
+			PreAuthorizedUsers:    []string{creds.shortUser},
+			ClientCredentialsUser: creds.shortUser,
 		}},
 		Users: []emulator.User{
 			{Username: creds.passwordUser, Password: creds.password, SecurityToken: creds.securityToken},
@@ -202,6 +223,8 @@ func startEmulator() {
 			{Username: creds.refreshUser},
 			{Username: creds.ccUser},
 			{Username: creds.limitUser},
+			{Username: creds.shortUser},
+			{Username: creds.outsideUser},
 		},
 	}
 	config, err := json.Marshal(state)

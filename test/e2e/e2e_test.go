@@ -43,6 +43,15 @@ func sample(file string, replace map[string]string) string {
 	return text
 }
 
+// shortCredentials is the credentials Secret of the app whose sessions last a minute.
+func shortCredentials() string {
+	return `
+apiVersion: v1
+kind: Secret
+metadata: {name: short-credentials}
+stringData: {client_id: "` + creds.shortClientID + `", client_secret: "` + creds.clientSecret + `"}`
+}
+
 func apply(ns, manifest string) {
 	out, err := kubectlWithInput(manifest, "apply", "-n", ns, "-f", "-")
 	Expect(err).NotTo(HaveOccurred(), out)
@@ -181,7 +190,9 @@ spec:
 apiVersion: v1
 kind: Secret
 metadata: {name: evicted-credentials}
-stringData: {client_id: "`+creds.clientID+`", client_secret: "`+creds.clientSecret+`", refresh_token: "`+rt+`"}
+# No client_secret: the token cannot be introspected, and the one-minute sessionTimeout
+# below sets its expiry although the org's sessions last two hours.
+stringData: {client_id: "`+creds.clientID+`", refresh_token: "`+rt+`"}
 ---
 apiVersion: salesforce.sfconn.io/v1alpha1
 kind: SalesforceConnection
@@ -351,19 +362,20 @@ spec:
 
 	It("fails over to the standby replica, which renews on time, once per renewal", func() {
 		standby := startManager()
-		apply(ns, `
+		apply(ns, shortCredentials()+`
+---
 apiVersion: salesforce.sfconn.io/v1alpha1
 kind: SalesforceConnection
 metadata: {name: ha}
 spec:
   loginURL: `+emulatorURL+`
-  auth: {clientCredentials: {credentialsSecretRef: {name: crm-client-credentials-credentials}}}
+  auth: {clientCredentials: {credentialsSecretRef: {name: short-credentials}}}
   sessionTimeout: 1m
   renewBefore: 40s
 `)
 		Eventually(readyReason(ns, "ha")).Should(Equal("True/TokenIssued"))
 		first := getConnection(ns, "ha")
-		logins := loginsOf(creds.ccUser)
+		logins := loginsOf(creds.shortUser)
 
 		By("killing the leader without releasing its lease")
 		manager.kill()
@@ -375,7 +387,7 @@ spec:
 		renewed := getConnection(ns, "ha")
 		Expect(renewed.Status.IssuedAt.Time.Before(first.Status.ExpiresAt.Time)).To(BeTrue(), "renewed after the token expired")
 		Expect(readyReason(ns, "ha")()).To(Equal("True/TokenIssued"))
-		Consistently(func() int { return loginsOf(creds.ccUser) }, 3*time.Second, 500*time.Millisecond).
+		Consistently(func() int { return loginsOf(creds.shortUser) }, 3*time.Second, 500*time.Millisecond).
 			Should(Equal(logins+1), "exactly one login for one renewal")
 		kubectl("delete", "sfconn", "ha", "-n", ns)
 	})
@@ -421,13 +433,14 @@ spec:
 		// (Kubernetes restarts it); this test is about the reconciler riding it out.
 		manager = startManagerWith(proxied, "--leader-elect=false")
 
-		apply(ns, `
+		apply(ns, shortCredentials()+`
+---
 apiVersion: salesforce.sfconn.io/v1alpha1
 kind: SalesforceConnection
 metadata: {name: outage}
 spec:
   loginURL: `+emulatorURL+`
-  auth: {clientCredentials: {credentialsSecretRef: {name: crm-client-credentials-credentials}}}
+  auth: {clientCredentials: {credentialsSecretRef: {name: short-credentials}}}
   sessionTimeout: 1m
   renewBefore: 40s
 `)
@@ -448,6 +461,56 @@ spec:
 		manager.stop()
 		proxy.cut()
 		manager = startManager()
+	})
+
+	It("asks Salesforce: approvals made outside the cluster, and the real expiry of a token", func() {
+		user := creds.outsideUser
+		for range 4 { // a laptop and an integration platform, which the cluster cannot see
+			issueRefreshToken(user)
+		}
+		rt := issueRefreshToken(user)
+		apply(ns, `
+apiVersion: v1
+kind: Secret
+metadata: {name: outside-credentials}
+stringData: {client_id: "`+creds.clientID+`", client_secret: "`+creds.clientSecret+`", refresh_token: "`+rt+`"}
+---
+apiVersion: salesforce.sfconn.io/v1alpha1
+kind: SalesforceConnection
+metadata: {name: outside}
+spec:
+  loginURL: `+emulatorURL+`
+  auth: {refreshToken: {credentialsSecretRef: {name: outside-credentials}}}
+`)
+		Eventually(readyReason(ns, "outside")).Should(Equal("True/TokenIssued"))
+		Eventually(func() string { return conditionOf(ns, "outside", sfv1.ConditionApprovalLimit) }).Should(Equal("False/WithinLimit"))
+
+		kubectl("patch", "sfconn", "outside", "-n", ns, "--type=merge", "-p", `{"spec":{"connectedAppName":"sfconn e2e"}}`)
+		Eventually(func() string { return conditionOf(ns, "outside", sfv1.ConditionApprovalLimit) }).Should(Equal("True/AtLimit"))
+		approvals := getConnection(ns, "outside").Status.Approvals
+		Expect(approvals.Count).To(BeEquivalentTo(1))
+		Expect(approvals.Salesforce.Count).To(HaveValue(BeEquivalentTo(5)))
+		kubectl("delete", "sfconn", "outside", "-n", ns)
+
+		By("a client credentials token that lives a minute, whatever sessionTimeout says")
+		apply(ns, shortCredentials()+`
+---
+apiVersion: salesforce.sfconn.io/v1alpha1
+kind: SalesforceConnection
+metadata: {name: introspected}
+spec:
+  loginURL: `+emulatorURL+`
+  auth: {clientCredentials: {credentialsSecretRef: {name: short-credentials}}}
+  sessionTimeout: 2h
+`)
+		Eventually(readyReason(ns, "introspected")).Should(Equal("True/TokenIssued"))
+		c := getConnection(ns, "introspected")
+		Expect(c.Status.ExpirySource).To(Equal(sfv1.ExpirySourceIntrospection))
+		Expect(c.Status.ExpiresAt.Sub(c.Status.IssuedAt.Time)).To(Equal(time.Minute))
+		Eventually(func() string {
+			return kubectl("get", "events", "-n", ns, "--field-selector", "involvedObject.name=introspected", "-o", "jsonpath={.items[*].reason}")
+		}).Should(ContainSubstring("SessionTimeoutMismatch"))
+		kubectl("delete", "sfconn", "introspected", "-n", ns)
 	})
 
 	It("never writes a secret value to the manager's output", func() {

@@ -67,7 +67,9 @@ var _ = Describe("kubectl plugin", Ordered, func() {
 		secret := randomString("cs-")
 		remember(secret)
 		state, err := json.Marshal(emulator.State{
-			Apps:  []emulator.ConnectedApp{{ClientID: clientID, ClientSecret: secret, Name: "sfconn e2e plugin", ClientCredentialsUser: user}},
+			// One-minute sessions, as the connection's spec says and introspection reports.
+			Apps: []emulator.ConnectedApp{{ClientID: clientID, ClientSecret: secret, Name: "sfconn e2e plugin", ClientCredentialsUser: user,
+				SessionTimeout: emulator.Duration(time.Minute)}},
 			Users: []emulator.User{{Username: user}},
 		})
 		Expect(err).NotTo(HaveOccurred())
