@@ -234,9 +234,28 @@ type JWTBearerAuth struct {
 	Audience string `json:"audience,omitempty"`
 
 	// credentialsSecretRef names the Secret holding private_key (PEM, RSA, PKCS#1 or
-	// PKCS#8).
+	// PKCS#8), and client_id and username unless the spec sets them. With generateKey it
+	// needs no private_key.
 	// +required
 	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+
+	// generateKey makes the operator create the RSA key and a self-signed certificate
+	// itself, in a Secret it owns (<name>-jwt, keys tls.key and tls.crt), and publish the
+	// certificate in the ConfigMap <name>-jwt-certificate for the Salesforce admin to
+	// upload to the connected app. The private key never leaves its Secret. Until the
+	// first login succeeds the connection is AwaitingAdmin, with the admin's steps.
+	// +optional
+	GenerateKey bool `json:"generateKey,omitempty"`
+
+	// certificateValidity is how long a generated certificate is valid. Default: 2 years
+	// (17520h); between 24h and 10 years (87600h). A new key and certificate are made a
+	// third of the validity before the end, published next to the current ones, and
+	// used once a login with them succeeds.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('24h') && duration(self) <= duration('87600h')",message="certificateValidity must be between 24h and 87600h (10 years)"
+	// +optional
+	CertificateValidity *metav1.Duration `json:"certificateValidity,omitempty"`
 }
 
 // PasswordAuth configures the OAuth 2.0 username-password flow.
@@ -401,6 +420,12 @@ type SalesforceConnectionStatus struct {
 	// +optional
 	DeviceLogin *DeviceLoginStatus `json:"deviceLogin,omitempty"`
 
+	// jwtCertificate describes the certificate of a generated JWT key
+	// (spec.auth.jwtBearer.generateKey), which a Salesforce admin uploads to the
+	// connected app.
+	// +optional
+	JWTCertificate *GeneratedCertificate `json:"jwtCertificate,omitempty"`
+
 	// lastHandledReconcileAt echoes the reconcile.fluxcd.io/requestedAt annotation the
 	// operator last acted on: setting the annotation to a new value (flux reconcile, or
 	// kubectl annotate) renews the token at once.
@@ -518,6 +543,26 @@ type SalesforceApproval struct {
 	// useCount is how many times it was used.
 	// +optional
 	UseCount int32 `json:"useCount,omitempty"`
+}
+
+// GeneratedCertificate is a published certificate of a generated JWT key. It names where
+// the key and certificate are; it never holds the key.
+type GeneratedCertificate struct {
+	// secretName is the Secret holding the key (tls.key) and certificate (tls.crt).
+	SecretName string `json:"secretName"`
+	// configMapName is the ConfigMap with the certificate to hand to the Salesforce admin.
+	ConfigMapName string `json:"configMapName"`
+	// fingerprint is the SHA-256 fingerprint of the certificate in use.
+	Fingerprint string `json:"fingerprint"`
+	// notAfter is when that certificate ends.
+	NotAfter metav1.Time `json:"notAfter"`
+	// nextFingerprint is the fingerprint of the next certificate, published next to the
+	// current one before it ends; it becomes current once a login with it succeeds.
+	// +optional
+	NextFingerprint string `json:"nextFingerprint,omitempty"`
+	// nextNotAfter is when the next certificate ends.
+	// +optional
+	NextNotAfter *metav1.Time `json:"nextNotAfter,omitempty"`
 }
 
 // DeviceLoginStatus is a pending device login.

@@ -25,6 +25,8 @@ func CacheOptions(base cache.Options) cache.Options {
 		base.ByObject = map[client.Object]cache.ByObject{}
 	}
 	base.ByObject[&corev1.Secret{}] = cache.ByObject{Label: ManagedSecretsSelector()}
+	// ConfigMaps: only the certificates the operator publishes for generated JWT keys.
+	base.ByObject[&corev1.ConfigMap{}] = cache.ByObject{Label: ManagedSecretsSelector()}
 	base.DefaultTransform = cache.TransformStripManagedFields()
 	return base
 }

@@ -164,6 +164,10 @@ func buildInputs(conn *sfv1.SalesforceConnection, secret *corev1.Secret) (*login
 		req.ClientID = s.inlineOr(a.JWTBearer.ClientID, keyClientID)
 		req.Username = s.inlineOr(a.JWTBearer.Username, keyUsername)
 		req.Audience = a.JWTBearer.Audience
+		if a.JWTBearer.GenerateKey {
+			// The operator's own key signs (see ensureJWTKey); the Secret holds none.
+			break
+		}
 		if pem := s.required(keyPrivateKey); pem != "" {
 			key, err := salesforce.ParseRSAPrivateKey([]byte(pem))
 			if err != nil {

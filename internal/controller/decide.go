@@ -53,6 +53,8 @@ type facts struct {
 	// inputsUnread is set when inputs holds no secret: the credentials were not read,
 	// since their version matches the stored token's. A login reads them first.
 	inputsUnread bool
+	// jwtKey is the generated key pair of spec.auth.jwtBearer.generateKey.
+	jwtKey *keyMaterial
 	// tokenRejected is set when Salesforce refused the stored token before its expiry
 	// (spec.verifyInterval); verifyWake is when the next probe is due.
 	tokenRejected bool
@@ -136,7 +138,7 @@ var loginTriggers = []loginTrigger{
 		return ""
 	},
 	func(f *facts) string {
-		if f.requestedAt != "" && f.requestedAt != f.lastHandled {
+		if renewalRequested(f) {
 			return "a renewal was requested (" + sfv1.AnnotationRequestedAt + ")"
 		}
 		return ""
@@ -179,11 +181,17 @@ func decide(f *facts) decision {
 	if why == "" {
 		return decision{rewrite: f.metadataDrift || !f.stored.lifetimeMatches(f.sessionTimeout)}
 	}
-	if held := heldByFailure(f); held != nil {
+	// A new renewal request is a person saying "try now" (after fixing something the
+	// operator cannot see, such as a Salesforce setting): it goes past a backoff or a
+	// terminal failure, once.
+	if held := heldByFailure(f); held != nil && !renewalRequested(f) {
 		return decision{blocked: held}
 	}
 	return decision{login: true, why: why}
 }
+
+// renewalRequested says whether the requestedAt annotation holds a value not acted on yet.
+func renewalRequested(f *facts) bool { return f.requestedAt != "" && f.requestedAt != f.lastHandled }
 
 // heldByFailure returns the last failure when it still applies: it was made with the same
 // spec generation and credentials, and it is terminal or its retry time is ahead. Kept in
@@ -206,7 +214,7 @@ func heldByFailure(f *facts) *failure {
 // isTerminalReason says whether a failure reason waits for a person.
 func isTerminalReason(reason string) bool {
 	switch reason {
-	case sfv1.ReasonSalesforceUnavailable, sfv1.ReasonRateLimited, "":
+	case sfv1.ReasonSalesforceUnavailable, sfv1.ReasonRateLimited, sfv1.ReasonAwaitingAdmin, "":
 		return false
 	}
 	return true
@@ -241,8 +249,13 @@ func renewAt(expiresAt time.Time, renewBefore time.Duration, uid string) time.Ti
 // exponential with jitter, capped.
 func backoff(reason string, count int32, uid string) time.Duration {
 	base, ceiling := retryBase, retryMax
-	if reason == sfv1.ReasonRateLimited {
+	switch reason {
+	case sfv1.ReasonRateLimited:
 		base, ceiling = rateLimitBase, rateLimitMax
+	case sfv1.ReasonAwaitingAdmin:
+		// A person is at work in Salesforce Setup: a steady retry the docs can promise,
+		// without jitter (a person, not a crowd, is waited for).
+		return awaitingAdminRetry
 	}
 	if count < 1 {
 		count = 1

@@ -62,6 +62,12 @@ func TestDecide(t *testing.T) {
 		{name: "before renewal time", facts: newFacts(at(60 * time.Minute))},
 		{name: "renewal requested", facts: newFacts(func(f *facts) { f.requestedAt = "2026-11-25T12:00:00Z" }), login: true, whyPrefix: "a renewal was requested"},
 		{name: "renewal request already handled", facts: newFacts(func(f *facts) { f.requestedAt, f.lastHandled = "x", "x" })},
+		{name: "a new renewal request goes past a terminal failure, once", facts: newFacts(noSecret(), func(f *facts) { f.requestedAt = "y" },
+			withFailure(sfv1.ReasonAuthenticationFailed, 1, time.Minute)), login: true, whyPrefix: "the token Secret does not exist"},
+		{name: "a handled renewal request leaves the failure in place", facts: newFacts(noSecret(), func(f *facts) { f.requestedAt, f.lastHandled = "y", "y" },
+			withFailure(sfv1.ReasonAuthenticationFailed, 1, time.Minute)), blocked: sfv1.ReasonAuthenticationFailed, terminal: true},
+		{name: "a new renewal request goes past a backoff", facts: newFacts(noSecret(), func(f *facts) { f.requestedAt = "z" },
+			withFailure(sfv1.ReasonAwaitingAdmin, 1, time.Minute)), login: true, whyPrefix: "the token Secret does not exist"},
 		{name: "renewal time reached", facts: newFacts(at(70 * time.Minute)), login: true, whyPrefix: "the renewal time was reached"},
 		{name: "expired", facts: newFacts(at(3 * time.Hour)), login: true, whyPrefix: "the renewal time was reached"},
 		{name: "planned start of a crowded renewal wave reached", facts: newFacts(at(60*time.Minute), func(f *facts) {

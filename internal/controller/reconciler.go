@@ -100,11 +100,14 @@ func (e clusterError) Unwrap() error { return e.error }
 // - secrets: get (credentials, read uncached), list and watch (the cache of managed Secrets
 //   and the metadata watch), create and update (token, rotation state, approval key).
 // - events: create and patch (events.k8s.io; patch aggregates repeats).
+// - configmaps: the certificate ConfigMap of a generated JWT key: list and watch (the
+//   cache, label-filtered), get, create and update; never another ConfigMap's data.
 // +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections/status,verbs=patch
 // +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=salesforceconnections/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update
 
 // Reconcile reads the connection and its inputs, decides whether a login is needed, logs
 // in only then, writes the token Secret when it changed, and patches status once.
@@ -230,6 +233,11 @@ func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnectio
 	f.secret = state
 	if state == secretOurs {
 		f.stored, f.intact = storedToken(secret)
+	}
+	if generatesKey(conn) {
+		if f.jwtKey, err = r.ensureJWTKey(ctx, conn, f.now); err != nil {
+			return nil, err
+		}
 	}
 
 	// The credentials are read only when a login needs them, or when they may have
@@ -368,7 +376,9 @@ func (r *Reconciler) act(ctx context.Context, conn *sfv1.SalesforceConnection, f
 			}
 		}
 	}
-	if tok == nil && err == nil {
+	if tok == nil && err == nil && f.jwtKey != nil {
+		tok, err = r.loginWithGeneratedKey(ctx, conn, f)
+	} else if tok == nil && err == nil {
 		tok, err = r.login(ctx, conn, f.inputs)
 	}
 	var ce clusterError
@@ -580,6 +590,9 @@ func wrapErr(doing string, err error) error {
 // classify turns a login error into a failure: the class decided by the Salesforce client
 // where the answer was read, mapped here to a condition reason.
 func classify(err error, conn *sfv1.SalesforceConnection, f *facts) *failure {
+	if fl := awaitingAdmin(err, conn, f); fl != nil {
+		return fl
+	}
 	class := salesforce.ClassOf(err)
 	fl := &failure{message: err.Error()}
 	switch class {

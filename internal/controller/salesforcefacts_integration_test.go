@@ -7,8 +7,10 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/salesforce/emulator"
@@ -141,5 +143,115 @@ var _ = Describe("Asking Salesforce", func() {
 		msg := meta.FindStatusCondition(getConn(ctx, ns, "crm").Status.Conditions, sfv1.ConditionReady).Message
 		Expect(msg).To(ContainSubstring("refused the token in the Secret"))
 		Expect(eventReasons(ctx, ns, "crm")()).To(ContainElement("TokenRejected"))
+	})
+})
+
+var _ = Describe("A generated JWT key", func() {
+	var (
+		ctx context.Context
+		ns  string
+	)
+	BeforeEach(func() {
+		ctx = context.Background()
+		ns = newNamespace(ctx)
+	})
+
+	It("waits as AwaitingAdmin until the published certificate is registered, and never publishes the key", func() {
+		f := newFixture(func(a *emulator.ConnectedApp) { a.PublicKeyPEM = "" })
+		Expect(k8s.Create(ctx, credentialsSecret(ns, "creds", "client_id", f.clientID, "username", f.username))).To(Succeed())
+		conn := connection(ns, "crm", sfv1.AuthSpec{JWTBearer: &sfv1.JWTBearerAuth{GenerateKey: true,
+			CredentialsSecretRef: sfv1.SecretReference{Name: "creds"}}})
+		Expect(k8s.Create(ctx, conn)).To(Succeed())
+		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("False/AwaitingAdmin"))
+
+		By("publishing the certificate, and keeping the key in the operator's Secret")
+		c := getConn(ctx, ns, "crm")
+		Expect(c.Status.JWTCertificate).NotTo(BeNil())
+		Expect(c.Status.JWTCertificate.ConfigMapName).To(Equal("crm-jwt-certificate"))
+		var cm corev1.ConfigMap
+		Expect(k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: "crm-jwt-certificate"}, &cm)).To(Succeed())
+		Expect(cm.Data["tls.crt"]).To(HavePrefix("-----BEGIN CERTIFICATE-----"))
+		for k, v := range cm.Data {
+			Expect(v).NotTo(ContainSubstring("PRIVATE KEY"), "ConfigMap key %s", k)
+		}
+		Expect(cm.Data["instructions.txt"]).To(ContainSubstring("Use digital signatures"))
+		key := tokenSecret(ctx, ns, "crm-jwt")
+		Expect(key).NotTo(BeNil())
+		Expect(key.Type).To(Equal(corev1.SecretTypeTLS))
+		Expect(string(key.Data["tls.key"])).To(HavePrefix("-----BEGIN PRIVATE KEY-----"))
+		Expect(string(key.Data["tls.crt"])).To(Equal(cm.Data["tls.crt"]))
+		ready := meta.FindStatusCondition(c.Status.Conditions, sfv1.ConditionReady)
+		Expect(ready.Message).To(ContainSubstring("invalid assertion"))
+		Expect(ready.Message).To(ContainSubstring("crm-jwt-certificate"))
+		Expect(condition(ctx, ns, "crm", sfv1.ConditionStalled)()).To(BeEmpty(), "a person is at work: not stalled")
+		Eventually(eventReasons(ctx, ns, "crm")).Should(ContainElement("AwaitingAdmin"))
+
+		By("not retrying before the slow retry interval")
+		requests := f.tokenRequests()
+		Consistently(f.tokenRequests, "1s").Should(Equal(requests))
+
+		By("the admin uploading the certificate")
+		Expect(emu.SetAppCertificate(f.clientID, cm.Data["tls.crt"])).To(Succeed())
+		fakeClock.Step(awaitingAdminRetry + time.Second)
+		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"))
+		Expect(f.tokenRequests()).To(Equal(requests + 1))
+
+		By("a deleted ConfigMap is published again, with the same certificate")
+		Expect(k8s.Delete(ctx, &cm)).To(Succeed())
+		Eventually(func() string {
+			var again corev1.ConfigMap
+			if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: "crm-jwt-certificate"}, &again); err != nil {
+				return ""
+			}
+			return again.Data["tls.crt"]
+		}).Should(Equal(string(key.Data["tls.crt"])))
+	})
+})
+
+var _ = Describe("A generated JWT key nearing its end", func() {
+	It("publishes the next certificate, and switches to it once Salesforce accepts it", func() {
+		ctx := context.Background()
+		ns := newNamespace(ctx)
+		f := newFixture(func(a *emulator.ConnectedApp) { a.PublicKeyPEM = "" })
+		Expect(k8s.Create(ctx, credentialsSecret(ns, "creds", "client_id", f.clientID, "username", f.username))).To(Succeed())
+		conn := connection(ns, "crm", sfv1.AuthSpec{JWTBearer: &sfv1.JWTBearerAuth{GenerateKey: true,
+			CertificateValidity: &metav1.Duration{Duration: 24 * time.Hour}, CredentialsSecretRef: sfv1.SecretReference{Name: "creds"}}})
+		Expect(k8s.Create(ctx, conn)).To(Succeed())
+		certificate := func(key string) func() string {
+			return func() string {
+				var cm corev1.ConfigMap
+				if err := k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: "crm-jwt-certificate"}, &cm); err != nil {
+					return ""
+				}
+				return cm.Data[key]
+			}
+		}
+		Eventually(certificate("tls.crt")).ShouldNot(BeEmpty())
+		first := certificate("tls.crt")()
+		Expect(emu.SetAppCertificate(f.clientID, first)).To(Succeed())
+		Expect(k8s.Get(ctx, types.NamespacedName{Namespace: ns, Name: "crm"}, conn)).To(Succeed())
+		updateConn(ctx, ns, "crm", func(c *sfv1.SalesforceConnection) {
+			c.Annotations = map[string]string{sfv1.AnnotationRequestedAt: "now"}
+		})
+		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"))
+		Expect(certificate("next.crt")()).To(BeEmpty())
+
+		By("a third of the validity before the end: the next certificate, beside the current one")
+		notAfter := getConn(ctx, ns, "crm").Status.JWTCertificate.NotAfter.Time
+		fakeClock.SetTime(notAfter.Add(-8*time.Hour + time.Minute))
+		Eventually(certificate("next.crt")).ShouldNot(BeEmpty())
+		next := certificate("next.crt")()
+		Expect(next).NotTo(Equal(first))
+		Eventually(func() string { return getConn(ctx, ns, "crm").Status.JWTCertificate.NextFingerprint }).ShouldNot(BeEmpty())
+		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"), "the current key still works")
+
+		By("the admin uploading the next certificate: the next login switches to the next key")
+		Expect(emu.SetAppCertificate(f.clientID, next)).To(Succeed())
+		stepPastRenewal(ctx, ns, "crm")
+		Eventually(certificate("tls.crt")).Should(Equal(next))
+		Eventually(certificate("next.crt")).Should(BeEmpty())
+		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"))
+		Expect(getConn(ctx, ns, "crm").Status.JWTCertificate.NextFingerprint).To(BeEmpty())
+		Expect(string(tokenSecret(ctx, ns, "crm-jwt").Data["tls.crt"])).To(Equal(next))
 	})
 })

@@ -183,3 +183,55 @@ func TestVerifyHelpers(t *testing.T) {
 		}
 	}
 }
+
+func TestAwaitingAdmin(t *testing.T) {
+	generated := &sfv1.SalesforceConnection{ObjectMeta: metav1.ObjectMeta{Name: "crm", Namespace: "billing"},
+		Spec: sfv1.SalesforceConnectionSpec{Auth: sfv1.AuthSpec{JWTBearer: &sfv1.JWTBearerAuth{GenerateKey: true, Username: "int@acme.com",
+			CredentialsSecretRef: sfv1.SecretReference{Name: "creds"}}}}}
+	own := generated.DeepCopy()
+	own.Spec.Auth.JWTBearer.GenerateKey = false
+	refused := func(code, desc string) error {
+		return &salesforce.Error{Class: salesforce.Terminal, StatusCode: 400, Code: code, Description: desc}
+	}
+	tests := []struct {
+		name string
+		conn *sfv1.SalesforceConnection
+		err  error
+		step string // "" when not AwaitingAdmin
+	}{
+		{"unknown consumer key: the app", generated, refused("invalid_client_id", "client identifier invalid"), "step 1"},
+		{"invalid assertion: the certificate", generated, refused("invalid_grant", "invalid assertion"), "step 2"},
+		{"not approved: the user's pre-authorization", generated, refused("invalid_grant", "user hasn't approved this consumer"), "step 3"},
+		{"another refusal is not an admin step", generated, refused("invalid_grant", "audience is invalid"), ""},
+		{"an outage is not an admin step", generated, &salesforce.Error{Class: salesforce.Retryable, StatusCode: 503}, ""},
+		{"a key of one's own: the usual AuthenticationFailed", own, refused("invalid_grant", "invalid assertion"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fl := awaitingAdmin(tt.err, tt.conn, newFacts())
+			if tt.step == "" {
+				if fl != nil {
+					t.Fatalf("AwaitingAdmin for %v", tt.err)
+				}
+				return
+			}
+			if fl == nil || fl.reason != sfv1.ReasonAwaitingAdmin || fl.terminal || !fl.retryAt.Equal(t0.Add(awaitingAdminRetry)) {
+				t.Fatalf("failure = %+v", fl)
+			}
+			if !strings.Contains(fl.message, tt.step) || !strings.Contains(fl.message, "kubectl sfconn admin-instructions crm -n billing") {
+				t.Fatalf("message %q lacks %q or the plugin command", fl.message, tt.step)
+			}
+		})
+	}
+
+	text := adminInstructions(generated, nil, "invalid_grant: invalid assertion")
+	for _, want := range []string{"billing/crm", "int@acme.com", "1. Create the connected app", "2. In the connected app, tick \"Use digital signatures\"",
+		"crm-jwt-certificate", "3. In the connected app's policies", "Salesforce answered: invalid_grant: invalid assertion"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("instructions lack %q:\n%s", want, text)
+		}
+	}
+	if backoff(sfv1.ReasonAwaitingAdmin, 7, "uid") != awaitingAdminRetry {
+		t.Fatal("AwaitingAdmin does not retry at its steady interval")
+	}
+}

@@ -60,6 +60,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *SecretVersions,
 		// The token Secrets (the manager's cache holds only those the operator labels):
 		// an edit or a deletion is repaired at once.
 		Owns(&corev1.Secret{}).
+		// The certificate ConfigMaps of generated JWT keys: a deleted one is published again.
+		Owns(&corev1.ConfigMap{}).
 		// A connection taking or releasing an approval changes what its peers (same user
 		// and connected app) must report.
 		Watches(&sfv1.SalesforceConnection{}, handler.EnqueueRequestsFromMapFunc(r.peersOf),

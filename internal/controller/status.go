@@ -73,6 +73,7 @@ func computeStatus(conn *sfv1.SalesforceConnection, f *facts, o *outcome) sfv1.S
 	}
 	st.LastFailure = nextLastFailure(conn.Status.LastFailure, f, o)
 	st.Principal, st.Approval, st.DeviceLogin = o.principal, o.approval, o.device
+	st.JWTCertificate = generatedCertificateStatus(conn, f.jwtKey)
 	st.RolloutRestart = o.rolloutRestart
 	st.Approvals = nil
 	if o.ledger != nil {
@@ -280,6 +281,9 @@ func nextWake(f *facts, o *outcome) time.Time {
 	consider(o.restartWake)
 	consider(o.approvalCheckWake)
 	consider(f.verifyWake)
+	if f.jwtKey != nil {
+		consider(f.jwtKey.rotationAt())
+	}
 	return next
 }
 

@@ -21,7 +21,7 @@ import (
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 )
 
-// Scheme holds the types the plugin reads: SalesforceConnections and Secrets.
+// Scheme holds the types the plugin reads: SalesforceConnections, Secrets and ConfigMaps.
 func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(corev1.AddToScheme(s))
@@ -61,6 +61,7 @@ var subcommands = []func(*Env) *cobra.Command{
 	newStatusCommand,
 	newRenewCommand,
 	newTestCommand,
+	newAdminInstructionsCommand,
 }
 
 // NewCommand returns the root command, kubectl sfconn.
@@ -73,6 +74,7 @@ func NewCommand(env Env) *cobra.Command {
 			"  status  shows whether each token is good, when it expires and when it is renewed\n" +
 			"  renew   asks the operator to renew a token now\n" +
 			"  test    calls Salesforce with a connection's token and shows the org's API limits\n" +
+			"  admin-instructions  prints a Salesforce admin's steps for a generated JWT key\n" +
 			"No command prints a token.",
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl sfconn"},
 		SilenceUsage:  true,

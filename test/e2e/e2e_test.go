@@ -513,6 +513,58 @@ spec:
 		kubectl("delete", "sfconn", "introspected", "-n", ns)
 	})
 
+	It("generates a JWT key, waits as AwaitingAdmin, and is Ready once the admin registers the certificate", func() {
+		jwtOnly, err := json.Marshal(map[string]any{"apps": []map[string]any{{
+			"clientId": "3MVG9-e2e-generated-key", "name": "sfconn e2e generated key", "flows": []string{"jwt"},
+			"adminApproved": true, "preAuthorizedUsers": []string{creds.jwtUser}}}})
+		Expect(err).NotTo(HaveOccurred())
+		resp, err := http.Post(emulatorURL+"/_emulator/state", "application/json", strings.NewReader(string(jwtOnly)))
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		apply(ns, `
+apiVersion: v1
+kind: Secret
+metadata: {name: generated-credentials}
+stringData: {client_id: "3MVG9-e2e-generated-key", username: "`+creds.jwtUser+`"}
+---
+apiVersion: salesforce.sfconn.io/v1alpha1
+kind: SalesforceConnection
+metadata: {name: generated}
+spec:
+  loginURL: `+emulatorURL+`
+  auth: {jwtBearer: {generateKey: true, credentialsSecretRef: {name: generated-credentials}}}
+`)
+		Eventually(readyReason(ns, "generated")).Should(Equal("False/AwaitingAdmin"))
+		key := secretData(ns, "generated-jwt")
+		Expect(key["tls.key"]).To(HavePrefix("-----BEGIN PRIVATE KEY-----"))
+		for _, line := range strings.Split(key["tls.key"], "\n") {
+			if len(line) > 40 {
+				remember(line) // the last spec greps the manager's output for these
+			}
+		}
+		cert := kubectl("get", "configmap", "generated-jwt-certificate", "-n", ns, "-o", "jsonpath={.data.tls\\.crt}")
+		Expect(cert).To(HavePrefix("-----BEGIN CERTIFICATE-----"))
+		Expect(kubectl("get", "configmap", "generated-jwt-certificate", "-n", ns, "-o", "yaml")).NotTo(ContainSubstring("PRIVATE KEY"))
+		steps, code := runPlugin("admin-instructions", "generated", "-n", ns)
+		Expect(code).To(Equal(0), steps)
+		Expect(steps).To(ContainSubstring("Use digital signatures"))
+		Expect(steps).To(ContainSubstring(strings.TrimSpace(cert)))
+		Expect(steps).NotTo(ContainSubstring("PRIVATE KEY"))
+
+		By("the admin uploading the published certificate, and the engineer asking for a try now")
+		body, err := json.Marshal(map[string]string{"clientId": "3MVG9-e2e-generated-key", "certificatePEM": cert})
+		Expect(err).NotTo(HaveOccurred())
+		resp, err = http.Post(emulatorURL+"/_emulator/apps/certificate", "application/json", strings.NewReader(string(body)))
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		out, code := runPlugin("renew", "generated", "-n", ns, "--wait")
+		Expect(code).To(Equal(0), out)
+		Eventually(readyReason(ns, "generated")).Should(Equal("True/TokenIssued"))
+		kubectl("delete", "sfconn", "generated", "-n", ns)
+	})
+
 	It("never writes a secret value to the manager's output", func() {
 		for _, name := range []string{"crm-jwt", "crm-refresh", "crm-client-credentials", "after-restart", "crm-password"} {
 			remember(secretData(ns, name+"-token")["access_token"])

@@ -22,6 +22,22 @@ import (
 // The kubectl plugin, bin/kubectl-sfconn, run as a user runs it against a connection of its
 // own: its own connected app and run-as user, so that the logins other specs count are not
 // touched, and deleted at the end.
+// runPlugin runs bin/kubectl-sfconn with the suite's kubeconfig and returns its output and
+// exit status.
+func runPlugin(args ...string) (string, int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "kubectl-sfconn"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if err != nil {
+		var exit *exec.ExitError
+		Expect(errors.As(err, &exit)).To(BeTrue(), "running kubectl-sfconn: %v", err)
+		code = exit.ExitCode()
+	}
+	return string(out), code
+}
+
 var _ = Describe("kubectl plugin", Ordered, func() {
 	const (
 		name     = "plugin"
@@ -29,22 +45,7 @@ var _ = Describe("kubectl plugin", Ordered, func() {
 		user     = "plugin@e2e.example"
 	)
 	var ns, pluginBin string
-
-	// plugin runs bin/kubectl-sfconn with the suite's kubeconfig and returns its output and
-	// exit status. The output is checked against the connection's tokens before it is shown.
-	plugin := func(args ...string) (string, int) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, pluginBin, append([]string{"--kubeconfig", kubeconfig}, args...)...)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if err != nil {
-			var exit *exec.ExitError
-			Expect(errors.As(err, &exit)).To(BeTrue(), "running kubectl-sfconn: %v", err)
-			code = exit.ExitCode()
-		}
-		return string(out), code
-	}
+	plugin := runPlugin
 	token := func() string {
 		t := secretData(ns, name+"-token")["access_token"]
 		Expect(t).NotTo(BeEmpty())

@@ -34,6 +34,51 @@ func (e *Emulator) adminHandler() http.Handler {
 			adminResult(w, e.SetUserActive(in.Username, in.Active), func() any { return struct{}{} })
 		}
 	})
+	// The app routes take pointers so that a forgotten field is an error rather than a
+	// removal: a missing certificatePEM or authorized would otherwise read as "" or false.
+	mux.HandleFunc("POST /_emulator/apps/certificate", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			ClientID       string  `json:"clientId"`
+			CertificatePEM *string `json:"certificatePEM"`
+		}
+		if !decode(w, r, &in) {
+			return
+		}
+		err := errors.New(`certificatePEM is required ("" removes the certificate)`)
+		if in.CertificatePEM != nil {
+			err = e.SetAppCertificate(in.ClientID, *in.CertificatePEM)
+		}
+		adminResult(w, err, func() any { return struct{}{} })
+	})
+	mux.HandleFunc("POST /_emulator/apps/preauthorized", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			ClientID   string `json:"clientId"`
+			Username   string `json:"username"`
+			Authorized *bool  `json:"authorized"`
+		}
+		if !decode(w, r, &in) {
+			return
+		}
+		err := errors.New("authorized is required (true or false)")
+		if in.Authorized != nil {
+			err = e.SetPreAuthorized(in.ClientID, in.Username, *in.Authorized)
+		}
+		adminResult(w, err, func() any { return struct{}{} })
+	})
+	mux.HandleFunc("POST /_emulator/apps/admin-approved", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			ClientID      string `json:"clientId"`
+			AdminApproved *bool  `json:"adminApproved"`
+		}
+		if !decode(w, r, &in) {
+			return
+		}
+		err := errors.New("adminApproved is required (true or false)")
+		if in.AdminApproved != nil {
+			err = e.SetAdminApproved(in.ClientID, *in.AdminApproved)
+		}
+		adminResult(w, err, func() any { return struct{}{} })
+	})
 	mux.HandleFunc("GET /_emulator/faults", func(w http.ResponseWriter, r *http.Request) {
 		adminJSON(w, http.StatusOK, e.Faults())
 	})

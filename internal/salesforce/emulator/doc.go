@@ -7,7 +7,12 @@
 // # Model
 //
 // Orgs, connected apps and users (see Org, ConnectedApp, User) are set with New's options
-// or at run time with Apply, Replace, PutOrg, PutApp, PutUser and SetUserActive. All time
+// or at run time with Apply, Replace, PutOrg, PutApp, PutUser and SetUserActive. An admin
+// setting up a JWT bearer client (§6.4) is played one step at a time, each changing a
+// single setting of an existing app: SetAppCertificate, SetAdminApproved and
+// SetPreAuthorized. An app needs neither a secret nor a certificate to exist, so a JWT-only
+// app ({"clientId":"…","flows":["jwt"]}) can be created first and get its certificate later;
+// until then its assertions fail with invalid_grant / invalid assertion. All time
 // comes from the clock of WithClock, so a test with a fake clock can outlive a two-hour
 // session in microseconds.
 //
@@ -54,6 +59,11 @@
 //	POST   /_emulator/state                 State: add or replace the entries given → State
 //	PUT    /_emulator/state                 State: replace the whole model → State
 //	POST   /_emulator/users/active          {"username","active"}
+//	POST   /_emulator/apps/certificate      {"clientId","certificatePEM"}: upload the app's X.509
+//	                                        certificate, replacing any key; "" removes it
+//	POST   /_emulator/apps/preauthorized    {"clientId","username","authorized"}: (un)assign the
+//	                                        user's profile or permission set
+//	POST   /_emulator/apps/admin-approved   {"clientId","adminApproved"}: Permitted Users policy
 //	GET    /_emulator/faults                → [Fault] (count = uses left)
 //	POST   /_emulator/faults                Fault {endpoint,count,status,body,contentType,delay,malformed,reset}
 //	DELETE /_emulator/faults                clear all faults

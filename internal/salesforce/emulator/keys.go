@@ -17,8 +17,12 @@ func parseVerificationKey(certPEM, keyPEM string) (*rsa.PublicKey, error) {
 		return nil, errors.New("set certificatePEM or publicKeyPEM, not both")
 	case certPEM != "":
 		block, _ := pem.Decode([]byte(certPEM))
-		if block == nil || block.Type != "CERTIFICATE" {
+		if block == nil {
 			return nil, errors.New("certificatePEM: no PEM CERTIFICATE block")
+		}
+		if block.Type != "CERTIFICATE" {
+			// Only the type is named: the block may be the private key pasted by mistake.
+			return nil, fmt.Errorf("certificatePEM: PEM block is %q, want CERTIFICATE", block.Type)
 		}
 		cert, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
