@@ -298,13 +298,17 @@ func adminInstructions(conn *sfv1.SalesforceConnection, km *keyMaterial, seen st
 	return b.String()
 }
 
-// awaitingAdmin turns a refused first JWT login with a generated key into the step the
-// admin has still to take. Nil when the error is not one of those steps.
+// awaitingAdmin turns a refused JWT login with a generated key into the step the admin
+// has still to take. Every refusal waits for the admin, not only the three that name a
+// step: the key is the operator's own and the rest is set in Salesforce, so nothing in the
+// cluster can fix it, and a terminal failure would wait for a change that never comes.
+// Nil for failures that are not refusals.
 func awaitingAdmin(err error, conn *sfv1.SalesforceConnection, f *facts) *failure {
 	var e *salesforce.Error
 	if !generatesKey(conn) || !errors.As(err, &e) || e.Class != salesforce.Terminal {
 		return nil
 	}
+	retryAt := f.now.Add(backoff(sfv1.ReasonAwaitingAdmin, 1, f.uid))
 	for i, s := range adminSteps {
 		if e.Code != s.code || (s.description != "" && !strings.EqualFold(strings.TrimSpace(e.Description), s.description)) {
 			continue
@@ -316,10 +320,14 @@ func awaitingAdmin(err error, conn *sfv1.SalesforceConnection, f *facts) *failur
 		case 2:
 			step = fmt.Sprintf(step, orDefault(conn.Spec.Auth.JWTBearer.Username, "(the connection's username)"))
 		}
-		return &failure{reason: sfv1.ReasonAwaitingAdmin, retryAt: f.now.Add(backoff(sfv1.ReasonAwaitingAdmin, 1, f.uid)),
+		return &failure{reason: sfv1.ReasonAwaitingAdmin, retryAt: retryAt,
 			message: fmt.Sprintf("Waiting for a Salesforce admin: Salesforce answered %q, so step %d is not done yet: %s "+
 				"`kubectl sfconn admin-instructions %s -n %s` prints every step with the certificate. The operator tries again every %s, or at once after `kubectl sfconn renew %s -n %s`",
 				e.Code+": "+e.Description, i+1, step, conn.Name, conn.Namespace, shortDuration(awaitingAdminRetry), conn.Name, conn.Namespace)}
 	}
-	return nil
+	return &failure{reason: sfv1.ReasonAwaitingAdmin, retryAt: retryAt,
+		message: fmt.Sprintf("Waiting for a Salesforce admin: Salesforce refused the login with the generated key (%v). "+
+			"Check the connected app, the certificate from ConfigMap %s and the user's pre-authorization: `kubectl sfconn admin-instructions %s -n %s` prints every step. "+
+			"The operator tries again every %s, or at once after `kubectl sfconn renew %s -n %s`",
+			err, jwtCertificateConfigMapName(conn), conn.Name, conn.Namespace, shortDuration(awaitingAdminRetry), conn.Name, conn.Namespace)}
 }

@@ -29,6 +29,10 @@ type LoginLimiter struct {
 	mu       sync.Mutex
 	byOrg    map[string]*rate.Limiter
 	reserved map[types.NamespacedName]time.Time
+	// guard holds the same limit per org, taken when a login actually goes: turns are
+	// handed out in advance, and a manager held up for a few seconds (a long GC, a slow
+	// API server) would otherwise let every turn that fell due meanwhile go at once.
+	guard map[string]*rate.Limiter
 }
 
 // NewLoginLimiter returns a limiter of qps logins per second per org, with bursts of
@@ -41,6 +45,7 @@ func NewLoginLimiter(qps float64, burst int, clk clock.Clock) *LoginLimiter {
 	return &LoginLimiter{
 		limit: rate.Limit(qps), burst: max(burst, 1), planner: newRenewalPlanner(qps, clk),
 		byOrg: map[string]*rate.Limiter{}, reserved: map[types.NamespacedName]time.Time{},
+		guard: map[string]*rate.Limiter{},
 	}
 }
 
@@ -91,23 +96,42 @@ func (l *LoginLimiter) admit(org string, key types.NamespacedName, now time.Time
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if at, ok := l.reserved[key]; ok {
-		if !now.Before(at) {
-			delete(l.reserved, key)
+		if now.Before(at) {
+			return at.Sub(now)
+		}
+		if wait := l.take(l.guard, org, now, false); wait > 0 {
+			// The turn came while others whose turns came earlier are still going:
+			// kept, a moment later.
+			l.reserved[key] = now.Add(wait)
+			return wait
+		}
+		delete(l.reserved, key)
+		return 0
+	}
+	wait := l.take(l.byOrg, org, now, true)
+	if wait <= 0 {
+		if wait = l.take(l.guard, org, now, false); wait <= 0 {
 			return 0
 		}
-		return at.Sub(now)
-	}
-	lim, ok := l.byOrg[org]
-	if !ok {
-		lim = rate.NewLimiter(l.limit, l.burst)
-		l.byOrg[org] = lim
-	}
-	wait := lim.ReserveN(now, 1).DelayFrom(now)
-	if wait <= 0 {
-		return 0
 	}
 	l.reserved[key] = now.Add(wait)
 	return wait
+}
+
+// take reserves one login of org in limiters: 0 when it may go now, else the wait. A
+// reservation that must wait is kept when keep is set (a turn), else given back.
+func (l *LoginLimiter) take(limiters map[string]*rate.Limiter, org string, now time.Time, keep bool) time.Duration {
+	lim, ok := limiters[org]
+	if !ok {
+		lim = rate.NewLimiter(l.limit, l.burst)
+		limiters[org] = lim
+	}
+	r := lim.ReserveN(now, 1)
+	wait := r.DelayFrom(now)
+	if wait > 0 && !keep {
+		r.CancelAt(now)
+	}
+	return max(wait, 0)
 }
 
 // forget drops the turn and the renewal of a connection that no longer exists.

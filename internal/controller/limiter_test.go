@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -49,6 +50,22 @@ func TestLoginLimiter(t *testing.T) {
 	}
 	if w := l.admit("org", key("d"), now.Add(time.Second)); w != 0 {
 		t.Fatalf("retry on time waited %v", w)
+	}
+
+	// A manager held up for a while finds many turns due at once: they go at the limit's
+	// pace, not all together.
+	stalled := NewLoginLimiter(2, 2, clock.RealClock{})
+	for i := range 10 {
+		stalled.admit("org", key(fmt.Sprint("s", i)), now)
+	}
+	later, went := now.Add(time.Minute), 0
+	for i := range 10 {
+		if stalled.admit("org", key(fmt.Sprint("s", i)), later) == 0 {
+			went++
+		}
+	}
+	if went != 2 {
+		t.Fatalf("%d logins went at once after a stall, want the burst of 2", went)
 	}
 
 	l.admit("org", key("f"), now.Add(time.Second))

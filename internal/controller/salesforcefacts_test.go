@@ -202,7 +202,7 @@ func TestAwaitingAdmin(t *testing.T) {
 		{"unknown consumer key: the app", generated, refused("invalid_client_id", "client identifier invalid"), "step 1"},
 		{"invalid assertion: the certificate", generated, refused("invalid_grant", "invalid assertion"), "step 2"},
 		{"not approved: the user's pre-authorization", generated, refused("invalid_grant", "user hasn't approved this consumer"), "step 3"},
-		{"another refusal is not an admin step", generated, refused("invalid_grant", "audience is invalid"), ""},
+		{"another refusal still waits for the admin", generated, refused("invalid_grant", "audience is invalid"), "admin-instructions"},
 		{"an outage is not an admin step", generated, &salesforce.Error{Class: salesforce.Retryable, StatusCode: 503}, ""},
 		{"a key of one's own: the usual AuthenticationFailed", own, refused("invalid_grant", "invalid assertion"), ""},
 	}
