@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -156,8 +157,14 @@ func (p *renewalPlanner) replanLocked() {
 		for k := range bookings {
 			keys = append(keys, k)
 		}
+		// Ties broken by name: renewAt has whole seconds, so a wave holds hundreds of
+		// equal times, and an order that changed from one plan to the next would hand
+		// their starts round and wake every connection again for nothing.
 		slices.SortFunc(keys, func(a, b types.NamespacedName) int {
-			return bookings[a].renewAt.Compare(bookings[b].renewAt)
+			if c := bookings[a].renewAt.Compare(bookings[b].renewAt); c != 0 {
+				return c
+			}
+			return strings.Compare(a.String(), b.String())
 		})
 		renewAts := make([]time.Time, len(keys))
 		for i, k := range keys {

@@ -139,6 +139,41 @@ func TestRenewalPlannerWakesEarlyStarts(t *testing.T) {
 	}
 }
 
+func TestRenewalPlanIsStable(t *testing.T) {
+	// Many renewals due in the same second get the same starts from one plan to the next,
+	// whatever order the bookings are kept in.
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	p := newRenewalPlanner(10, testingclock.NewFakeClock(t0))
+	var keys []types.NamespacedName
+	for i := range 200 {
+		k := types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("c%03d", i)}
+		keys = append(keys, k)
+		p.book("org", k, t0.Add(time.Minute), t0.Add(time.Minute))
+	}
+	plan := func() map[types.NamespacedName]time.Time {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.dirty["org"] = true
+		p.replanLocked()
+		out := map[types.NamespacedName]time.Time{}
+		for _, k := range keys {
+			out[k] = p.orgs["org"][k].start
+		}
+		return out
+	}
+	first := plan()
+	for range 5 {
+		for k, s := range plan() {
+			if !s.Equal(first[k]) {
+				t.Fatalf("%v moved from %v to %v on a replan of the same bookings", k, first[k].Sub(t0), s.Sub(t0))
+			}
+		}
+	}
+	if !first[keys[0]].Before(first[keys[199]]) {
+		t.Fatal("equal renewal times are not ordered by name")
+	}
+}
+
 func receive(t *testing.T, p *renewalPlanner) types.NamespacedName {
 	t.Helper()
 	select {
