@@ -269,6 +269,17 @@ var adminSteps = []struct {
 	{"invalid_grant", "user hasn't approved this consumer", "In the connected app's policies (Manage → Edit Policies), set Permitted Users to \"Admin approved users are pre-authorized\", and assign the profile or a permission set of user %s to the app."},
 }
 
+// adminStep is step i of adminSteps, with this connection's names in it.
+func adminStep(conn *sfv1.SalesforceConnection, i int) string {
+	switch i {
+	case 1:
+		return fmt.Sprintf(adminSteps[i].step, jwtCertificateConfigMapName(conn))
+	case 2:
+		return fmt.Sprintf(adminSteps[i].step, orDefault(conn.Spec.Auth.JWTBearer.Username, "(the connection's username)"))
+	}
+	return adminSteps[i].step
+}
+
 // adminInstructions are the steps a Salesforce admin takes for a generated key, with the
 // error seen, if any, mapped to the step that fixes it.
 func adminInstructions(conn *sfv1.SalesforceConnection, km *keyMaterial, seen string) string {
@@ -282,15 +293,8 @@ func adminInstructions(conn *sfv1.SalesforceConnection, km *keyMaterial, seen st
 			jwtCertificateConfigMapName(conn), km.cert.Fingerprint, stamp(km.cert.NotAfter))
 	}
 	b.WriteString("\nA Salesforce admin:\n")
-	for i, s := range adminSteps {
-		step := s.step
-		switch i {
-		case 1:
-			step = fmt.Sprintf(step, jwtCertificateConfigMapName(conn))
-		case 2:
-			step = fmt.Sprintf(step, orDefault(jwt.Username, "(the connection's username)"))
-		}
-		fmt.Fprintf(&b, "%d. %s\n", i+1, step)
+	for i := range adminSteps {
+		fmt.Fprintf(&b, "%d. %s\n", i+1, adminStep(conn, i))
 	}
 	if seen != "" {
 		fmt.Fprintf(&b, "\nSalesforce answered: %s\n", seen)
@@ -313,13 +317,7 @@ func awaitingAdmin(err error, conn *sfv1.SalesforceConnection, f *facts) *failur
 		if e.Code != s.code || (s.description != "" && !strings.EqualFold(strings.TrimSpace(e.Description), s.description)) {
 			continue
 		}
-		step := s.step
-		switch i {
-		case 1:
-			step = fmt.Sprintf(step, jwtCertificateConfigMapName(conn))
-		case 2:
-			step = fmt.Sprintf(step, orDefault(conn.Spec.Auth.JWTBearer.Username, "(the connection's username)"))
-		}
+		step := adminStep(conn, i)
 		return &failure{reason: sfv1.ReasonAwaitingAdmin, retryAt: retryAt,
 			message: fmt.Sprintf("Waiting for a Salesforce admin: Salesforce answered %q, so step %d is not done yet: %s "+
 				"`kubectl sfconn admin-instructions %s -n %s` prints every step with the certificate. The operator tries again every %s, or at once after `kubectl sfconn renew %s -n %s`",
