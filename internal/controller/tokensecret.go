@@ -254,9 +254,9 @@ func templateFields(conn *sfv1.SalesforceConnection, tok *issuedToken) tokentemp
 	return f
 }
 
-// isControlledBy says whether the connection with this UID owns the Secret.
-func isControlledBy(s *corev1.Secret, uid types.UID) bool {
-	for _, ref := range s.OwnerReferences {
+// isControlledBy says whether the connection with this UID controls the object.
+func isControlledBy(obj metav1.Object, uid types.UID) bool {
+	for _, ref := range obj.GetOwnerReferences() {
 		if ref.Controller != nil && *ref.Controller && ref.UID == uid {
 			return true
 		}

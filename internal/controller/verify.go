@@ -115,7 +115,7 @@ func (r *Reconciler) verify(ctx context.Context, conn *sfv1.SalesforceConnection
 	return f.now.Add(interval)
 }
 
-// verified records a token just issued as alive.
+// verifiedNow records a token just issued as alive, and returns when to probe it.
 func (r *Reconciler) verifiedNow(conn *sfv1.SalesforceConnection, tok *issuedToken, now time.Time) time.Time {
 	if conn.Spec.VerifyInterval == nil || conn.Spec.VerifyInterval.Duration <= 0 {
 		return time.Time{}
