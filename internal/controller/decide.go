@@ -66,6 +66,8 @@ type facts struct {
 	hostProblem string
 	// templateProblem is set when spec.tokenSecret.template cannot be rendered.
 	templateProblem string
+	// keyProblem is set when a generated JWT key cannot be kept or published.
+	keyProblem string
 
 	secret secretState
 	// stored is the token in the token Secret, nil when there is none usable.
@@ -167,6 +169,9 @@ func decide(f *facts) decision {
 	}
 	if f.templateProblem != "" {
 		return decision{blocked: &failure{reason: sfv1.ReasonInvalidSpec, message: f.templateProblem, terminal: true}}
+	}
+	if f.keyProblem != "" {
+		return decision{blocked: &failure{reason: sfv1.ReasonInvalidSpec, message: f.keyProblem, terminal: true}}
 	}
 	if f.secret == secretForeign {
 		return decision{blocked: &failure{reason: sfv1.ReasonInvalidSpec, terminal: true,

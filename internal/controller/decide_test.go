@@ -92,6 +92,8 @@ func TestDecide(t *testing.T) {
 		{name: "credentials missing", facts: newFacts(func(f *facts) {
 			f.inputs, f.problem = nil, &inputsProblem{reason: sfv1.ReasonCredentialsNotFound, message: "not found"}
 		}), blocked: sfv1.ReasonCredentialsNotFound, terminal: true},
+		{name: "generated key's Secret taken by someone else", facts: newFacts(noSecret(), func(f *facts) { f.keyProblem = "Secret crm-jwt exists" }),
+			blocked: sfv1.ReasonInvalidSpec, terminal: true},
 		{name: "login host not allowed", facts: newFacts(noSecret(), func(f *facts) { f.hostProblem = "not allowed" }),
 			blocked: sfv1.ReasonInvalidSpec, terminal: true},
 		{name: "token Secret of someone else", facts: newFacts(func(f *facts) { f.secret, f.stored = secretForeign, nil }),

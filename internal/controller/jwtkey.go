@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -74,7 +76,7 @@ func (r *Reconciler) ensureJWTKey(ctx context.Context, conn *sfv1.SalesforceConn
 	}
 	exists := err == nil
 	if exists && !isControlledBy(&s, conn.UID) {
-		return nil, fmt.Errorf("secret %s exists and is not controlled by this SalesforceConnection: delete it or rename the connection", key.Name)
+		return nil, foreignObjectError{fmt.Sprintf("Secret %s exists and is not controlled by this SalesforceConnection; the operator will not overwrite it with a generated key: delete it or rename the connection", key.Name)}
 	}
 	km := &keyMaterial{}
 	if exists {
@@ -110,7 +112,7 @@ func (r *Reconciler) ensureJWTKey(ctx context.Context, conn *sfv1.SalesforceConn
 		logf.FromContext(ctx).Info("Generated the next JWT key: publish its certificate to the connected app",
 			"connection", klog.KObj(conn), "currentNotAfter", km.cert.NotAfter)
 	}
-	if changed || !exists {
+	if changed {
 		if err := r.writeKeySecret(ctx, conn, km, exists, &s); err != nil {
 			return nil, err
 		}
@@ -132,6 +134,24 @@ func (km *keyMaterial) rotationAt() time.Time {
 	return km.cert.NotAfter.Add(-validity / 3)
 }
 
+// foreignOr reads an object that exists although the cache does not show it: a
+// foreignObjectError when somebody else's, else err (the cache is behind a write of ours).
+func (r *Reconciler) foreignOr(ctx context.Context, obj client.Object, meta metav1.ObjectMeta, err error, format string) error {
+	if getErr := r.APIReader.Get(ctx, types.NamespacedName{Namespace: meta.Namespace, Name: meta.Name}, obj); getErr != nil {
+		return fmt.Errorf("reading %s: %w", meta.Name, getErr)
+	}
+	if !isControlledBy(obj, meta.OwnerReferences[0].UID) {
+		return foreignObjectError{fmt.Sprintf(format, meta.Name)}
+	}
+	return err
+}
+
+// foreignObjectError is a name the generated key needs, taken by someone else's object:
+// the spec cannot work as written, which no retry fixes.
+type foreignObjectError struct{ message string }
+
+func (e foreignObjectError) Error() string { return e.message }
+
 // certificateSubject names the connection in its certificate.
 func certificateSubject(conn *sfv1.SalesforceConnection) string {
 	return "sfconn " + conn.Namespace + "/" + conn.Name
@@ -145,7 +165,14 @@ func (r *Reconciler) writeKeySecret(ctx context.Context, conn *sfv1.SalesforceCo
 	meta := ownedMeta(conn, jwtKeySecretName(conn))
 	if !exists {
 		s := &corev1.Secret{ObjectMeta: meta, Type: corev1.SecretTypeTLS, Data: data}
-		return wrapErr("creating the key Secret", r.Client.Create(ctx, s))
+		err := r.Client.Create(ctx, s)
+		if apierrors.IsAlreadyExists(err) {
+			// The cache holds only the operator's own Secrets: one it does not show may
+			// be somebody else's.
+			return r.foreignOr(ctx, &corev1.Secret{}, meta, err,
+				"Secret %s exists and is not controlled by this SalesforceConnection; the operator will not overwrite it with a generated key: delete it or rename the connection")
+		}
+		return wrapErr("creating the key Secret", err)
 	}
 	updated := current.DeepCopy()
 	updated.Labels = mergeMaps(updated.Labels, meta.Labels)
@@ -166,13 +193,18 @@ func (r *Reconciler) publishCertificate(ctx context.Context, conn *sfv1.Salesfor
 	err := r.Client.Get(ctx, client.ObjectKeyFromObject(&corev1.ConfigMap{ObjectMeta: meta}), &cm)
 	switch {
 	case apierrors.IsNotFound(err):
-		return wrapErr("creating the certificate ConfigMap", r.Client.Create(ctx, &corev1.ConfigMap{ObjectMeta: meta, Data: data}))
+		err := r.Client.Create(ctx, &corev1.ConfigMap{ObjectMeta: meta, Data: data})
+		if apierrors.IsAlreadyExists(err) {
+			return r.foreignOr(ctx, &corev1.ConfigMap{}, meta, err, "ConfigMap %s exists and is not controlled by this SalesforceConnection; "+
+				"the operator will not overwrite it with the certificate: delete it, then run kubectl sfconn renew "+conn.Name+" -n "+conn.Namespace)
+		}
+		return wrapErr("creating the certificate ConfigMap", err)
 	case err != nil:
 		return fmt.Errorf("reading the certificate ConfigMap: %w", err)
-	case !isControlledBy(&corev1.Secret{ObjectMeta: cm.ObjectMeta}, conn.UID):
-		return fmt.Errorf("ConfigMap %s exists and is not controlled by this SalesforceConnection", meta.Name)
+	case !isControlledBy(&cm, conn.UID):
+		return foreignObjectError{fmt.Sprintf("ConfigMap %s exists and is not controlled by this SalesforceConnection; the operator will not overwrite it with the certificate: delete it, then run kubectl sfconn renew %s -n %s", meta.Name, conn.Name, conn.Namespace)}
 	}
-	if mapsEqual(cm.Data, data) && cm.Labels[LabelManagedBy] == ManagedByValue {
+	if maps.Equal(cm.Data, data) && cm.Labels[LabelManagedBy] == ManagedByValue {
 		return nil
 	}
 	updated := cm.DeepCopy()
@@ -180,18 +212,6 @@ func (r *Reconciler) publishCertificate(ctx context.Context, conn *sfv1.Salesfor
 	updated.OwnerReferences = meta.OwnerReferences
 	updated.Data = data
 	return wrapErr("updating the certificate ConfigMap", r.Client.Update(ctx, updated))
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // promoteNextKey makes the next key current once Salesforce accepted it.

@@ -235,7 +235,10 @@ func (r *Reconciler) observe(ctx context.Context, conn *sfv1.SalesforceConnectio
 		f.stored, f.intact = storedToken(secret)
 	}
 	if generatesKey(conn) {
-		if f.jwtKey, err = r.ensureJWTKey(ctx, conn, f.now); err != nil {
+		var foreign foreignObjectError
+		if f.jwtKey, err = r.ensureJWTKey(ctx, conn, f.now); errors.As(err, &foreign) {
+			f.keyProblem = foreign.message
+		} else if err != nil {
 			return nil, err
 		}
 	}

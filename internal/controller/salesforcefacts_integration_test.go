@@ -208,6 +208,25 @@ var _ = Describe("A generated JWT key", func() {
 	})
 })
 
+var _ = Describe("A generated JWT key whose name is taken", func() {
+	It("says InvalidSpec, writes nothing over the other Secret, and goes on once it is gone", func() {
+		ctx := context.Background()
+		ns := newNamespace(ctx)
+		f := newFixture(func(a *emulator.ConnectedApp) { a.PublicKeyPEM = "" })
+		Expect(k8s.Create(ctx, credentialsSecret(ns, "creds", "client_id", f.clientID, "username", f.username))).To(Succeed())
+		Expect(k8s.Create(ctx, credentialsSecret(ns, "crm-jwt", "note", "somebody else's"))).To(Succeed())
+		Expect(k8s.Create(ctx, connection(ns, "crm", sfv1.AuthSpec{JWTBearer: &sfv1.JWTBearerAuth{GenerateKey: true,
+			CredentialsSecretRef: sfv1.SecretReference{Name: "creds"}}}))).To(Succeed())
+		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("False/InvalidSpec"))
+		msg := meta.FindStatusCondition(getConn(ctx, ns, "crm").Status.Conditions, sfv1.ConditionReady).Message
+		Expect(msg).To(ContainSubstring("Secret crm-jwt exists and is not controlled by this SalesforceConnection"))
+		Expect(tokenSecret(ctx, ns, "crm-jwt").Data).NotTo(HaveKey("tls.key"))
+
+		Expect(k8s.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "crm-jwt"}})).To(Succeed())
+		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("False/AwaitingAdmin"))
+	})
+})
+
 var _ = Describe("A generated JWT key nearing its end", func() {
 	It("publishes the next certificate, and switches to it once Salesforce accepts it", func() {
 		ctx := context.Background()

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -149,6 +150,11 @@ func (deletionStarted) Update(e event.UpdateEvent) bool {
 // connectionsNamingSecret maps a Secret to the connections that name it, as credentials
 // or as their token Secret.
 func (r *Reconciler) connectionsNamingSecret(ctx context.Context, secret types.NamespacedName) []reconcile.Request {
-	return r.connectionsMatching(ctx, secret.Namespace, types.NamespacedName{},
+	reqs := r.connectionsMatching(ctx, secret.Namespace, types.NamespacedName{},
 		indexQuery{credentialsSecretIndex, secret.Name}, indexQuery{tokenSecretIndex, secret.Name})
+	// <name>-jwt is the generated key's Secret: one in the way, deleted, frees the name.
+	if conn, ok := strings.CutSuffix(secret.Name, "-jwt"); ok && conn != "" {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: secret.Namespace, Name: conn}})
+	}
+	return reqs
 }
