@@ -34,7 +34,9 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/controller"
 	"github.com/sfconn/sfconn-operator/internal/loginhost"
 	"github.com/sfconn/sfconn-operator/internal/metrics"
+	"github.com/sfconn/sfconn-operator/internal/pacing"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
+	"github.com/sfconn/sfconn-operator/internal/secretversions"
 )
 
 var scheme = runtime.NewScheme()
@@ -149,7 +151,7 @@ func main() {
 		log.Error(err, "Unable to create the manager")
 		os.Exit(1)
 	}
-	secretVersions, err := controller.NewSecretVersions(cfg, mgr.GetHTTPClient(), slices.Sorted(maps.Keys(namespaces)))
+	secretVersions, err := secretversions.New(cfg, mgr.GetHTTPClient(), slices.Sorted(maps.Keys(namespaces)))
 	if err != nil {
 		log.Error(err, "Unable to follow Secret versions")
 		os.Exit(1)
@@ -189,8 +191,8 @@ func main() {
 		Clock:          clock.RealClock{},
 		Recorder:       mgr.GetEventRecorder("sfconn-operator"),
 		ApprovalKey:    key,
-		Limiter:        controller.NewLoginLimiter(salesforceQPS, salesforceBurst, clock.RealClock{}),
-		ProbeLimiter:   controller.NewProbeLimiter(verifyQPS, 10),
+		Limiter:        pacing.NewLoginLimiter(salesforceQPS, salesforceBurst, clock.RealClock{}),
+		ProbeLimiter:   pacing.NewProbeLimiter(verifyQPS, 10),
 	}
 	if err := r.SetupWithManager(mgr, secretVersions, controllerOptions(maxConcurrent)); err != nil {
 		log.Error(err, "Unable to set up the controller")

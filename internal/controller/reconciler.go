@@ -20,6 +20,7 @@ import (
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/loginhost"
+	"github.com/sfconn/sfconn-operator/internal/pacing"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
 	"github.com/sfconn/sfconn-operator/internal/tokentemplate"
 )
@@ -48,9 +49,9 @@ type Reconciler struct {
 	// ApprovalKey keys the hashes that identify approvals in status (see approvalID).
 	ApprovalKey []byte
 	// Limiter spaces logins per Salesforce org; nil means no limit.
-	Limiter *LoginLimiter
+	Limiter *pacing.LoginLimiter
 	// ProbeLimiter spaces liveness probes (spec.verifyInterval) per org; nil means no limit.
-	ProbeLimiter *ProbeLimiter
+	ProbeLimiter *pacing.ProbeLimiter
 
 	// unsaved holds rotated refresh tokens that could not be stored yet, by connection
 	// UID. Under rotation the one sent is already dead, so this copy is the only live one
@@ -118,7 +119,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		if apierrors.IsNotFound(err) {
 			r.replaced.Delete(req.NamespacedName)
 			r.issued.Delete(req.NamespacedName)
-			r.Limiter.forget(req.NamespacedName)
+			r.Limiter.Forget(req.NamespacedName)
 			r.verified.Delete(req.NamespacedName)
 			r.rejected.Delete(req.NamespacedName)
 		}
@@ -139,7 +140,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	if f.stored != nil {
-		f.plannedStart = r.Limiter.plannedStart(req.NamespacedName,
+		f.plannedStart = r.Limiter.PlannedStart(req.NamespacedName,
 			f.renewalOf(f.stored))
 	}
 	f.verifyWake = r.verify(ctx, &conn, f)
@@ -147,7 +148,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if d.login {
 		// Asked before the credentials are read: a connection that must wait for its
 		// turn reads them once, when the turn comes.
-		if wait := r.Limiter.admit(orgKey(&conn, loginURLOf(&conn)), req.NamespacedName, f.now); wait > 0 {
+		if wait := r.Limiter.Admit(pacing.OrgKey(conn.Status.OrgID, loginURLOf(&conn)), req.NamespacedName, f.now); wait > 0 {
 			// Waiting for a login slot changes nothing a person needs to see: the status
 			// stays as it is (a new connection reads as in progress), and the turn is kept.
 			log.V(1).Info("Waiting for a login slot", "connection", klog.KObj(&conn), "for", wait)
@@ -195,13 +196,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if o.token != nil {
 		// The org's renewal plan may start this renewal earlier than its renewal time, so
 		// that the login limit admits every renewal of a crowded stretch in time.
-		start := r.Limiter.book(orgKey(&conn, loginURLOf(&conn)), req.NamespacedName,
+		start := r.Limiter.Book(pacing.OrgKey(conn.Status.OrgID, loginURLOf(&conn)), req.NamespacedName,
 			f.renewalOf(o.token), wake)
 		if start.After(r.Clock.Now()) && (wake.IsZero() || start.Before(wake)) {
 			wake = start
 		}
 	} else {
-		r.Limiter.unbook(req.NamespacedName)
+		r.Limiter.Unbook(req.NamespacedName)
 	}
 	if !wake.IsZero() {
 		log.V(1).Info("Next check", "connection", klog.KObj(&conn), "at", wake)

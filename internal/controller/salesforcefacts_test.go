@@ -153,35 +153,6 @@ func TestVerifyHelpers(t *testing.T) {
 			t.Errorf("tokenRefused(%v) = %v", tt.err, got)
 		}
 	}
-
-	l := NewProbeLimiter(1, 2)
-	if NewProbeLimiter(0, 2) != nil {
-		t.Fatal("qps 0 must mean no limit")
-	}
-	if w := (*ProbeLimiter)(nil).wait("org", t0); w != 0 {
-		t.Fatalf("no limiter waited %v", w)
-	}
-	for i := range 2 {
-		if w := l.wait("org", t0); w != 0 {
-			t.Fatalf("probe %d of the burst waited %v", i+1, w)
-		}
-	}
-	if w := l.wait("org", t0); w != time.Second {
-		t.Fatalf("third probe waits %v, want 1s", w)
-	}
-	// A probe told to wait takes no turn: asked again a second later, it goes.
-	if w := l.wait("org", t0.Add(time.Second)); w != 0 {
-		t.Fatalf("probe after its wait waited %v", w)
-	}
-	if l.wait("other", t0) != 0 {
-		t.Fatal("limits are per org")
-	}
-
-	for in, want := range map[time.Duration]string{2 * time.Hour: "2h", 15 * time.Minute: "15m", 90 * time.Minute: "1h30m", 45 * time.Second: "45s"} {
-		if got := shortDuration(in); got != want {
-			t.Errorf("shortDuration(%v) = %q, want %q", in, got, want)
-		}
-	}
 }
 
 func TestAwaitingAdmin(t *testing.T) {
@@ -233,5 +204,11 @@ func TestAwaitingAdmin(t *testing.T) {
 	}
 	if backoff(sfv1.ReasonAwaitingAdmin, 7, "uid") != awaitingAdminRetry {
 		t.Fatal("AwaitingAdmin does not retry at its steady interval")
+	}
+
+	for in, want := range map[time.Duration]string{2 * time.Hour: "2h", 15 * time.Minute: "15m", 90 * time.Minute: "1h30m", 45 * time.Second: "45s"} {
+		if got := shortDuration(in); got != want {
+			t.Errorf("shortDuration(%v) = %q, want %q", in, got, want)
+		}
 	}
 }

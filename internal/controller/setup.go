@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/secretversions"
 )
 
 // Indexes of connections by the Secrets they name.
@@ -29,7 +30,7 @@ const (
 // SetupWithManager registers the reconciler. secrets follows the versions of every Secret
 // (see NewSecretVersions): a change to a credentials Secret wakes the connections that use
 // it, without the operator caching every Secret.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *SecretVersions, opts controller.Options) error {
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.Versions, opts controller.Options) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, credentialsSecretIndex,
 		func(o client.Object) []string {
 			if name := credentialsSecretName(&o.(*sfv1.SalesforceConnection).Spec); name != "" {
@@ -76,7 +77,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *SecretVersions,
 		if err := mgr.Add(r.Limiter); err != nil {
 			return err
 		}
-		b = b.WatchesRawSource(r.Limiter.wakeSource())
+		b = b.WatchesRawSource(r.Limiter.WakeSource())
 	}
 	return b.Complete(r)
 }

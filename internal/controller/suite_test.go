@@ -34,6 +34,7 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/loginhost"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
 	"github.com/sfconn/sfconn-operator/internal/salesforce/emulator"
+	"github.com/sfconn/sfconn-operator/internal/secretversions"
 )
 
 // The integration tests run the real reconciler in a real manager against a real
@@ -112,7 +113,7 @@ func startManager() context.CancelFunc {
 		Cache:                  CacheOptions(cache.Options{}),
 	})
 	Expect(err).NotTo(HaveOccurred())
-	secretVersions, err := NewSecretVersions(cfg, mgr.GetHTTPClient(), nil)
+	secretVersions, err := secretversions.New(cfg, mgr.GetHTTPClient(), nil)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(mgr.Add(secretVersions)).To(Succeed())
 	hosts, err := loginhost.Parse([]string{"127.0.0.1"})

@@ -4,57 +4,16 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/pacing"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
 )
-
-// ProbeLimiter spaces liveness probes per Salesforce org, so that a restart or many
-// connections with the same verifyInterval do not hit an org at once. Unlike logins,
-// a probe told to wait simply comes back later: it holds no turn.
-type ProbeLimiter struct {
-	limit rate.Limit
-	burst int
-
-	mu    sync.Mutex
-	byOrg map[string]*rate.Limiter
-}
-
-// NewProbeLimiter allows qps probes per second per org, with bursts of burst; nil (no
-// limit) when qps is not positive.
-func NewProbeLimiter(qps float64, burst int) *ProbeLimiter {
-	if qps <= 0 {
-		return nil
-	}
-	return &ProbeLimiter{limit: rate.Limit(qps), burst: max(burst, 1), byOrg: map[string]*rate.Limiter{}}
-}
-
-// wait returns 0 when a probe of org may go now, else how long until it may.
-func (l *ProbeLimiter) wait(org string, now time.Time) time.Duration {
-	if l == nil {
-		return 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := l.byOrg[org]
-	if !ok {
-		lim = rate.NewLimiter(l.limit, l.burst)
-		l.byOrg[org] = lim
-	}
-	res := lim.ReserveN(now, 1)
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return d
-	}
-	return 0
-}
 
 // verification is the last time a token was found alive.
 type verification struct {
@@ -93,7 +52,7 @@ func (r *Reconciler) verify(ctx context.Context, conn *sfv1.SalesforceConnection
 	if due := v.(verification).at.Add(interval); f.now.Before(due) {
 		return due
 	}
-	if wait := r.ProbeLimiter.wait(orgKey(conn, loginURLOf(conn)), f.now); wait > 0 {
+	if wait := r.ProbeLimiter.Wait(pacing.OrgKey(conn.Status.OrgID, loginURLOf(conn)), f.now); wait > 0 {
 		return f.now.Add(wait)
 	}
 

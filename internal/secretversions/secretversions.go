@@ -1,4 +1,7 @@
-package controller
+// Package secretversions follows the resourceVersion of every Secret in the watched
+// namespaces, so the operator learns that a credentials Secret changed without caching
+// Secrets that are none of its business.
+package secretversions
 
 import (
 	"context"
@@ -20,7 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 )
 
-// SecretVersions follows the metadata of every Secret in the watched namespaces and keeps
+// Versions follows the metadata of every Secret in the watched namespaces and keeps
 // of each only its resourceVersion. Credentials Secrets carry no label of ours, so the
 // operator must hear of every Secret to notice that one of them changed; what it keeps is
 // a name and a version, about a hundred bytes, where an informer's cache of metadata
@@ -30,7 +33,7 @@ import (
 // It answers two questions without a call to the API server: does a Secret of this name
 // exist, and which version of it is current. Each change is passed to the controller as
 // the Secret's name (Source).
-type SecretVersions struct {
+type Versions struct {
 	client     metadata.Interface
 	namespaces []string
 
@@ -44,10 +47,10 @@ type SecretVersions struct {
 	syncedOnce sync.Once
 }
 
-// NewSecretVersions follows the Secrets of namespaces, or of all namespaces when empty. The
+// New follows the Secrets of namespaces, or of all namespaces when empty. The
 // caller adds it to the manager, which runs it on every replica, leader or not, so that a
 // new leader starts with it warm.
-func NewSecretVersions(cfg *rest.Config, httpClient *http.Client, namespaces []string) (*SecretVersions, error) {
+func New(cfg *rest.Config, httpClient *http.Client, namespaces []string) (*Versions, error) {
 	c, err := metadata.NewForConfigAndClient(cfg, httpClient)
 	if err != nil {
 		return nil, fmt.Errorf("creating a metadata client: %w", err)
@@ -55,12 +58,12 @@ func NewSecretVersions(cfg *rest.Config, httpClient *http.Client, namespaces []s
 	if len(namespaces) == 0 {
 		namespaces = []string{metav1.NamespaceAll}
 	}
-	return &SecretVersions{client: c, namespaces: namespaces,
+	return &Versions{client: c, namespaces: namespaces,
 		parts: map[string]map[types.NamespacedName]string{}, synced: make(chan struct{})}, nil
 }
 
 // Version returns the current resourceVersion of a Secret, and whether it exists.
-func (s *SecretVersions) Version(key types.NamespacedName) (string, bool) {
+func (s *Versions) Version(key types.NamespacedName) (string, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	part, ok := s.parts[metav1.NamespaceAll]
@@ -72,7 +75,7 @@ func (s *SecretVersions) Version(key types.NamespacedName) (string, bool) {
 }
 
 // Start follows the Secrets until ctx ends.
-func (s *SecretVersions) Start(ctx context.Context) error {
+func (s *Versions) Start(ctx context.Context) error {
 	gvr := corev1.SchemeGroupVersion.WithResource("secrets")
 	var wg sync.WaitGroup
 	lists := make(chan struct{}, len(s.namespaces))
@@ -106,10 +109,10 @@ func (s *SecretVersions) Start(ctx context.Context) error {
 }
 
 // NeedLeaderElection is false: every replica follows the Secrets.
-func (s *SecretVersions) NeedLeaderElection() bool { return false }
+func (s *Versions) NeedLeaderElection() bool { return false }
 
 // WaitForSync returns when every namespace has been listed once.
-func (s *SecretVersions) WaitForSync(ctx context.Context) error {
+func (s *Versions) WaitForSync(ctx context.Context) error {
 	select {
 	case <-s.synced:
 		return nil
@@ -120,12 +123,12 @@ func (s *SecretVersions) WaitForSync(ctx context.Context) error {
 
 // Source passes each change of a Secret to the controller through mapFn. The controller
 // waits for the first list before it starts its workers.
-func (s *SecretVersions) Source(mapFn handler.TypedMapFunc[types.NamespacedName, reconcile.Request]) source.Source {
+func (s *Versions) Source(mapFn handler.TypedMapFunc[types.NamespacedName, reconcile.Request]) source.Source {
 	return &secretVersionsSource{versions: s, mapFn: mapFn}
 }
 
 // change records a Secret's version ("" when it is gone) and tells the controller.
-func (s *SecretVersions) change(namespace string, key types.NamespacedName, rv string) {
+func (s *Versions) change(namespace string, key types.NamespacedName, rv string) {
 	s.mu.Lock()
 	part := s.parts[namespace]
 	if part == nil {
@@ -146,7 +149,7 @@ func (s *SecretVersions) change(namespace string, key types.NamespacedName, rv s
 
 // replace swaps a namespace's partition for a new list, and tells the controller of every
 // Secret that changed, appeared or went while the watch was down.
-func (s *SecretVersions) replace(namespace string, part map[types.NamespacedName]string) {
+func (s *Versions) replace(namespace string, part map[types.NamespacedName]string) {
 	s.mu.Lock()
 	old := s.parts[namespace]
 	s.parts[namespace] = part
@@ -169,7 +172,7 @@ func (s *SecretVersions) replace(namespace string, part map[types.NamespacedName
 
 // versionStore is what a reflector writes to: one namespace's partition.
 type versionStore struct {
-	owner     *SecretVersions
+	owner     *Versions
 	namespace string
 	listed    chan<- struct{}
 	once      sync.Once
@@ -228,9 +231,9 @@ func (v *versionStore) Replace(items []any, _ string) error {
 	return nil
 }
 
-// secretVersionsSource connects SecretVersions to a controller's queue.
+// secretVersionsSource connects Versions to a controller's queue.
 type secretVersionsSource struct {
-	versions *SecretVersions
+	versions *Versions
 	mapFn    handler.TypedMapFunc[types.NamespacedName, reconcile.Request]
 }
 

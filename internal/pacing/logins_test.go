@@ -1,15 +1,12 @@
-package controller
+package pacing
 
 import (
 	"fmt"
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
-
-	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 )
 
 func TestLoginLimiter(t *testing.T) {
@@ -20,35 +17,35 @@ func TestLoginLimiter(t *testing.T) {
 	if NewLoginLimiter(0, 5, clock.RealClock{}) != nil {
 		t.Fatal("qps 0 must mean no limiter")
 	}
-	if w := none.admit("org", key("a"), now); w != 0 {
+	if w := none.Admit("org", key("a"), now); w != 0 {
 		t.Fatalf("no limiter waited %v", w)
 	}
 
 	l := NewLoginLimiter(2, 2, clock.RealClock{}) // two at once, then one every 500ms
-	if w := l.admit("org", key("a"), now); w != 0 {
+	if w := l.Admit("org", key("a"), now); w != 0 {
 		t.Fatalf("first login waited %v", w)
 	}
-	if w := l.admit("org", key("b"), now); w != 0 {
+	if w := l.Admit("org", key("b"), now); w != 0 {
 		t.Fatalf("second login (burst) waited %v", w)
 	}
-	wc := l.admit("org", key("c"), now)
-	wd := l.admit("org", key("d"), now)
+	wc := l.Admit("org", key("c"), now)
+	wd := l.Admit("org", key("d"), now)
 	if wc != 500*time.Millisecond || wd != time.Second {
 		t.Fatalf("waits = %v, %v; want 500ms, 1s", wc, wd)
 	}
-	if w := l.admit("other-org", key("e"), now); w != 0 {
+	if w := l.Admit("other-org", key("e"), now); w != 0 {
 		t.Fatalf("another org waited %v: limits are per org", w)
 	}
 
 	// A connection told to wait keeps its turn: asked again too early it learns the rest of
 	// its wait, not a new place at the back of the queue.
-	if w := l.admit("org", key("c"), now.Add(200*time.Millisecond)); w != 300*time.Millisecond {
+	if w := l.Admit("org", key("c"), now.Add(200*time.Millisecond)); w != 300*time.Millisecond {
 		t.Fatalf("early retry waits %v, want the remaining 300ms", w)
 	}
-	if w := l.admit("org", key("c"), now.Add(500*time.Millisecond)); w != 0 {
+	if w := l.Admit("org", key("c"), now.Add(500*time.Millisecond)); w != 0 {
 		t.Fatalf("retry on time waited %v", w)
 	}
-	if w := l.admit("org", key("d"), now.Add(time.Second)); w != 0 {
+	if w := l.Admit("org", key("d"), now.Add(time.Second)); w != 0 {
 		t.Fatalf("retry on time waited %v", w)
 	}
 
@@ -56,11 +53,11 @@ func TestLoginLimiter(t *testing.T) {
 	// pace, not all together.
 	stalled := NewLoginLimiter(2, 2, clock.RealClock{})
 	for i := range 10 {
-		stalled.admit("org", key(fmt.Sprint("s", i)), now)
+		stalled.Admit("org", key(fmt.Sprint("s", i)), now)
 	}
 	later, went := now.Add(time.Minute), 0
 	for i := range 10 {
-		if stalled.admit("org", key(fmt.Sprint("s", i)), later) == 0 {
+		if stalled.Admit("org", key(fmt.Sprint("s", i)), later) == 0 {
 			went++
 		}
 	}
@@ -68,21 +65,18 @@ func TestLoginLimiter(t *testing.T) {
 		t.Fatalf("%d logins went at once after a stall, want the burst of 2", went)
 	}
 
-	l.admit("org", key("f"), now.Add(time.Second))
-	l.forget(key("f"))
+	l.Admit("org", key("f"), now.Add(time.Second))
+	l.Forget(key("f"))
 	if _, held := l.reserved[key("f")]; held {
 		t.Fatal("forget kept the turn of a deleted connection")
 	}
 }
 
 func TestOrgKey(t *testing.T) {
-	conn := &sfv1.SalesforceConnection{}
-	if k := orgKey(conn, "https://acme.my.salesforce.com"); k != "acme.my.salesforce.com" {
-		t.Fatalf("orgKey before the first login = %q", k)
+	if k := OrgKey("", "https://acme.my.salesforce.com"); k != "acme.my.salesforce.com" {
+		t.Fatalf("OrgKey before the first login = %q", k)
 	}
-	conn.Status.OrgID = "00D000000000001AAA"
-	conn.Status.IssuedAt = &metav1.Time{}
-	if k := orgKey(conn, "https://login.salesforce.com"); k != "00D000000000001AAA" {
-		t.Fatalf("orgKey after a login = %q", k)
+	if k := OrgKey("00D000000000001AAA", "https://login.salesforce.com"); k != "00D000000000001AAA" {
+		t.Fatalf("OrgKey after a login = %q", k)
 	}
 }

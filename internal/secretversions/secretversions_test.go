@@ -1,4 +1,4 @@
-package controller
+package secretversions
 
 import (
 	"slices"
@@ -10,8 +10,8 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 )
 
-func TestSecretVersionsStore(t *testing.T) {
-	s := &SecretVersions{parts: map[string]map[types.NamespacedName]string{}, synced: make(chan struct{})}
+func TestVersionsStore(t *testing.T) {
+	s := &Versions{parts: map[string]map[types.NamespacedName]string{}, synced: make(chan struct{})}
 	listed := make(chan struct{}, 2)
 	a := &versionStore{owner: s, namespace: "a", listed: listed}
 	b := &versionStore{owner: s, namespace: "b", listed: listed}

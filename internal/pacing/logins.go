@@ -1,4 +1,8 @@
-package controller
+// Package pacing spaces what the operator asks of Salesforce: logins per org under
+// --salesforce-qps, with renewals due together planned so the limit admits each before
+// its renewal time, and liveness probes per org under --verify-qps. It keeps no state a
+// restart would miss: a new process books each connection again on its first pass.
+package pacing
 
 import (
 	"context"
@@ -12,8 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
-
-	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 )
 
 // LoginLimiter spaces the operator's logins to each Salesforce org, so that thousands of
@@ -55,41 +57,41 @@ func (l *LoginLimiter) Start(ctx context.Context) error { return l.planner.Start
 // NeedLeaderElection says the planner runs where the reconciler does: on the leader.
 func (l *LoginLimiter) NeedLeaderElection() bool { return true }
 
-// wakeSource delivers the connections whose planned renewal start has come.
-func (l *LoginLimiter) wakeSource() source.Source {
+// WakeSource delivers the connections whose planned renewal start has come.
+func (l *LoginLimiter) WakeSource() source.Source {
 	return source.Channel(l.planner.wakes, handler.TypedEnqueueRequestsFromMapFunc(
 		func(_ context.Context, key types.NamespacedName) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: key}}
 		}))
 }
 
-// book records a connection's next renewal in its org's plan, and returns its planned
+// Book records a connection's next renewal in its org's plan, and returns its planned
 // start when one is known, else zero.
-func (l *LoginLimiter) book(org string, key types.NamespacedName, renewAt, wakeAt time.Time) time.Time {
+func (l *LoginLimiter) Book(org string, key types.NamespacedName, renewAt, wakeAt time.Time) time.Time {
 	if l == nil {
 		return time.Time{}
 	}
 	return l.planner.book(org, key, renewAt, wakeAt)
 }
 
-// unbook drops the renewal of a connection that holds no token.
-func (l *LoginLimiter) unbook(key types.NamespacedName) {
+// Unbook drops the renewal of a connection that holds no token.
+func (l *LoginLimiter) Unbook(key types.NamespacedName) {
 	if l == nil {
 		return
 	}
 	l.planner.unbook(key)
 }
 
-// plannedStart is when the renewal at renewAt starts by the plan, zero when unplanned.
-func (l *LoginLimiter) plannedStart(key types.NamespacedName, renewAt time.Time) time.Time {
+// PlannedStart is when the renewal at renewAt starts by the plan, zero when unplanned.
+func (l *LoginLimiter) PlannedStart(key types.NamespacedName, renewAt time.Time) time.Time {
 	if l == nil {
 		return time.Time{}
 	}
 	return l.planner.plannedStart(key, renewAt)
 }
 
-// admit returns 0 when the connection may log in now, else how long it must wait.
-func (l *LoginLimiter) admit(org string, key types.NamespacedName, now time.Time) time.Duration {
+// Admit returns 0 when the connection may log in now, else how long it must wait.
+func (l *LoginLimiter) Admit(org string, key types.NamespacedName, now time.Time) time.Duration {
 	if l == nil {
 		return 0
 	}
@@ -134,8 +136,8 @@ func (l *LoginLimiter) take(limiters map[string]*rate.Limiter, org string, now t
 	return max(wait, 0)
 }
 
-// forget drops the turn and the renewal of a connection that no longer exists.
-func (l *LoginLimiter) forget(key types.NamespacedName) {
+// Forget drops the turn and the renewal of a connection that no longer exists.
+func (l *LoginLimiter) Forget(key types.NamespacedName) {
 	if l == nil {
 		return
 	}
@@ -145,12 +147,12 @@ func (l *LoginLimiter) forget(key types.NamespacedName) {
 	delete(l.reserved, key)
 }
 
-// orgKey names the org a login goes to: its ID once a login told it, else the login host
+// OrgKey names the org a login goes to: its ID once a login told it, else the login host
 // (a My Domain host is one org; the shared login hosts group their orgs, which errs on the
 // side of fewer logins).
-func orgKey(conn *sfv1.SalesforceConnection, loginURL string) string {
-	if conn.Status.OrgID != "" {
-		return conn.Status.OrgID
+func OrgKey(orgID, loginURL string) string {
+	if orgID != "" {
+		return orgID
 	}
 	if u, err := url.Parse(loginURL); err == nil {
 		return u.Host

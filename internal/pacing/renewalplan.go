@@ -1,4 +1,4 @@
-package controller
+package pacing
 
 import (
 	"context"
@@ -77,7 +77,7 @@ func planStarts(renewAts []time.Time, interval time.Duration) []time.Time {
 	return starts
 }
 
-// book records the next renewal of a connection and when its pass will come back on its
+// Book records the next renewal of a connection and when its pass will come back on its
 // own. It returns the planned start when one is known for this renewal time, else zero.
 func (p *renewalPlanner) book(org string, key types.NamespacedName, renewAt, wakeAt time.Time) time.Time {
 	p.mu.Lock()
