@@ -30,7 +30,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
-	"github.com/sfconn/sfconn-operator/internal/approvalkey"
+	"github.com/sfconn/sfconn-operator/internal/approvals"
 	"github.com/sfconn/sfconn-operator/internal/controller"
 	"github.com/sfconn/sfconn-operator/internal/loginhost"
 	"github.com/sfconn/sfconn-operator/internal/metrics"
@@ -169,7 +169,7 @@ func main() {
 		os.Exit(1)
 	}
 	keyCtx, cancelKey := context.WithTimeout(context.Background(), time.Minute)
-	key, err := approvalkey.Load(keyCtx, directClient, leaseNamespace(leaderElectionNS), approvalKeySecret)
+	key, err := approvals.LoadKey(keyCtx, directClient, leaseNamespace(leaderElectionNS), approvalKeySecret)
 	cancelKey()
 	if err != nil {
 		log.Error(err, "Unable to load the approval key")

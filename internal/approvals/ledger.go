@@ -1,0 +1,180 @@
+// Package approvals counts what Salesforce limits: five approvals (refresh tokens) per
+// user and connected app, where a sixth silently revokes the oldest, even one held by
+// another system (docs/salesforce-behaviour.md#five-approvals-per-user-per-connected-app).
+// The ledger counts the approvals connections in the cluster hold, per principal, from
+// their status through a cache index, so a restart loses nothing; Salesforce's own count
+// comes from a query of its OauthToken object.
+package approvals
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+)
+
+// Limit is Salesforce's number of approvals per user and connected app.
+const Limit = 5
+
+// Index indexes connections by principal: "id:<client>/<org>/<user>" once a login told
+// who the token is for, and "name:<client>/<username>" when the username is known, so a
+// device login can be checked before anyone knows the user's id.
+const Index = "status.principal"
+
+// IDKey is the index key of a principal known by its ids.
+func IDKey(p *sfv1.Principal) string {
+	return "id:" + p.ClientID + "/" + p.OrgID + "/" + p.UserID
+}
+
+// NameKey is the index key of a principal known by its username.
+func NameKey(clientID, username string) string {
+	return "name:" + clientID + "/" + strings.ToLower(username)
+}
+
+// Keys are the index keys a connection is found under: its principal's, and for a device
+// login the user it names.
+func Keys(c *sfv1.SalesforceConnection) []string {
+	var keys []string
+	if p := c.Status.Principal; p != nil && p.UserID != "" {
+		keys = append(keys, IDKey(p))
+		if p.Username != "" {
+			keys = append(keys, NameKey(p.ClientID, p.Username))
+		}
+	}
+	if d := c.Spec.Auth.DeviceLogin; d != nil && d.ClientID != "" && d.Username != "" {
+		if k := NameKey(d.ClientID, d.Username); !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// Held is one approval and the connections that hold it.
+type Held struct {
+	ID      string
+	Since   time.Time
+	Holders []string
+}
+
+// View is what the cluster holds for one principal.
+type View struct {
+	// Approvals, oldest first.
+	Approvals []Held
+}
+
+// Count is how many approvals the cluster holds; nil counts none.
+func (v *View) Count() int {
+	if v == nil {
+		return 0
+	}
+	return len(v.Approvals)
+}
+
+// Holders lists namespace/name of the holders, oldest approval first.
+func (v *View) Holders() []string {
+	var out []string
+	for _, a := range v.Approvals {
+		out = append(out, a.Holders...)
+	}
+	return out
+}
+
+// Describe lists the approvals for a message: "ns/a (since ...), ns/b and ns/c (since ...)".
+func (v *View) Describe() string {
+	parts := make([]string, 0, len(v.Approvals))
+	for _, a := range v.Approvals {
+		parts = append(parts, fmt.Sprintf("%s (since %s)", strings.Join(a.Holders, " and "), stamp(a.Since)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Compute groups the connections' approvals. Pure: table tests cover it.
+func Compute(conns []sfv1.SalesforceConnection) *View {
+	byID := map[string]*Held{}
+	for i := range conns {
+		c := &conns[i]
+		if !c.DeletionTimestamp.IsZero() || c.Status.Approval == nil || c.Status.Approval.ID == "" {
+			continue
+		}
+		a := byID[c.Status.Approval.ID]
+		if a == nil {
+			a = &Held{ID: c.Status.Approval.ID, Since: c.Status.Approval.Since.Time}
+			byID[a.ID] = a
+		}
+		if c.Status.Approval.Since.Time.Before(a.Since) {
+			a.Since = c.Status.Approval.Since.Time
+		}
+		a.Holders = append(a.Holders, c.Namespace+"/"+c.Name)
+	}
+	view := &View{}
+	for _, a := range byID {
+		slices.Sort(a.Holders)
+		view.Approvals = append(view.Approvals, *a)
+	}
+	slices.SortFunc(view.Approvals, func(a, b Held) int {
+		if c := a.Since.Compare(b.Since); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return view
+}
+
+// Ledger lists the connections found under key in the index and computes the view, with
+// self as the caller's pass leaves it (its status in the cache is the last pass's).
+func Ledger(ctx context.Context, c client.Reader, key string, self *sfv1.SalesforceConnection) (*View, error) {
+	var list sfv1.SalesforceConnectionList
+	if err := c.List(ctx, &list, client.MatchingFields{Index: key}); err != nil {
+		return nil, fmt.Errorf("listing connections of the principal: %w", err)
+	}
+	conns := make([]sfv1.SalesforceConnection, 0, len(list.Items)+1)
+	for _, c := range list.Items {
+		if c.UID != self.UID {
+			conns = append(conns, c)
+		}
+	}
+	conns = append(conns, *self)
+	return Compute(conns), nil
+}
+
+// NextPrincipal is who the token in the token Secret speaks for, after a pass that logged
+// in (renewed) or not: the org and user ids of the token answer and the client id that
+// asked for it; nil without a token.
+func NextPrincipal(prev *sfv1.Principal, hasToken, renewed bool, clientID, orgID, userID, username string) *sfv1.Principal {
+	if !renewed {
+		if !hasToken {
+			return nil
+		}
+		return prev
+	}
+	p := &sfv1.Principal{OrgID: orgID, ClientID: clientID, UserID: userID, Username: username}
+	if p.OrgID == "" || p.UserID == "" {
+		return nil
+	}
+	if p.Username == "" && prev != nil && prev.UserID == p.UserID {
+		p.Username = prev.Username
+	}
+	return p
+}
+
+// NextApproval is the approval a connection holds after a pass: the one its last login
+// used (id, empty when the pass made none), none once Salesforce said the refresh token
+// is dead or when its flow holds none.
+func NextApproval(prev *sfv1.ApprovalRef, holds, revoked bool, id string, minted bool, now time.Time) *sfv1.ApprovalRef {
+	switch {
+	case !holds, revoked:
+		return nil
+	case id == "":
+		return prev
+	case prev != nil && prev.ID == id:
+		return prev
+	}
+	return &sfv1.ApprovalRef{ID: id, Since: statusTime(now), MintedByOperator: minted}
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
