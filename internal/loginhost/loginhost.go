@@ -5,7 +5,7 @@
 // their own and collect the credentials Secret of their namespace in clear, or make the
 // operator probe the cluster network. So only hosts matching the operator's
 // --allowed-login-hosts are ever contacted: by default Salesforce's own login domains
-// (shared/salesforce-oauth.md section 8), over https on the default port.
+// (docs/salesforce-behaviour.md#login-hosts-and-my-domain), over https on the default port.
 package loginhost
 
 import (
@@ -17,7 +17,8 @@ import (
 
 // DefaultPatterns are Salesforce's login domains: the generic login hosts and the My
 // Domain families (production, sandbox and other partitions, Experience Cloud sites,
-// Government Cloud on .mil, Salesforce on Alibaba Cloud, alternative My Domains).
+// Government Cloud on .mil, Salesforce on Alibaba Cloud, alternative My Domains;
+// docs/salesforce-behaviour.md#my-domain-host-shapes-and-sandboxes).
 var DefaultPatterns = []string{
 	"login.salesforce.com",
 	"test.salesforce.com",
@@ -123,15 +124,15 @@ func (p *Policy) Check(loginURL string) error {
 	return fmt.Errorf("login host %q is not allowed by the operator's --allowed-login-hosts", host)
 }
 
-// instanceDomains are Salesforce's own domains (sfdx-core's list, salesforce-oauth.md
-// section 8), where orgs live beyond their login hosts: legacy instances such as
-// na1.salesforce.com, and *.force.com.
+// instanceDomains are Salesforce's own domains (sfdx-core's list,
+// docs/salesforce-behaviour.md#salesforces-own-domains), where orgs live beyond their login
+// hosts: legacy instances such as na1.salesforce.com, and *.force.com.
 var instanceDomains = []string{".salesforce.com", ".force.com", ".salesforce.mil", ".sfcrmproducts.cn", ".my-salesforce.com", ".my.site.com"}
 
 // CheckInstance returns nil when an instance_url from a token answer may be written for
 // workloads to send the token to: an allowed login host, or https on one of Salesforce's
 // own domains. Salesforce sends it, but a token answer is data, and workloads trust the
-// token Secret.
+// token Secret (docs/salesforce-behaviour.md#instance_url-forms).
 func (p *Policy) CheckInstance(instanceURL string) error {
 	if p.Check(instanceURL) == nil {
 		return nil

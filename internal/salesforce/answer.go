@@ -12,11 +12,13 @@ import (
 // maxIssuedAtAge is how far before the receive time an issued_at may be and still be
 // believed: no session outlives 24 hours. An older value (a broken clock, a bogus field)
 // would make a fresh token look expired and send the operator into a login loop that
-// burns the user's 3,600-per-hour quota, so the receive time is used instead.
+// burns the user's 3,600-per-hour quota, so the receive time is used instead
+// (docs/salesforce-behaviour.md#lifetime-is-the-session-timeout).
 const maxIssuedAtAge = 24 * time.Hour
 
 // tokenAnswer is the success body. issued_at is raw because Salesforce sends a string of
-// epoch milliseconds, while its JWT-format token answers send a number.
+// epoch milliseconds, while its JWT-format token answers send a number
+// (docs/salesforce-behaviour.md#issued_at-is-a-string-of-epoch-milliseconds).
 type tokenAnswer struct {
 	AccessToken    string          `json:"access_token"`
 	RefreshToken   string          `json:"refresh_token"`

@@ -21,9 +21,10 @@ const APIVersion = "v66.0"
 
 const (
 	// maxQueryPages bounds how many pages of one query are read. A page holds up to 2,000
-	// records by default and one user keeps about five approvals per app (salesforce-oauth.md
-	// 3.2), so a second page is already unusual; more than a few is a proxy or server
-	// handing out pages in a loop.
+	// records by default and one user keeps about five approvals per app
+	// (docs/salesforce-behaviour.md#five-approvals-per-user-per-connected-app), so a second
+	// page is already unusual; more than a few is a proxy or server handing out pages in a
+	// loop.
 	maxQueryPages = 5
 	// maxAppNameRunes bounds the connected app name put in the query, so a bad spec cannot
 	// build an enormous URL. It is well above any name Salesforce lets an app have.
@@ -37,17 +38,18 @@ const approvalsSOQL = "SELECT Id, AppName, CreatedDate, LastUsedDate, UseCount F
 
 // QueryApprovals lists the approvals (OauthToken rows) that userID has given the connected
 // app named appName, oldest first, through the REST API's query resource on instanceURL
-// (salesforce-oauth.md 3.2). The access token needs the api scope. A user without the
-// Customize Application permission sees only their own rows (so the emulator models the
-// OauthToken object reference): asked about another user, they get an empty list, not an
-// error.
+// (docs/salesforce-behaviour.md#the-oauthtoken-object-lists-approvals). The access token
+// needs the api scope. A user without the Customize Application permission sees only their
+// own rows (so the emulator models the OauthToken object reference): asked about another
+// user, they get an empty list, not an error.
 //
 // Errors, all *Error: a malformed userID or appName is Terminal before any request. A 401
 // is Terminal with Code INVALID_SESSION_ID when Salesforce says so: the access token is
 // dead, which says nothing about the refresh token, so it is not Revoked. A refused query
 // (400 MALFORMED_QUERY, INVALID_TYPE, INVALID_FIELD; 403 API_DISABLED_FOR_ORG,
 // INSUFFICIENT_ACCESS; 404 NOT_FOUND) is Terminal with Salesforce's errorCode in Code.
-// REQUEST_LIMIT_EXCEEDED (the org's daily API requests are spent) and 429 are RateLimited;
+// REQUEST_LIMIT_EXCEEDED (the org's daily API requests are spent,
+// docs/salesforce-behaviour.md#the-orgs-daily-api-request-limit) and 429 are RateLimited;
 // 5xx, network failures and answers that are not Salesforce's are Retryable.
 func (c *HTTPClient) QueryApprovals(ctx context.Context, instanceURL, accessToken, appName, userID string) ([]OAuthApproval, error) {
 	base, err := parseInstanceBase(instanceURL)
@@ -255,8 +257,8 @@ func nextPageURL(base, next string) (string, error) {
 	return target, nil
 }
 
-// restError is one element of the REST API's error answer, a JSON array (salesforce-oauth.md
-// 2.4).
+// restError is one element of the REST API's error answer, a JSON array
+// (docs/salesforce-behaviour.md#rest-api-401-invalid_session_id).
 type restError struct {
 	Message   string `json:"message"`
 	ErrorCode string `json:"errorCode"`
@@ -315,7 +317,8 @@ func classifyQueryFailure(status int, body []byte) *Error {
 // deadSessionError is a 401 from the REST API: the access token is dead (expired, revoked,
 // its user deactivated), which says nothing about the refresh token, so it is Terminal
 // rather than Revoked; log in or refresh again. Salesforce answers the same errorCode when
-// a live token may not use the REST API at all (salesforce-oauth.md 2.4), where a new token
+// a live token may not use the REST API at all
+// (docs/salesforce-behaviour.md#a-401-that-a-new-token-does-not-fix), where a new token
 // would fail the same way, so that one is told apart.
 func deadSessionError(status int, code, message string) *Error {
 	e := &Error{Class: Terminal, StatusCode: status, Code: code}

@@ -205,7 +205,8 @@ func TestQueryApprovalsBoundsPages(t *testing.T) {
 	}
 }
 
-// restErr is the REST API's error answer (salesforce-oauth.md 2.4).
+// restErr is the REST API's error answer
+// (docs/salesforce-behaviour.md#rest-api-401-invalid_session_id).
 func restErr(code, message string) string {
 	return fmt.Sprintf(`[{"message":%q,"errorCode":%q}]`, message, code)
 }

@@ -15,10 +15,12 @@ type errorAnswer struct {
 	Description string `json:"error_description"`
 }
 
-// classifyFailure turns a non-200 answer into a classified *Error. Status decides first
-// for what Salesforce's token endpoint never sends itself (3xx, 429, 5xx, HTML pages from
-// a proxy or maintenance page); a JSON error envelope on a 4xx is classified from
-// Salesforce's own words by classifyOAuthError.
+// classifyFailure turns a non-200 answer into a classified *Error. Status decides first for
+// what Salesforce's token endpoint never sends itself (3xx, 429, 5xx, HTML pages from a
+// proxy or maintenance page;
+// docs/salesforce-behaviour.md#answers-that-are-not-salesforces); a JSON error envelope on
+// a 4xx is classified from Salesforce's own words by classifyOAuthError
+// (docs/salesforce-behaviour.md#token-errors-http-400-with-error-and-error_description).
 func classifyFailure(grant Grant, status int, body []byte) *Error {
 	ans, isJSON := parseErrorAnswer(body)
 	e := &Error{StatusCode: status, Code: bound(ans.Error), Description: bound(ans.Description)}
@@ -61,8 +63,8 @@ type oauthRule struct {
 }
 
 // descriptionRules holds every description whose class is not simply Terminal, plus the
-// Terminal ones documented in salesforce-oauth.md section 2.2, so the table reads as the
-// complete list of what we know.
+// Terminal ones documented in docs/salesforce-behaviour.md#error-strings-and-their-classes,
+// so the table reads as the complete list of what we know.
 var descriptionRules = []oauthRule{
 	// Revoked, expired by policy, evicted by the five-approval limit, or a rotated token
 	// replayed: only a new authorization helps. Demoted to Terminal outside the refresh
@@ -145,11 +147,12 @@ func classifyRefreshRefusal(desc string) Class {
 }
 
 // classifyDevicePoll classifies the answers particular to polling the device flow. Only
-// authorization_pending is documented for Salesforce (salesforce-oauth.md 9.1); slow_down,
-// expired_token and access_denied are RFC 8628 section 3.5's, which Salesforce's flow
-// otherwise follows. An expired device code is matched on its description too, since
-// Salesforce may word it as an invalid_grant. ok is false for everything else, which is
-// classified as on any other grant (a rate limit stays RateLimited).
+// authorization_pending is documented for Salesforce
+// (docs/salesforce-behaviour.md#device-flow); slow_down, expired_token and access_denied
+// are RFC 8628 section 3.5's, which Salesforce's flow otherwise follows. An expired device
+// code is matched on its description too, since Salesforce may word it as an invalid_grant.
+// ok is false for everything else, which is classified as on any other grant (a rate limit
+// stays RateLimited).
 func classifyDevicePoll(code, desc string) (c Class, ok bool) {
 	switch strings.ToLower(strings.TrimSpace(code)) {
 	case "authorization_pending", "slow_down":

@@ -13,13 +13,14 @@ const (
 	// DefaultDeviceScope is asked for when DeviceLoginRequest.Scope is empty: refresh_token
 	// is why anyone runs the device flow, api is what the token is for.
 	DefaultDeviceScope = "refresh_token api"
-	// DefaultDeviceInterval is used when the answer has no usable interval (absent, or
-	// under a second): RFC 8628's default. Salesforce's own value is not in our notes.
+	// DefaultDeviceInterval is used when the answer has no usable interval (absent, or under a
+	// second): RFC 8628's default. Salesforce documents none
+	// (docs/salesforce-behaviour.md#device-flow).
 	DefaultDeviceInterval = 5 * time.Second
-	// DefaultDeviceLifetime is used when the answer has no expires_in. Salesforce's
-	// lifetime of a device code is not documented in our notes (salesforce-oauth.md 9.1
-	// lists no expires_in); 10 minutes is the usual value and only decides when a caller
-	// stops polling.
+	// DefaultDeviceLifetime is used when the answer has no expires_in. Salesforce does not
+	// document the lifetime of a device code, and its answers show no expires_in
+	// (docs/salesforce-behaviour.md#device-flow); 10 minutes is the usual value and only
+	// decides when a caller stops polling.
 	DefaultDeviceLifetime = 10 * time.Minute
 
 	// Caps on what the answer may announce, so a bogus value can neither overflow a
@@ -38,9 +39,10 @@ const (
 )
 
 // StartDeviceLogin asks Salesforce for a device code and a user code (the device flow's
-// first step, salesforce-oauth.md 9.1). Salesforce blocks the flow for uninstalled apps
-// and has announced its removal, so it suits a person bootstrapping a refresh token, not
-// unattended renewal. Every error is an *Error.
+// first step, docs/salesforce-behaviour.md#device-flow). Salesforce blocks the flow for
+// uninstalled apps and the Salesforce CLI has deprecated it
+// (docs/salesforce-behaviour.md#device-flow-restrictions), so it suits a person
+// bootstrapping a refresh token, not unattended renewal. Every error is an *Error.
 func (c *HTTPClient) StartDeviceLogin(ctx context.Context, req DeviceLoginRequest) (*DeviceAuthorization, error) {
 	ep, err := parseLoginURL(req.LoginURL)
 	if err != nil {

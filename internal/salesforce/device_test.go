@@ -11,7 +11,7 @@ import (
 )
 
 // deviceStartAnswer is the start answer as sfdx-core's DeviceCodeResponse reads it
-// (salesforce-oauth.md 9.1); the codes are made up.
+// (docs/salesforce-behaviour.md#device-flow); the codes are made up.
 const deviceStartAnswer = `{"device_code":"M2FhZDevIceCode.Secret","user_code":"QRTZ7K4P",` +
 	`"verification_uri":"https://login.salesforce.com/setup/connect","interval":5}`
 

@@ -7,11 +7,11 @@
 // app with a REST API query of OauthToken.
 //
 // Salesforce departs from RFC 6749 in ways that shape this package (see
-// shared/salesforce-oauth.md): the token answer carries no expires_in, issued_at is a string
-// of epoch milliseconds (and is absent from JWT answers), every token-endpoint error is an
-// HTTP 400 whose error_description says what happened, and logins are capped per user per
-// hour. golang.org/x/oauth2 models none of that (a token without Expiry is "valid forever",
-// its auto-detected auth style retries a failed login, and it has no JWT bearer grant signed
-// by golang-jwt), so the token endpoint is called directly here through one small function
-// that all grants share.
+// docs/salesforce-behaviour.md): the token answer carries no expires_in, issued_at is a
+// string of epoch milliseconds (and is absent from JWT answers), every token-endpoint error
+// is an HTTP 400 whose error_description says what happened, and logins are capped per user
+// per hour. golang.org/x/oauth2 models none of that (a token without Expiry is "valid
+// forever", its auto-detected auth style retries a failed login, and it has no JWT bearer
+// grant signed by golang-jwt), so the token endpoint is called directly here through one
+// small function that all grants share.
 package salesforce

@@ -6,7 +6,7 @@ import (
 )
 
 // The OAuth endpoints, as OIDC discovery for login.salesforce.com lists them; My Domain
-// hosts serve them too.
+// hosts serve them too (docs/salesforce-behaviour.md#the-oauth-endpoints).
 const (
 	tokenPath      = "/services/oauth2/token"
 	revokePath     = "/services/oauth2/revoke"

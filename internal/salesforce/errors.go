@@ -19,7 +19,8 @@ const (
 	// Revoked means Salesforce rejected the refresh token: revoked by an admin, evicted by
 	// the five-approval limit, expired by policy, or a rotated token replayed.
 	Revoked
-	// RateLimited means the user's login quota (3,600 per hour) is spent: wait long.
+	// RateLimited means the user's login quota (3,600 per hour) is spent: wait long
+	// (docs/salesforce-behaviour.md#login-rate-limit-3600-per-user-per-hour).
 	RateLimited
 	// Pending is the device flow's "not yet": the user has not approved the device code
 	// yet; poll again after the interval. Only PollDeviceLogin returns it. It comes last so
@@ -87,8 +88,9 @@ func ClassOf(err error) Class {
 }
 
 // IsSlowDown reports whether err is the device flow's slow_down: still Pending, but the
-// caller polls too often and should lengthen its interval for good. Salesforce's use of
-// slow_down is not documented in our notes; RFC 8628 section 3.5 asks for 5 more seconds.
+// caller polls too often and should lengthen its interval for good. Salesforce does not
+// document slow_down (docs/salesforce-behaviour.md#device-flow); RFC 8628 section 3.5 asks
+// for 5 more seconds.
 func IsSlowDown(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Class == Pending && strings.EqualFold(e.Code, "slow_down")

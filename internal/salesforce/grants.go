@@ -28,7 +28,8 @@ func (c *HTTPClient) grantForm(req LoginRequest, host string) (url.Values, error
 }
 
 // passwordForm: Salesforce expects the security token appended to the password, in one
-// field; there is no separate parameter for it.
+// field; there is no separate parameter for it
+// (docs/salesforce-behaviour.md#username-password-needs-the-security-token).
 func passwordForm(req LoginRequest) (url.Values, error) {
 	if err := require(req.Grant,
 		field{"client_id", req.ClientID},
@@ -49,7 +50,8 @@ func passwordForm(req LoginRequest) (url.Values, error) {
 
 // refreshTokenForm sends client_secret only when there is one: an app may be set up not to
 // require it (isSecretRequiredForRefreshToken=false), and an empty client_secret parameter
-// would be validated, and fail, where an absent one is not.
+// would be validated, and fail, where an absent one is not
+// (docs/salesforce-behaviour.md#the-refresh-grant-and-the-client-secret).
 func refreshTokenForm(req LoginRequest) (url.Values, error) {
 	if err := require(req.Grant,
 		field{"client_id", req.ClientID},
@@ -69,7 +71,8 @@ func refreshTokenForm(req LoginRequest) (url.Values, error) {
 }
 
 // clientCredentialsForm puts the client credentials in the body rather than a Basic header:
-// Salesforce accepts both, and one style for all grants keeps a single request path.
+// Salesforce accepts both, and one style for all grants keeps a single request path
+// (docs/salesforce-behaviour.md#client-credentials-only-on-my-domain).
 func clientCredentialsForm(req LoginRequest) (url.Values, error) {
 	if err := require(req.Grant,
 		field{"client_id", req.ClientID},

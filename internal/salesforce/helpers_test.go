@@ -28,7 +28,8 @@ const (
 	sampleSignature = "b0RTm6K+nhzIfoFMk7+o2xU2Bu8+9evzLzASTua5JS8="
 )
 
-// Answers as Salesforce's Postman collection shows them (salesforce-oauth.md 1.4-1.7).
+// Answers as Salesforce's Postman collection shows them
+// (docs/salesforce-behaviour.md#which-fields-each-grant-returns).
 const (
 	passwordAnswer = `{"access_token":"00D58000000arpq!AQ4AQPasswordFlowToken","instance_url":"https://pozil-dev-ed.my.salesforce.com",` +
 		`"id":"` + sampleID + `","token_type":"Bearer","issued_at":"` + sampleIssuedAt + `","signature":"` + sampleSignature + `"}`

@@ -9,7 +9,8 @@ import (
 // ParseIdentityURL returns the org and user ids from an identity URL,
 // https://<login|test|My Domain>/id/<orgId>/<userId>. They are its last two path
 // segments; the host is not checked, since sandboxes answer with test.salesforce.com
-// whatever host was used to log in.
+// whatever host was used to log in
+// (docs/salesforce-behaviour.md#the-identity-url-names-the-org-and-the-user).
 func ParseIdentityURL(id string) (orgID, userID string, err error) {
 	u, err := url.Parse(id)
 	if err != nil {

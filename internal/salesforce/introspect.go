@@ -10,11 +10,11 @@ import (
 )
 
 // Introspect asks <loginURL>/services/oauth2/introspect about an access token
-// (salesforce-oauth.md 7.2): whether it is alive, and when it expires, which the token
-// answer never says. The app identified by clientID and clientSecret may introspect only
-// its own tokens unless it has "Introspect All Tokens"; a token it may not see, a dead one
-// and a username-password token all answer {"active":false}, which is not an error: the
-// result has Active false.
+// (docs/salesforce-behaviour.md#introspection-tells-when-a-token-expires): whether it is
+// alive, and when it expires, which the token answer never says. The app identified by
+// clientID and clientSecret may introspect only its own tokens unless it has "Introspect
+// All Tokens"; a token it may not see, a dead one and a username-password token all answer
+// {"active":false}, which is not an error: the result has Active false.
 //
 // Failures are classified like the token endpoint's (invalid_client_id, invalid_client
 // and other OAuth errors are Terminal), 5xx and network failures are Retryable. Neither the

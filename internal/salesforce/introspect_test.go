@@ -19,8 +19,8 @@ const (
 )
 
 // introspectActiveSample is certinia/orizuru-auth's example of Salesforce's answer
-// (salesforce-oauth.md 7.2): times in seconds, sub the identity URL, token_type
-// access_token.
+// (docs/salesforce-behaviour.md#introspection-tells-when-a-token-expires): times in
+// seconds, sub the identity URL, token_type access_token.
 const introspectActiveSample = `{"active":true,"client_id":"OAuthSp","exp":1528502109,"iat":1528494909,` +
 	`"nbf":1528494909,"scope":"id api web full refresh_token openid",` +
 	`"sub":"https://login.salesforce.com/id/00Dxx0000001gEREAY/005xx000001Sv6AAAS",` +

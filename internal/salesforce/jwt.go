@@ -9,14 +9,16 @@ import (
 )
 
 // The audiences Salesforce documents for the JWT bearer flow. The My Domain URL is not
-// among them: clients post to the My Domain but keep aud on login or test.
+// among them: clients post to the My Domain but keep aud on login or test
+// (docs/salesforce-behaviour.md#jwt-audience-login-or-test-not-my-domain).
 const (
 	AudienceProduction = "https://login.salesforce.com"
 	AudienceSandbox    = "https://test.salesforce.com"
 )
 
 // assertionLifetime is the longest validity Salesforce's docs allow ("within 3 minutes").
-// Salesforce appears not to enforce the maximum, but staying inside it costs nothing.
+// Salesforce appears not to enforce the maximum, but staying inside it costs nothing
+// (docs/salesforce-behaviour.md#jwt-exp-three-minutes-leniently-enforced).
 const assertionLifetime = 3 * time.Minute
 
 // jwtBearerForm signs a fresh assertion for every login: an assertion is a bearer
@@ -43,7 +45,7 @@ func jwtBearerForm(req LoginRequest, host string, now time.Time) (url.Values, er
 
 // signAssertion builds the claims Salesforce checks: iss is the consumer key, sub the
 // username, aud the authorization server, exp in seconds (sfdx-core once sent
-// milliseconds by mistake; we do not).
+// milliseconds by mistake; we do not; docs/salesforce-behaviour.md#jwt-bearer-claims).
 func signAssertion(req LoginRequest, aud string, now time.Time) (string, error) {
 	// MapClaims keeps aud a single string; RegisteredClaims would marshal it as an array
 	// by default, a shape no Salesforce sample shows.
@@ -77,10 +79,10 @@ func jwtAudience(override, host string) string {
 }
 
 // isSandboxHost recognises test.salesforce.com, enhanced sandbox My Domains
-// (<domain>--<sandbox>.sandbox.my.salesforce.com, and the same partition on the
-// .mil and China realms), and legacy sandbox My Domains (<domain>--<sandbox>.my.salesforce.com
-// or <domain>--<sandbox>.<pod>.my.salesforce.com), whose first label alone says "sandbox"
-// through its "--".
+// (<domain>--<sandbox>.sandbox.my.salesforce.com, and the same partition on the .mil and
+// China realms), and legacy sandbox My Domains (<domain>--<sandbox>.my.salesforce.com or
+// <domain>--<sandbox>.<pod>.my.salesforce.com), whose first label alone says "sandbox"
+// through its "--" (docs/salesforce-behaviour.md#my-domain-host-shapes-and-sandboxes).
 func isSandboxHost(host string) bool {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	if host == "test.salesforce.com" || strings.Contains(host, ".sandbox.my.") {

@@ -9,10 +9,11 @@ import (
 )
 
 // Revoke revokes an access token, or a refresh token together with every access token
-// minted from it (salesforce-oauth.md 7.1), at <loginURL>/services/oauth2/revoke. A token
-// that is already dead is not success: Salesforce answers 400 invalid_token, returned as a
-// Terminal *Error with Code "invalid_token", so the caller decides whether that is fine.
-// 5xx and network failures are Retryable. The token never appears in an error.
+// minted from it (docs/salesforce-behaviour.md#revoking-a-token), at
+// <loginURL>/services/oauth2/revoke. A token that is already dead is not success:
+// Salesforce answers 400 invalid_token, returned as a Terminal *Error with Code
+// "invalid_token", so the caller decides whether that is fine. 5xx and network failures are
+// Retryable. The token never appears in an error.
 func (c *HTTPClient) Revoke(ctx context.Context, loginURL, token string) error {
 	ep, err := parseLoginURL(loginURL)
 	if err != nil {
@@ -35,9 +36,10 @@ func (c *HTTPClient) Revoke(ctx context.Context, loginURL, token string) error {
 
 // classifyRevokeFailure classifies like the token endpoint, with one addition: jsforce
 // parses a failed revoke's body as form-encoded (error=invalid_token), so Salesforce may
-// not answer JSON there (UNCONFIRMED, salesforce-oauth.md 7.1). Read as a non-JSON 4xx,
-// that body would be Retryable, and a caller would retry revoking a dead token forever.
-// HTML is left alone: it comes from a proxy, and a proxy page could echo the token.
+// not answer JSON there (assumed, docs/salesforce-behaviour.md#revoking-a-token). Read as a
+// non-JSON 4xx, that body would be Retryable, and a caller would retry revoking a dead
+// token forever. HTML is left alone: it comes from a proxy, and a proxy page could echo the
+// token.
 func classifyRevokeFailure(status int, body []byte) *Error {
 	trimmed := bytes.TrimSpace(body)
 	if _, isJSON := parseErrorAnswer(body); !isJSON && status >= 400 && status < 500 &&

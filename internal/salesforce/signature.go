@@ -8,7 +8,8 @@ import (
 
 // ComputeSignature returns Salesforce's signature of a token answer:
 // base64std(HMAC-SHA256(key = client secret, message = id + issued_at)). The emulator signs
-// its answers with it, so both sides agree by construction.
+// its answers with it, so both sides agree by construction
+// (docs/salesforce-behaviour.md#the-signature-is-an-hmac-of-id-and-issued_at).
 func ComputeSignature(clientSecret, id, issuedAt string) string {
 	return base64.StdEncoding.EncodeToString(signatureMAC(clientSecret, id, issuedAt))
 }

@@ -103,8 +103,9 @@ type UserInfo struct {
 }
 
 // OAuthApproval is one row of the OauthToken object: an approval (for OAuth 2.0, a refresh
-// token) that a user gave a connected app (salesforce-oauth.md 3.2). The token itself and
-// its DeleteToken are never read, so this holds no secret.
+// token) that a user gave a connected app
+// (docs/salesforce-behaviour.md#the-oauthtoken-object-lists-approvals). The token itself
+// and its DeleteToken are never read, so this holds no secret.
 type OAuthApproval struct {
 	ID      string
 	AppName string
@@ -114,9 +115,9 @@ type OAuthApproval struct {
 	UseCount int
 }
 
-// Introspection is what /services/oauth2/introspect says of a token (salesforce-oauth.md
-// 7.2). When Active is false every other field is empty: Salesforce says nothing more of a
-// dead token.
+// Introspection is what /services/oauth2/introspect says of a token
+// (docs/salesforce-behaviour.md#introspection-tells-when-a-token-expires). When Active is
+// false every other field is empty: Salesforce says nothing more of a dead token.
 type Introspection struct {
 	Active bool
 	// Expires, IssuedAt and NotBefore are exp, iat and nbf; zero when absent (a refresh

@@ -9,10 +9,11 @@ import (
 )
 
 // UserInfo asks <instanceURL>/services/oauth2/userinfo who accessToken belongs to
-// (salesforce-oauth.md 7.3): a cheap check that the token is alive and is the user the
-// spec names. A 401 or 403 is Terminal: the access token is dead (expired session,
-// revoked, user deactivated), which says nothing about the refresh token, so it is not
-// Revoked; log in or refresh again. 5xx and network failures are Retryable.
+// (docs/salesforce-behaviour.md#userinfo-a-cheap-liveness-probe): a cheap check that the
+// token is alive and is the user the spec names. A 401 or 403 is Terminal: the access token
+// is dead (expired session, revoked, user deactivated), which says nothing about the
+// refresh token, so it is not Revoked; log in or refresh again. 5xx and network failures
+// are Retryable.
 func (c *HTTPClient) UserInfo(ctx context.Context, instanceURL, accessToken string) (*UserInfo, error) {
 	target, err := parseInstanceURL(instanceURL)
 	if err != nil {
@@ -35,9 +36,10 @@ func (c *HTTPClient) UserInfo(ctx context.Context, instanceURL, accessToken stri
 	case http.StatusOK:
 		return parseUserInfo(r.body)
 	case http.StatusUnauthorized, http.StatusForbidden:
-		// The body of this refusal is not documented in our notes (the emulator sends a
-		// plain-text "Bad_OAuth_Token"), and it need not be the token endpoint's JSON
-		// envelope, so the status alone decides.
+		// The body of this refusal is not documented
+		// (docs/salesforce-behaviour.md#userinfo-a-cheap-liveness-probe; the emulator sends a
+		// plain-text "Bad_OAuth_Token"), and it need not be the token endpoint's JSON envelope,
+		// so the status alone decides.
 		return nil, &Error{Class: Terminal, StatusCode: r.status, Message: fmt.Sprintf("access token not accepted (status %d)", r.status)}
 	}
 	// No grant was presented: the refresh- and device-specific rules do not apply.

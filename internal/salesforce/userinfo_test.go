@@ -11,7 +11,8 @@ import (
 const userInfoAccessToken = "00D58000000arpq!AQ4AQUserInfoToken"
 
 // userInfoAnswerSample has the fields of Salesforce's userinfo answer that the operator
-// reads, and some it ignores (salesforce-oauth.md 7.3).
+// reads, and some it ignores
+// (docs/salesforce-behaviour.md#userinfo-a-cheap-liveness-probe).
 const userInfoAnswerSample = `{"sub":"` + sampleID + `","user_id":"00558000000yFyDAAU","organization_id":"00D58000000arpqEAA",` +
 	`"preferred_username":"integration@acme.com","nickname":"integration","name":"Integration User",` +
 	`"email":"integration@acme.com","email_verified":true,"zoneinfo":"America/Los_Angeles","active":true,` +

@@ -9,9 +9,11 @@ import (
 	"time"
 )
 
-// approval is one OAuth 2.0 approval of a connected app by a user: "For OAuth 2.0, the table
-// lists each refresh token that counts as an approval" (§3.1). Under refresh token rotation
-// the approval keeps its identity while its token changes (§5.3).
+// approval is one OAuth 2.0 approval of a connected app by a user: "For OAuth 2.0, the
+// table lists each refresh token that counts as an approval"
+// (docs/salesforce-behaviour.md#five-approvals-per-user-per-connected-app). Under refresh
+// token rotation the approval keeps its identity while its token changes
+// (docs/salesforce-behaviour.md#refresh-token-rotation-and-replay).
 type approval struct {
 	id       string
 	clientID string
@@ -26,7 +28,8 @@ type approval struct {
 }
 
 // Approval describes a live approval, as Setup's "Connected Apps OAuth Usage" page (or the
-// OauthToken object, §3.2) would. It never carries the token itself.
+// OauthToken object, docs/salesforce-behaviour.md#the-oauthtoken-object-lists-approvals)
+// would. It never carries the token itself.
 type Approval struct {
 	ID       string    `json:"id"`
 	ClientID string    `json:"clientId"`
@@ -35,7 +38,7 @@ type Approval struct {
 	Created  time.Time `json:"created"`
 	LastUsed time.Time `json:"lastUsed"`
 	// UseCount counts refresh-token grants: "Requests for refresh tokens increase the use
-	// count" (§3.1).
+	// count" (docs/salesforce-behaviour.md#five-approvals-per-user-per-connected-app).
 	UseCount int `json:"useCount"`
 	// Rotations is how many times refresh token rotation replaced the token.
 	Rotations int `json:"rotations"`
@@ -50,13 +53,15 @@ const (
 	SourceIssued            = "issued"
 )
 
-// ErrNotAdminApproved is returned when an app with "Admin approved users are pre-authorized"
-// is approved by a user who is not on its list (invalid_app_access, §2.2).
+// ErrNotAdminApproved is returned when an app with "Admin approved users are
+// pre-authorized" is approved by a user who is not on its list (invalid_app_access,
+// docs/salesforce-behaviour.md#error-strings-and-their-classes).
 var ErrNotAdminApproved = errors.New("user is not admin approved to access this app")
 
 // IssueRefreshToken creates an approval as if the user had completed the web-server flow in
 // a browser, and returns its refresh token. Like every new approval it may evict the oldest
-// one of the same user and app (§3).
+// one of the same user and app
+// (docs/salesforce-behaviour.md#five-approvals-per-user-per-connected-app).
 func (e *Emulator) IssueRefreshToken(clientID, username string) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -70,7 +75,8 @@ func (e *Emulator) IssueRefreshToken(clientID, username string) (string, error) 
 // Approvals lists the live approvals of a user for an app, oldest first. An empty clientID
 // or username matches all. Approvals whose refresh token expired by a lifetime or
 // inactivity policy are gone; those of apps with the zero policy stay listed, since the
-// approval stands even though its token cannot be used (§5.1).
+// approval stands even though its token cannot be used
+// (docs/salesforce-behaviour.md#refresh-token-policies).
 func (e *Emulator) Approvals(clientID, username string) []Approval {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -116,7 +122,8 @@ func (e *Emulator) RevokeApprovals(clientID, username string) int {
 }
 
 // RevokeToken revokes an access token, or a refresh token with its access tokens, as the
-// revoke endpoint does (§7.1). It reports whether the token was live.
+// revoke endpoint does (docs/salesforce-behaviour.md#revoking-a-token). It reports whether
+// the token was live.
 func (e *Emulator) RevokeToken(token string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -159,9 +166,11 @@ func (e *Emulator) approverLocked(clientID, username string) (*appEntry, *User, 
 }
 
 // issueApprovalLocked records a new approval. "Each connected app allows five unique
-// approvals per user. … the oldest approval is revoked" (§3.1): the safe reading of §3.2 is
-// at most five live refresh tokens, so a sixth evicts the oldest, and the eviction
-// cascades to its access tokens like an explicit revoke.
+// approvals per user. … the oldest approval is revoked"
+// (docs/salesforce-behaviour.md#five-approvals-per-user-per-connected-app): the safe
+// reading is at most five live refresh tokens, so a sixth evicts the oldest, and the
+// eviction cascades to its access tokens like an explicit revoke
+// (docs/salesforce-behaviour.md#eviction-ends-the-access-tokens-too).
 func (e *Emulator) issueApprovalLocked(app *appEntry, u *User, source string) *approval {
 	now := e.now()
 	e.purgeExpiredApprovalsLocked()
@@ -187,7 +196,7 @@ func (e *Emulator) issueApprovalLocked(app *appEntry, u *User, source string) *a
 
 // deleteApprovalLocked removes an approval and its refresh tokens; with cascade its access
 // tokens die too. Policy expiry does not cascade: the policy "doesn't affect a user's
-// current session" (§4).
+// current session" (docs/salesforce-behaviour.md#refresh-token-policies).
 func (e *Emulator) deleteApprovalLocked(id string, cascade bool) {
 	a, ok := e.approvals[id]
 	if !ok {
@@ -236,7 +245,8 @@ func (e *Emulator) sortedApprovalsLocked(clientID, username string) []*approval 
 	return list
 }
 
-// hasApprovalLocked is the JWT bearer prior-approval check (§6.4): pre-authorized by an
+// hasApprovalLocked is the JWT bearer prior-approval check
+// (docs/salesforce-behaviour.md#jwt-bearer-needs-a-prior-approval): pre-authorized by an
 // admin, or holding a live approval for the app.
 func (e *Emulator) hasApprovalLocked(app *appEntry, u *User) bool {
 	if app.preAuthorized(u.Username) {

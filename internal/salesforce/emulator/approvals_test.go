@@ -12,7 +12,7 @@ import (
 
 // TestFiveApprovalEviction: a sixth approval of the same user and app revokes the oldest,
 // its refresh token then fails with expired access/refresh token, and its access tokens die
-// (§3).
+// (docs/salesforce-behaviour.md#five-approvals-per-user-per-connected-app).
 func TestFiveApprovalEviction(t *testing.T) {
 	f := newFixture(t)
 	var refresh, access []string
@@ -67,7 +67,8 @@ func TestFiveApprovalEviction(t *testing.T) {
 }
 
 // TestRefreshTokenRotationReplay: under RTR each refresh returns a new token and kills the
-// old one; replaying the old one deletes the current token and its access tokens (§5.3).
+// old one; replaying the old one deletes the current token and its access tokens
+// (docs/salesforce-behaviour.md#refresh-token-rotation-and-replay).
 func TestRefreshTokenRotationReplay(t *testing.T) {
 	f := newFixture(t)
 	rt0 := f.issueRefresh(rtrAppID, alice)
@@ -114,7 +115,8 @@ func TestRefreshSecretOptional(t *testing.T) {
 	f.mustToken(refreshForm("public", "s", rt))
 }
 
-// TestRefreshTokenPolicies runs the four policies of §5.1 on the fake clock.
+// TestRefreshTokenPolicies runs the four policies of
+// docs/salesforce-behaviour.md#refresh-token-policies on the fake clock.
 func TestRefreshTokenPolicies(t *testing.T) {
 	tests := []struct {
 		policy string
@@ -171,7 +173,8 @@ func TestRefreshTokenPolicies(t *testing.T) {
 					f.wantOAuthError(r, "invalid_grant", "expired access/refresh token")
 				}
 			}
-			// The policy never shortens a session already issued (§4).
+			// The policy never shortens a session already issued
+			// (docs/salesforce-behaviour.md#refresh-token-policies).
 			if tc.policy == "zero" && !f.alive(first["access_token"].(string)) {
 				t.Error("zero policy killed the current session")
 			}
@@ -195,7 +198,8 @@ func TestRevokeCascade(t *testing.T) {
 	a2 := f.mustToken(refreshForm(appID, appSecret, rt))["access_token"].(string)
 	pw := f.mustToken(passwordForm(appID, appSecret, alice, alicePass+aliceToken))["access_token"].(string)
 
-	// POST form token=<refresh token>: 200, and its access tokens die (§7.1).
+	// POST form token=<refresh token>: 200, and its access tokens die
+	// (docs/salesforce-behaviour.md#revoking-a-token).
 	r := f.postForm(f.srv.URL, "/services/oauth2/revoke", url.Values{"token": {rt}})
 	if r.status != http.StatusOK {
 		t.Fatalf("revoke: %d %s", r.status, r.raw)
@@ -245,7 +249,8 @@ func TestAdminRevocation(t *testing.T) {
 	}
 }
 
-// TestJWTPriorApproval: a JWT login needs a live approval or pre-authorization (§6.4).
+// TestJWTPriorApproval: a JWT login needs a live approval or pre-authorization
+// (docs/salesforce-behaviour.md#jwt-bearer-needs-a-prior-approval).
 func TestJWTPriorApproval(t *testing.T) {
 	f := newFixture(t)
 	form := func() url.Values { return jwtForm(f.assertion(signKey, f.jwtClaims(bob, AudienceLogin))) }

@@ -20,7 +20,7 @@ const (
 type authCode struct {
 	clientID  string
 	username  string
-	challenge string // PKCE code_challenge, base64url(SHA256(verifier)) (§1.8)
+	challenge string // PKCE code_challenge, base64url(SHA256(verifier)) (docs/salesforce-behaviour.md#authorization-code-and-pkce)
 	expires   time.Time
 }
 
@@ -31,15 +31,17 @@ type deviceGrant struct {
 	expires  time.Time
 }
 
-// AuthorizationCode returns a one-time code as if the user had approved the app in a browser
-// (/services/oauth2/authorize is not emulated). Exchanging it with
-// grant_type=authorization_code yields a refresh token, which is a new approval (§3).
+// AuthorizationCode returns a one-time code as if the user had approved the app in a
+// browser (/services/oauth2/authorize is not emulated). Exchanging it with
+// grant_type=authorization_code yields a refresh token, which is a new approval
+// (docs/salesforce-behaviour.md#five-approvals-per-user-per-connected-app).
 func (e *Emulator) AuthorizationCode(clientID, username string) (string, error) {
 	return e.AuthorizationCodeWithPKCE(clientID, username, "")
 }
 
 // AuthorizationCodeWithPKCE is AuthorizationCode for an authorize request that carried
-// code_challenge (base64url of the SHA-256 of the verifier, §1.8).
+// code_challenge (base64url of the SHA-256 of the verifier,
+// docs/salesforce-behaviour.md#authorization-code-and-pkce).
 func (e *Emulator) AuthorizationCodeWithPKCE(clientID, username, codeChallenge string) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -69,8 +71,10 @@ func (e *Emulator) ApproveDevice(userCode, username string) error {
 	return nil
 }
 
-// authorizationCodeGrantLocked is grant_type=authorization_code (§1.8). The answer carries a
-// refresh token, counted as an approval (§11.2).
+// authorizationCodeGrantLocked is grant_type=authorization_code
+// (docs/salesforce-behaviour.md#authorization-code-and-pkce). The answer carries a refresh
+// token, counted as an approval
+// (docs/salesforce-behaviour.md#five-approvals-per-user-per-connected-app).
 func (e *Emulator) authorizationCodeGrantLocked(req *tokenRequest) (map[string]any, *oauthError) {
 	app, err := e.clientLocked(req, FlowAuthorizationCode, secretRequired)
 	if err != nil {
@@ -88,7 +92,7 @@ func (e *Emulator) authorizationCodeGrantLocked(req *tokenRequest) (map[string]a
 	}
 	if ac.challenge != "" {
 		// PKCE: no verifier → invalid_grant, a verifier that does not match →
-		// invalid_request (§1.8).
+		// invalid_request (docs/salesforce-behaviour.md#authorization-code-and-pkce).
 		verifier := req.form.Get("code_verifier")
 		if verifier == "" {
 			return nil, newOAuthError("invalid_grant", "invalid code verifier")
@@ -107,7 +111,8 @@ func (e *Emulator) authorizationCodeGrantLocked(req *tokenRequest) (map[string]a
 }
 
 // deviceAuthorizeLocked is the first device-flow request, response_type=device_code: it
-// answers {device_code, user_code, verification_uri, interval} (§9.1).
+// answers {device_code, user_code, verification_uri, interval}
+// (docs/salesforce-behaviour.md#device-flow).
 func (e *Emulator) deviceAuthorizeLocked(req *tokenRequest) (map[string]any, *oauthError) {
 	app, err := e.clientLocked(req, FlowDevice, secretIfSent)
 	if err != nil {
@@ -129,7 +134,9 @@ func (e *Emulator) deviceAuthorizeLocked(req *tokenRequest) (map[string]any, *oa
 }
 
 // devicePollLocked is grant_type=device: HTTP 400 authorization_pending until the user
-// approves (§9.1), then tokens with a refresh token, which is an approval (§9.1, §3).
+// approves (docs/salesforce-behaviour.md#device-flow), then tokens with a refresh token,
+// which is an approval
+// (docs/salesforce-behaviour.md#five-approvals-per-user-per-connected-app).
 func (e *Emulator) devicePollLocked(req *tokenRequest) (map[string]any, *oauthError) {
 	app, err := e.clientLocked(req, FlowDevice, secretIfSent)
 	if err != nil {
@@ -158,7 +165,8 @@ func (e *Emulator) devicePollLocked(req *tokenRequest) (map[string]any, *oauthEr
 }
 
 // approvalLoginLocked finishes a flow that issues a refresh token: {access_token,
-// refresh_token, signature, scope, instance_url, id, token_type, issued_at} (§1.8, §9.1).
+// refresh_token, signature, scope, instance_url, id, token_type, issued_at}
+// (docs/salesforce-behaviour.md#which-fields-each-grant-returns).
 func (e *Emulator) approvalLoginLocked(req *tokenRequest, app *appEntry, u *User, source string) (map[string]any, *oauthError) {
 	if err := e.admitLocked(u); err != nil {
 		return nil, err

@@ -1,33 +1,38 @@
 // Package emulator is an in-process emulator of Salesforce's OAuth 2.0 endpoints, used by
-// the unit, envtest and e2e tests and by the demo. It follows shared/salesforce-oauth.md
-// (cited below as §N); where Salesforce's behaviour is UNCONFIRMED there, the choice made is
-// noted next to the code. It deliberately does not import the operator's client package,
-// so that it checks the client rather than agreeing with it.
+// the unit, envtest and e2e tests and by the demo. It follows docs/salesforce-behaviour.md,
+// whose sections the comments below cite by anchor; where Salesforce's behaviour is only
+// assumed there, the choice made is noted next to the code. It deliberately does not import
+// the operator's client package, so that it checks the client rather than agreeing with it.
 //
 // # Model
 //
 // Orgs, connected apps and users (see Org, ConnectedApp, User) are set with New's options
 // or at run time with Apply, Replace, PutOrg, PutApp, PutUser and SetUserActive. An admin
-// setting up a JWT bearer client (§6.4) is played one step at a time, each changing a
-// single setting of an existing app: SetAppCertificate, SetAdminApproved and
-// SetPreAuthorized. An app needs neither a secret nor a certificate to exist, so a JWT-only
-// app ({"clientId":"…","flows":["jwt"]}) can be created first and get its certificate later;
-// until then its assertions fail with invalid_grant / invalid assertion. All time
-// comes from the clock of WithClock, so a test with a fake clock can outlive a two-hour
-// session in microseconds.
+// setting up a JWT bearer client
+// (docs/salesforce-behaviour.md#jwt-bearer-needs-a-prior-approval) is played one step at a
+// time, each changing a single setting of an existing app: SetAppCertificate,
+// SetAdminApproved and SetPreAuthorized. An app needs neither a secret nor a certificate to
+// exist, so a JWT-only app ({"clientId":"…","flows":["jwt"]}) can be created first and get
+// its certificate later; until then its assertions fail with invalid_grant / invalid
+// assertion. All time comes from the clock of WithClock, so a test with a fake clock can
+// outlive a two-hour session in microseconds.
 //
 // Every login mints a new, independent access token ("<15-char org ID>!<opaque>") that
-// lives for the session timeout (app → user profile → org, §4), extended by REST and
-// userinfo calls (an inactivity timeout). Refresh tokens are approvals (§3): at most five
+// lives for the session timeout (app → user profile → org,
+// docs/salesforce-behaviour.md#lifetime-is-the-session-timeout), extended by REST and
+// userinfo calls (an inactivity timeout). Refresh tokens are approvals
+// (docs/salesforce-behaviour.md#five-approvals-per-user-per-connected-app): at most five
 // live per user and app, the sixth evicting the oldest with its access tokens. Refresh
-// token policies (§5.1) and rotation with replay detection (§5.3) are modelled. Logins are
-// capped per user per rolling hour (§2.3).
+// token policies (docs/salesforce-behaviour.md#refresh-token-policies) and rotation with
+// replay detection (docs/salesforce-behaviour.md#refresh-token-rotation-and-replay) are
+// modelled. Logins are capped per user per rolling hour
+// (docs/salesforce-behaviour.md#login-rate-limit-3600-per-user-per-hour).
 //
 // # Endpoints
 //
 // Handler serves a My Domain host and LoginHostHandler the generic login host
-// (login.salesforce.com / test.salesforce.com, where client credentials are refused, §1.7);
-// both share one state.
+// (login.salesforce.com / test.salesforce.com, where client credentials are refused,
+// docs/salesforce-behaviour.md#client-credentials-only-on-my-domain); both share one state.
 //
 //	POST /services/oauth2/token       password, refresh_token, JWT bearer, client_credentials,
 //	                                  authorization_code, device (and response_type=device_code)

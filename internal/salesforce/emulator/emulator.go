@@ -72,16 +72,19 @@ func WithDefaultInstanceURL(u string) Option {
 	return func(e *Emulator) { e.defaultInstanceURL = trimSlash(u) }
 }
 
-// WithLoginRateLimit sets the default per-user logins per rolling hour (default 3,600, §2.3);
-// negative disables the cap. User.LoginRateLimit overrides it.
+// WithLoginRateLimit sets the default per-user logins per rolling hour (default 3,600,
+// docs/salesforce-behaviour.md#login-rate-limit-3600-per-user-per-hour); negative disables
+// the cap. User.LoginRateLimit overrides it.
 func WithLoginRateLimit(n int) Option { return func(e *Emulator) { e.defaultLoginLimit = n } }
 
-// WithApprovalLimit changes the five-approval rule's limit (§3); 0 means no limit. Only for
-// experiments: the default 5 is what Salesforce documents.
+// WithApprovalLimit changes the five-approval rule's limit
+// (docs/salesforce-behaviour.md#five-approvals-per-user-per-connected-app); 0 means no
+// limit. Only for experiments: the default 5 is what Salesforce documents.
 func WithApprovalLimit(n int) Option { return func(e *Emulator) { e.approvalLimit = n } }
 
 // WithInactivityExtension sets whether a successful REST or userinfo call moves a session's
-// expiry forward. Salesforce's session timeout is an inactivity timeout (§4), so the
+// expiry forward. Salesforce's session timeout is an inactivity timeout
+// (docs/salesforce-behaviour.md#the-session-timeout-is-an-inactivity-timeout), so the
 // default is true; false gives every access token a fixed life of one timeout.
 func WithInactivityExtension(on bool) Option { return func(e *Emulator) { e.extendSessions = on } }
 
@@ -124,8 +127,9 @@ func New(opts ...Option) *Emulator {
 func (e *Emulator) Handler() http.Handler { return e.myDomain }
 
 // LoginHostHandler serves the same state as the generic login host (login.salesforce.com or
-// test.salesforce.com), where the client-credentials grant answers invalid_grant /
-// request not supported on this domain (§1.7).
+// test.salesforce.com), where the client-credentials grant answers invalid_grant / request
+// not supported on this domain
+// (docs/salesforce-behaviour.md#client-credentials-only-on-my-domain).
 func (e *Emulator) LoginHostHandler() http.Handler { return e.loginHost }
 
 // NewServer starts a plain-HTTP httptest server serving Handler (the My Domain host).

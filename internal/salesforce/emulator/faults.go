@@ -22,9 +22,10 @@ const (
 var endpoints = []string{EndpointToken, EndpointRevoke, EndpointIntrospect, EndpointUserInfo, EndpointData, EndpointIdentity}
 
 // Fault makes matching requests fail the way a real network or a Salesforce outage does, so
-// tests can check that the client retries 5xx and transport errors (§11.1 item 4). A fault
-// applies in this order: Delay, then Reset, Malformed or Status; a fault with only a Delay
-// answers normally once the delay is over.
+// tests can check that the client retries 5xx and transport errors
+// (docs/salesforce-behaviour.md#answers-that-are-not-salesforces). A fault applies in this
+// order: Delay, then Reset, Malformed or Status; a fault with only a Delay answers normally
+// once the delay is over.
 type Fault struct {
 	// Endpoint limits the fault to one endpoint (token, revoke, introspect, userinfo, data,
 	// identity); empty matches them all. The admin API is never faulted.

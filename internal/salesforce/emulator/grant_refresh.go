@@ -1,8 +1,10 @@
 package emulator
 
-// refreshGrantLocked is grant_type=refresh_token (§1.5). The answer is {access_token,
-// signature, scope, instance_url, id, token_type, issued_at}, plus a new refresh_token only
-// under refresh token rotation (§5.3).
+// refreshGrantLocked is grant_type=refresh_token
+// (docs/salesforce-behaviour.md#the-refresh-grant-and-the-client-secret). The answer is
+// {access_token, signature, scope, instance_url, id, token_type, issued_at}, plus a new
+// refresh_token only under refresh token rotation
+// (docs/salesforce-behaviour.md#refresh-token-rotation-and-replay).
 func (e *Emulator) refreshGrantLocked(req *tokenRequest) (map[string]any, *oauthError) {
 	app, ok := e.apps[req.clientID]
 	if !ok {
@@ -19,15 +21,17 @@ func (e *Emulator) refreshGrantLocked(req *tokenRequest) (map[string]any, *oauth
 	token := req.form.Get("refresh_token")
 	id, current := e.refreshTokens[token]
 	if !current {
-		// "If a user tries to use a previous refresh token that's been invalidated, the
-		// current refresh token and its associated access tokens get deleted" (§5.3).
+		// "If a user tries to use a previous refresh token that's been invalidated, the current
+		// refresh token and its associated access tokens get deleted"
+		// (docs/salesforce-behaviour.md#refresh-token-rotation-and-replay).
 		if old, ok := e.retired[token]; ok {
 			if a := e.approvals[old]; a != nil && a.clientID == app.ClientID {
 				req.info.Username = a.username
 				e.deleteApprovalLocked(old, true)
 			}
 		}
-		// Revoked, evicted by a sixth approval, expired or replayed: all look alike (§2.2).
+		// Revoked, evicted by a sixth approval, expired or replayed: all look alike
+		// (docs/salesforce-behaviour.md#error-strings-and-their-classes).
 		return nil, errExpiredToken
 	}
 	a := e.approvals[id]
@@ -36,8 +40,9 @@ func (e *Emulator) refreshGrantLocked(req *tokenRequest) (map[string]any, *oauth
 	}
 	req.info.Username = a.username
 	if e.policyExpiredLocked(a, app) {
-		// The policy is "evaluated only during usage of the issued refresh token" and
-		// leaves current sessions alone (§4), so no cascade. A zero-policy approval stays.
+		// The policy is "evaluated only during usage of the issued refresh token" and leaves
+		// current sessions alone (docs/salesforce-behaviour.md#refresh-token-policies), so no
+		// cascade. A zero-policy approval stays.
 		if app.policy.kind != "zero" {
 			e.deleteApprovalLocked(a.id, false)
 		}
@@ -57,8 +62,9 @@ func (e *Emulator) refreshGrantLocked(req *tokenRequest) (map[string]any, *oauth
 	body["scope"] = s.scope
 	sign(body, app, s)
 	if app.RefreshTokenRotation {
-		// "The previous refresh token is automatically invalidated" (§5.3); it is kept
-		// aside only to recognise a replay.
+		// "The previous refresh token is automatically invalidated"
+		// (docs/salesforce-behaviour.md#refresh-token-rotation-and-replay); it is kept aside only
+		// to recognise a replay.
 		delete(e.refreshTokens, a.token)
 		e.retired[a.token] = a.id
 		a.retired = append(a.retired, a.token)

@@ -284,7 +284,8 @@ func wantKeys(t *testing.T, body map[string]any, want ...string) {
 	}
 }
 
-// checkSignature recomputes signature = base64(HMAC-SHA256(secret, id + issued_at)) (§1.3).
+// checkSignature recomputes signature = base64(HMAC-SHA256(secret, id + issued_at))
+// (docs/salesforce-behaviour.md#the-signature-is-an-hmac-of-id-and-issued_at).
 func checkSignature(t *testing.T, body map[string]any, secret string) {
 	t.Helper()
 	mac := hmac.New(sha256.New, []byte(secret))

@@ -9,7 +9,9 @@ import (
 )
 
 // jsonContentType and cacheControl are what a captured Salesforce token answer carries
-// (§2.1, SE 207685); the emulator sends them on successes and errors alike (§11.2).
+// (Salesforce StackExchange 207685,
+// docs/salesforce-behaviour.md#token-errors-http-400-with-error-and-error_description); the
+// emulator sends them on successes and errors alike.
 const (
 	jsonContentType = "application/json;charset=UTF-8"
 	cacheControl    = "no-cache,must-revalidate,max-age=0,no-store,private"
@@ -86,7 +88,8 @@ func (e *Emulator) fault(w http.ResponseWriter, r *http.Request, info *RequestRe
 }
 
 // oauthError is an OAuth error answer. Every token-endpoint error found is HTTP 400 with
-// {"error","error_description"} (§0.6, §2.1).
+// {"error","error_description"}
+// (docs/salesforce-behaviour.md#token-errors-http-400-with-error-and-error_description).
 type oauthError struct {
 	status      int
 	code        string
@@ -99,7 +102,8 @@ func newOAuthError(code, description string) *oauthError {
 	return &oauthError{status: http.StatusBadRequest, code: code, description: description}
 }
 
-// The error answers of §2.2, with Salesforce's wording.
+// The error answers of docs/salesforce-behaviour.md#error-strings-and-their-classes, with
+// Salesforce's wording.
 var (
 	errAuthFailure      = newOAuthError("invalid_grant", "authentication failure")
 	errExpiredToken     = newOAuthError("invalid_grant", "expired access/refresh token")
@@ -123,8 +127,9 @@ var (
 	errInvalidToken     = newOAuthError("invalid_token", "invalid token")
 )
 
-// restError is a REST API (/services/data) error answer. Unlike the OAuth endpoints' object,
-// the REST API answers a JSON array of {message, errorCode} (§2.4), and clients key on
+// restError is a REST API (/services/data) error answer. Unlike the OAuth endpoints'
+// object, the REST API answers a JSON array of {message, errorCode}
+// (docs/salesforce-behaviour.md#rest-api-401-invalid_session_id), and clients key on
 // errorCode.
 type restError struct {
 	status  int
@@ -157,10 +162,11 @@ func writeOAuthError(w http.ResponseWriter, info *RequestRecord, err *oauthError
 	writeJSON(w, err.status, map[string]string{"error": err.code, "error_description": err.description})
 }
 
-// readForm returns the form-encoded body of a POST. Salesforce reads form bodies only: a JSON
-// body gets unsupported_grant_type (§1.1). Multipart bodies are accepted because the
-// Salesforce Postman collection sends the device request that way (§9.1). Query parameters
-// are ignored: secrets belong in the body (§1.1).
+// readForm returns the form-encoded body of a POST. Salesforce reads form bodies only: a
+// JSON body gets unsupported_grant_type. Multipart bodies are accepted because the
+// Salesforce Postman collection sends the device request that way. Query parameters are
+// ignored: secrets belong in the body
+// (docs/salesforce-behaviour.md#form-encoded-request-bodies).
 func readForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 	if r.Method != http.MethodPost {
 		return nil, false
@@ -185,8 +191,10 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 	return r.PostForm, true
 }
 
-// clientAuth reads client_id and client_secret from the body or, failing that, from an
-// HTTP Basic header: both are accepted for client credentials and introspection (§1.7, §7.2).
+// clientAuth reads client_id and client_secret from the body or, failing that, from an HTTP
+// Basic header: both are accepted for client credentials and introspection
+// (docs/salesforce-behaviour.md#client-credentials-only-on-my-domain,
+// docs/salesforce-behaviour.md#introspection-tells-when-a-token-expires).
 func clientAuth(form url.Values, r *http.Request) (id, secret string) {
 	id, secret = form.Get("client_id"), form.Get("client_secret")
 	if id == "" {
@@ -228,7 +236,8 @@ func (e *Emulator) instanceURL(org *Org, r *http.Request) string {
 }
 
 // identityURL is on test.salesforce.com for sandboxes and login.salesforce.com otherwise,
-// whatever the instance URL (§1.2).
+// whatever the instance URL
+// (docs/salesforce-behaviour.md#the-identity-url-names-the-org-and-the-user).
 func identityURL(org *Org, u *User) string {
 	host := "login.salesforce.com"
 	if org != nil && org.Sandbox {

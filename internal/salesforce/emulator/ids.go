@@ -8,7 +8,8 @@ import (
 )
 
 // Salesforce IDs are 15 case-sensitive characters plus, in the 18-character form real orgs
-// return (§1.2), a 3-character suffix that encodes which of the first 15 are upper case.
+// return (docs/salesforce-behaviour.md#the-identity-url-names-the-org-and-the-user), a
+// 3-character suffix that encodes which of the first 15 are upper case.
 const idSuffixAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 func isAlnum(s string) bool {
@@ -59,7 +60,8 @@ func normalizeID(id, prefix string, gen func(prefix string) string) (string, err
 	}
 }
 
-// id15 is the case-sensitive 15-character form, which prefixes access tokens (§1.2).
+// id15 is the case-sensitive 15-character form, which prefixes access tokens
+// (docs/salesforce-behaviour.md#token-formats).
 func id15(id string) string {
 	if len(id) > 15 {
 		return id[:15]
@@ -85,13 +87,15 @@ func randomString(n int, alphabet string) string {
 }
 
 // newAccessToken mimics Salesforce session IDs: the 15-character org ID, "!", then an
-// opaque string (§1.2). Salesforce's opaque part uses letters, digits, '.' and '_'.
+// opaque string (docs/salesforce-behaviour.md#token-formats). Salesforce's opaque part uses
+// letters, digits, '.' and '_'.
 func newAccessToken(orgID string) string {
 	return id15(orgID) + "!" + randomString(96, tokenAlphabet+"._")
 }
 
 // newRefreshToken mimics the "5Aep861…" shape of samples and stays inside the character set
-// the SFDX auth URL parser accepts (§10): letters, digits and '.'.
+// the SFDX auth URL parser accepts (docs/salesforce-behaviour.md#token-formats): letters,
+// digits and '.'.
 func newRefreshToken() string {
 	return "5Aep861" + randomString(80, tokenAlphabet+".")
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // parseVerificationKey reads the key that verifies JWT bearer assertions. Salesforce takes
-// an uploaded X.509 certificate ("Use digital signatures", §6.4); a bare public key is
+// an uploaded X.509 certificate ("Use digital signatures",
+// docs/salesforce-behaviour.md#jwt-bearer-needs-a-prior-approval); a bare public key is
 // accepted too because tests rarely want to mint certificates.
 func parseVerificationKey(certPEM, keyPEM string) (*rsa.PublicKey, error) {
 	switch {

@@ -9,19 +9,24 @@ import (
 	"time"
 )
 
-// DefaultOrgSessionTimeout is used when neither the app, the user's profile nor the org set a
-// session timeout. Salesforce documents no org default; two hours is the value every
-// integrator reports (salesforce-oauth.md §4).
+// DefaultOrgSessionTimeout is used when neither the app, the user's profile nor the org set
+// a session timeout: two hours, the default Salesforce states for API sessions and the
+// value integrators report for OAuth tokens
+// (docs/salesforce-behaviour.md#two-hours-when-nothing-is-set).
 const DefaultOrgSessionTimeout = 2 * time.Hour
 
-// DefaultLoginRateLimit is Salesforce's cap on logins per user per rolling hour (§2.3).
+// DefaultLoginRateLimit is Salesforce's cap on logins per user per rolling hour
+// (docs/salesforce-behaviour.md#login-rate-limit-3600-per-user-per-hour).
 const DefaultLoginRateLimit = 3600
 
-// DefaultApprovalLimit is the five-approval rule: live refresh tokens per (user, app) (§3).
+// DefaultApprovalLimit is the five-approval rule: live refresh tokens per (user, app)
+// (docs/salesforce-behaviour.md#five-approvals-per-user-per-connected-app).
 const DefaultApprovalLimit = 5
 
-// DefaultScope is granted when an app configures none. It holds refresh_token because the
-// approvals of §3 (and thus the JWT prior-approval rule of §6.4) come from that scope.
+// DefaultScope is granted when an app configures none. It holds refresh_token because
+// approvals (docs/salesforce-behaviour.md#five-approvals-per-user-per-connected-app), and
+// thus the JWT prior-approval rule
+// (docs/salesforce-behaviour.md#jwt-bearer-needs-a-prior-approval), come from that scope.
 const DefaultScope = "id api refresh_token"
 
 // Flow names an OAuth flow that a connected app may enable.
@@ -76,57 +81,74 @@ type Org struct {
 	// an httptest server answers with its own URL.
 	InstanceURL string `json:"instanceURL,omitempty"`
 	// Sandbox orgs have identity URLs on test.salesforce.com and need the JWT aud
-	// https://test.salesforce.com (§1.2, §6.2).
+	// https://test.salesforce.com
+	// (docs/salesforce-behaviour.md#the-identity-url-names-the-org-and-the-user,
+	// docs/salesforce-behaviour.md#jwt-audience-login-or-test-not-my-domain).
 	Sandbox bool `json:"sandbox,omitempty"`
-	// SessionTimeout is the org's Session Settings timeout, the last in the precedence
-	// app → profile → org (§4). Zero means DefaultOrgSessionTimeout. Salesforce allows
-	// 15 min to 24 h; the emulator accepts any positive value so tests can run fast.
+	// SessionTimeout is the org's Session Settings timeout, the last in the precedence app →
+	// profile → org (docs/salesforce-behaviour.md#lifetime-is-the-session-timeout). Zero means
+	// DefaultOrgSessionTimeout. Salesforce allows 15 min to 24 h; the emulator accepts any
+	// positive value so tests can run fast.
 	SessionTimeout Duration `json:"sessionTimeout,omitempty"`
 	// PasswordFlowBlocked models orgs created in Summer '23 or later, where the
-	// username-password flow answers invalid_grant / authentication failure (§1.4).
+	// username-password flow answers invalid_grant / authentication failure
+	// (docs/salesforce-behaviour.md#the-username-password-flow-is-blocked-in-new-orgs).
 	PasswordFlowBlocked bool `json:"passwordFlowBlocked,omitempty"`
 }
 
 // ConnectedApp is a connected app, known by its consumer key.
 type ConnectedApp struct {
-	// ClientID is the consumer key; it is also the JWT iss (§6.1).
+	// ClientID is the consumer key; it is also the JWT iss
+	// (docs/salesforce-behaviour.md#jwt-bearer-claims).
 	ClientID string `json:"clientId"`
-	// ClientSecret is the consumer secret; it keys the signature HMAC (§1.3).
+	// ClientSecret is the consumer secret; it keys the signature HMAC
+	// (docs/salesforce-behaviour.md#the-signature-is-an-hmac-of-id-and-issued_at).
 	ClientSecret string `json:"clientSecret,omitempty"`
-	// Name is the app's label: OauthToken.AppName in queries (§3.2), where an app without
-	// one shows its ClientID so its rows can still be told apart.
+	// Name is the app's label: OauthToken.AppName in queries
+	// (docs/salesforce-behaviour.md#the-oauthtoken-object-lists-approvals), where an app
+	// without one shows its ClientID so its rows can still be told apart.
 	Name string `json:"name,omitempty"`
 	// OrgID, when set, limits the app to users of that org.
 	OrgID string `json:"orgId,omitempty"`
 	// CertificatePEM (an X.509 certificate) or PublicKeyPEM (PKIX or PKCS#1 RSA public key)
-	// verifies JWT bearer assertions (§6.4). Without either, every assertion is invalid.
+	// verifies JWT bearer assertions
+	// (docs/salesforce-behaviour.md#jwt-bearer-needs-a-prior-approval). Without either, every
+	// assertion is invalid.
 	CertificatePEM string `json:"certificatePEM,omitempty"`
 	PublicKeyPEM   string `json:"publicKeyPEM,omitempty"`
-	// Flows lists the enabled flows; empty means all. A request for a flow that is not
-	// enabled answers unsupported_grant_type / grant type not supported (§2.2).
+	// Flows lists the enabled flows; empty means all. A request for a flow that is not enabled
+	// answers unsupported_grant_type / grant type not supported
+	// (docs/salesforce-behaviour.md#error-strings-and-their-classes).
 	Flows []Flow `json:"flows,omitempty"`
 	// Scope is the space-separated scope granted by the app; empty means DefaultScope.
 	Scope string `json:"scope,omitempty"`
-	// ClientCredentialsUser is the Run As username of the client-credentials flow (§9.2).
+	// ClientCredentialsUser is the Run As username of the client-credentials flow
+	// (docs/salesforce-behaviour.md#client-credentials-need-a-run-as-user).
 	ClientCredentialsUser string `json:"clientCredentialsUser,omitempty"`
-	// SessionTimeout overrides the profile and org timeouts when set (§4).
+	// SessionTimeout overrides the profile and org timeouts when set
+	// (docs/salesforce-behaviour.md#lifetime-is-the-session-timeout).
 	SessionTimeout Duration `json:"sessionTimeout,omitempty"`
-	// RefreshTokenRotation turns on RTR (§5.3).
+	// RefreshTokenRotation turns on RTR
+	// (docs/salesforce-behaviour.md#refresh-token-rotation-and-replay).
 	RefreshTokenRotation bool `json:"refreshTokenRotation,omitempty"`
 	// RefreshTokenPolicy is infinite (default), zero, specific_lifetime:N:UNIT or
-	// specific_inactivity:N:UNIT with UNIT HOURS, DAYS or MONTHS (§5.1), case-insensitive.
-	// As an emulator-only extension UNIT may also be MINUTES or SECONDS, so e2e tests on
-	// real time need not wait an hour.
+	// specific_inactivity:N:UNIT with UNIT HOURS, DAYS or MONTHS
+	// (docs/salesforce-behaviour.md#refresh-token-policies), case-insensitive. As an
+	// emulator-only extension UNIT may also be MINUTES or SECONDS, so e2e tests on real time
+	// need not wait an hour.
 	RefreshTokenPolicy string `json:"refreshTokenPolicy,omitempty"`
-	// AdminApproved is "Admin approved users are pre-authorized": only PreAuthorizedUsers
-	// may log in with the password flow or approve the app; they also pass the JWT prior
-	// approval check without holding a refresh token (§6.4).
+	// AdminApproved is "Admin approved users are pre-authorized": only PreAuthorizedUsers may
+	// log in with the password flow or approve the app; they also pass the JWT prior approval
+	// check without holding a refresh token
+	// (docs/salesforce-behaviour.md#jwt-bearer-needs-a-prior-approval).
 	AdminApproved      bool     `json:"adminApproved,omitempty"`
 	PreAuthorizedUsers []string `json:"preAuthorizedUsers,omitempty"`
 	// RequireSecretForRefreshToken is isSecretRequiredForRefreshToken; nil means true. When
-	// false a secret that is sent is still checked (§1.5).
+	// false a secret that is sent is still checked
+	// (docs/salesforce-behaviour.md#the-refresh-grant-and-the-client-secret).
 	RequireSecretForRefreshToken *bool `json:"requireSecretForRefreshToken,omitempty"`
-	// IntrospectAllTokens lets the app introspect tokens of other apps (§7.2).
+	// IntrospectAllTokens lets the app introspect tokens of other apps
+	// (docs/salesforce-behaviour.md#which-tokens-can-be-introspected).
 	IntrospectAllTokens bool `json:"introspectAllTokens,omitempty"`
 }
 
@@ -134,7 +156,8 @@ type ConnectedApp struct {
 type User struct {
 	Username string `json:"username"`
 	Password string `json:"password,omitempty"`
-	// SecurityToken must be appended to Password in the password flow (§1.4). Empty means
+	// SecurityToken must be appended to Password in the password flow
+	// (docs/salesforce-behaviour.md#username-password-needs-the-security-token). Empty means
 	// the user logs in from a trusted IP range and needs none.
 	SecurityToken string `json:"securityToken,omitempty"`
 	// ID is the 18-character user ID (005…); empty gets a generated one.
@@ -145,7 +168,7 @@ type User struct {
 	// sessions stop working.
 	Active *bool `json:"active,omitempty"`
 	// ProfileSessionTimeout is the profile's session timeout, used when the app sets
-	// none (§4).
+	// none (docs/salesforce-behaviour.md#lifetime-is-the-session-timeout).
 	ProfileSessionTimeout Duration `json:"profileSessionTimeout,omitempty"`
 	// LoginRateLimit caps logins per rolling hour; 0 means the emulator default
 	// (DefaultLoginRateLimit unless WithLoginRateLimit), negative means no cap.

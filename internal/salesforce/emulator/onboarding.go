@@ -8,18 +8,23 @@ import (
 )
 
 // The methods below are the steps a Salesforce admin takes to let a JWT bearer client in
-// (§6.4), one at a time, so that a test can play the admin after the client has started and
-// see the error each missing step causes. Each changes one setting of an existing app and
-// keeps the rest, the secret included; replacing the app with PutApp or Apply would need it
-// all resent. Approvals and sessions are kept: whether Salesforce ends sessions when these
-// settings change is UNCONFIRMED, and keeping them lets a test see that only new
-// assertions are affected. The propagation delay of up to ten minutes (§6.4) is not modelled.
+// (docs/salesforce-behaviour.md#jwt-bearer-needs-a-prior-approval), one at a time, so that
+// a test can play the admin after the client has started and see the error each missing
+// step causes. Each changes one setting of an existing app and keeps the rest, the secret
+// included; replacing the app with PutApp or Apply would need it all resent. Approvals and
+// sessions are kept: whether Salesforce ends sessions when these settings change is unknown
+// (docs/salesforce-behaviour.md#app-setting-changes-and-existing-sessions), and keeping
+// them lets a test see that only new assertions are affected. The propagation delay of up
+// to ten minutes (docs/salesforce-behaviour.md#jwt-bearer-needs-a-prior-approval) is not
+// modelled.
 
-// SetAppCertificate uploads the X.509 certificate of "Use digital signatures" (§6.4) to a
-// connected app. Salesforce holds a single certificate per app, so it replaces whatever
-// verified assertions before, a PublicKeyPEM included. An empty certificatePEM removes the
+// SetAppCertificate uploads the X.509 certificate of "Use digital signatures"
+// (docs/salesforce-behaviour.md#jwt-bearer-needs-a-prior-approval) to a connected app.
+// Salesforce holds a single certificate per app, so it replaces whatever verified
+// assertions before, a PublicKeyPEM included. An empty certificatePEM removes the
 // certificate; the app then refuses every assertion with invalid_grant / invalid assertion.
-// The certificate must hold an RSA key, since only RS256 is accepted (§6.1).
+// The certificate must hold an RSA key, since only RS256 is accepted
+// (docs/salesforce-behaviour.md#jwt-bearer-claims).
 func (e *Emulator) SetAppCertificate(clientID, certificatePEM string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -63,7 +68,8 @@ func (e *Emulator) SetPreAuthorized(clientID, username string, authorized bool) 
 }
 
 // SetAdminApproved sets the app's Permitted Users policy: true is "Admin approved users are
-// pre-authorized", false "All users may self-authorize" (§6.4). Assignments made with
+// pre-authorized", false "All users may self-authorize"
+// (docs/salesforce-behaviour.md#jwt-bearer-needs-a-prior-approval). Assignments made with
 // SetPreAuthorized are kept either way.
 func (e *Emulator) SetAdminApproved(clientID string, adminApproved bool) error {
 	e.mu.Lock()

@@ -120,9 +120,10 @@ func (f *fixture) app(clientID string) (ConnectedApp, bool) {
 	return ConnectedApp{}, false
 }
 
-// TestJWTOnboardingSteps walks the admin's setup of a JWT bearer connection (§6.4) one step
-// at a time while the client keeps sending the same kind of assertion, and checks the exact
-// Salesforce error (§2.2) after each step.
+// TestJWTOnboardingSteps walks the admin's setup of a JWT bearer connection
+// (docs/salesforce-behaviour.md#jwt-bearer-needs-a-prior-approval) one step at a time while
+// the client keeps sending the same kind of assertion, and checks the exact Salesforce
+// error (docs/salesforce-behaviour.md#error-strings-and-their-classes) after each step.
 func TestJWTOnboardingSteps(t *testing.T) {
 	testKeys(t)
 	key := freshOperatorKey(t)
@@ -188,7 +189,8 @@ func TestJWTOnboardingSteps(t *testing.T) {
 			if app.CertificatePEM != "" || app.PublicKeyPEM != "" || !app.AdminApproved || len(app.PreAuthorizedUsers) != 1 || app.PreAuthorizedUsers[0] != bob {
 				t.Errorf("app at the end = %+v", app)
 			}
-			// No approval was created on the way: JWT logins issue no refresh token (§1.6).
+			// No approval was created on the way: JWT logins issue no refresh token
+			// (docs/salesforce-behaviour.md#which-fields-each-grant-returns).
 			if n := len(f.emu.Approvals(jwtOnlyApp, "")); n != 0 {
 				t.Errorf("approvals = %d", n)
 			}
@@ -201,7 +203,7 @@ func TestJWTOnboardingSteps(t *testing.T) {
 func TestUploadCertificateReplacesKey(t *testing.T) {
 	f := newFixture(t)
 	key := freshOperatorKey(t)
-	f.issueRefresh(appID, alice) // alice's prior approval (§6.4)
+	f.issueRefresh(appID, alice) // alice's prior approval (docs/salesforce-behaviour.md#jwt-bearer-needs-a-prior-approval)
 	f.mustToken(jwtForm(f.assertion(signKey, f.jwtClaims(alice, AudienceLogin))))
 
 	cert := certificatePEM(t, key)

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// refreshPolicy is a parsed ConnectedAppOauthPolicy.refreshTokenPolicy (§5.1).
+// refreshPolicy is a parsed ConnectedAppOauthPolicy.refreshTokenPolicy
+// (docs/salesforce-behaviour.md#refresh-token-policies).
 type refreshPolicy struct {
 	kind string // "infinite", "zero", "specific_lifetime" or "specific_inactivity"
 	n    int
@@ -15,8 +16,8 @@ type refreshPolicy struct {
 }
 
 func parseRefreshTokenPolicy(s string) (refreshPolicy, error) {
-	// Third-party metadata shows SPECIFIC_LIFETIME in upper case; whether Salesforce cares
-	// is UNCONFIRMED (§5.1), so any case is accepted.
+	// Third-party metadata shows SPECIFIC_LIFETIME in upper case; whether Salesforce cares is
+	// unknown (docs/salesforce-behaviour.md#refresh-token-policies), so any case is accepted.
 	parts := strings.Split(strings.ToLower(strings.TrimSpace(s)), ":")
 	switch parts[0] {
 	case "", "infinite":
@@ -60,9 +61,10 @@ func (p refreshPolicy) add(t time.Time) time.Time {
 }
 
 // expiry says when a refresh token stops working. "zero" tokens are dead from issue: "The
-// refresh token is invalid immediately" (§5.1). specific_lifetime counts from the approval
-// (the start of a rotation chain: rotation keeps the approval, whether it restarts the
-// lifetime is UNCONFIRMED); specific_inactivity slides with each use.
+// refresh token is invalid immediately"
+// (docs/salesforce-behaviour.md#refresh-token-policies). specific_lifetime counts from the
+// approval (the start of a rotation chain: rotation keeps the approval, whether it restarts
+// the lifetime is unknown); specific_inactivity slides with each use.
 func (p refreshPolicy) expiry(created, lastUsed time.Time) (time.Time, bool) {
 	switch p.kind {
 	case "zero":

@@ -14,7 +14,8 @@ import (
 )
 
 // The query resource answers one SOQL family, enough for an operator to count the approvals
-// a user holds for a connected app before it mints another and evicts the oldest (§3.2):
+// a user holds for a connected app before it mints another and evicts the oldest
+// (docs/salesforce-behaviour.md#the-oauthtoken-object-lists-approvals):
 //
 //	SELECT <fields> FROM OauthToken [WHERE <cond> [AND <cond>]…]
 //	    [ORDER BY CreatedDate|LastUsedDate [ASC|DESC]] [LIMIT n]
@@ -34,8 +35,10 @@ var oauthTokenFields = map[string]string{
 	"userid":       "UserId",
 }
 
-// tokenOauthTokenFields exist on the real object (§3.2) but would hand out the refresh token
-// or what revokes it; the emulator keeps tokens out of every answer but the token endpoint's.
+// tokenOauthTokenFields exist on the real object
+// (docs/salesforce-behaviour.md#the-oauthtoken-object-lists-approvals) but would hand out
+// the refresh token or what revokes it; the emulator keeps tokens out of every answer but
+// the token endpoint's.
 var tokenOauthTokenFields = map[string]string{
 	"accesstoken":  "AccessToken",
 	"deletetoken":  "DeleteToken",

@@ -605,7 +605,9 @@ func TestQueryShowsAdminMintedApprovals(t *testing.T) {
 }
 
 // TestQueryDropsEvictedAndRevokedApprovals: the sixth approval evicts the oldest, whose row
-// goes (§3); so do a revoked one's and one ended by its app's refresh token policy (§5.1).
+// goes (docs/salesforce-behaviour.md#five-approvals-per-user-per-connected-app); so do a
+// revoked one's and one ended by its app's refresh token policy
+// (docs/salesforce-behaviour.md#refresh-token-policies).
 func TestQueryDropsEvictedAndRevokedApprovals(t *testing.T) {
 	f := newFixture(t)
 	var rts []string

@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// serveRevoke is /services/oauth2/revoke: POST form token= or a "blind GET" ?token= (§7.1).
-// 200 on success; for every error 400 invalid_token. A refresh token takes its access
-// tokens with it.
+// serveRevoke is /services/oauth2/revoke: POST form token= or a "blind GET" ?token=
+// (docs/salesforce-behaviour.md#revoking-a-token). 200 on success; for every error 400
+// invalid_token. A refresh token takes its access tokens with it.
 func (e *Emulator) serveRevoke(w http.ResponseWriter, r *http.Request, info *RequestRecord) {
 	var token string
 	switch r.Method {
@@ -37,9 +37,10 @@ func (e *Emulator) serveRevoke(w http.ResponseWriter, r *http.Request, info *Req
 	w.WriteHeader(http.StatusOK)
 }
 
-// serveIntrospect is /services/oauth2/introspect (§7.2): client authentication in a Basic
-// header or the body, then {active, scope, client_id, username, sub, token_type, exp, iat,
-// nbf} with times in seconds, or {"active":false}.
+// serveIntrospect is /services/oauth2/introspect
+// (docs/salesforce-behaviour.md#introspection-tells-when-a-token-expires): client
+// authentication in a Basic header or the body, then {active, scope, client_id, username,
+// sub, token_type, exp, iat, nbf} with times in seconds, or {"active":false}.
 func (e *Emulator) serveIntrospect(w http.ResponseWriter, r *http.Request, info *RequestRecord) {
 	form, ok := readForm(w, r)
 	if ok {
@@ -79,10 +80,12 @@ func (e *Emulator) introspectLocked(clientID, secret, token string, info *Reques
 		return nil, errClientSecret
 	}
 	inactive := map[string]any{"active": false}
-	// "By default an app introspects only its own tokens" (§7.2).
+	// "By default an app introspects only its own tokens"
+	// (docs/salesforce-behaviour.md#which-tokens-can-be-introspected).
 	mine := func(owner string) bool { return owner == app.ClientID || app.IntrospectAllTokens }
 	if s, u := e.liveSessionLocked(token); s != nil {
-		// Username-password tokens "cannot be introspected" (§1.4).
+		// Username-password tokens "cannot be introspected"
+		// (docs/salesforce-behaviour.md#which-tokens-can-be-introspected).
 		if !s.introspectable || !mine(s.clientID) {
 			return inactive, nil
 		}
@@ -137,7 +140,8 @@ func (e *Emulator) useTokenLocked(r *http.Request, info *RequestRecord) (*sessio
 }
 
 // writeBadOAuthToken is how userinfo and the identity URL reject a dead token: 403 with a
-// plain-text body (§7.3), unlike the REST API's 401.
+// plain-text body (docs/salesforce-behaviour.md#userinfo-a-cheap-liveness-probe), unlike
+// the REST API's 401.
 func writeBadOAuthToken(w http.ResponseWriter, info *RequestRecord) {
 	info.Error = "Bad_OAuth_Token"
 	w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
@@ -145,8 +149,9 @@ func writeBadOAuthToken(w http.ResponseWriter, info *RequestRecord) {
 	_, _ = w.Write([]byte("Bad_OAuth_Token"))
 }
 
-// serveUserInfo is /services/oauth2/userinfo (§7.3): the current user's OpenID Connect
-// claims. A cheap liveness probe for a token (§11.1 item 3).
+// serveUserInfo is /services/oauth2/userinfo
+// (docs/salesforce-behaviour.md#userinfo-a-cheap-liveness-probe): the current user's OpenID
+// Connect claims. A cheap liveness probe for a token.
 func (e *Emulator) serveUserInfo(w http.ResponseWriter, r *http.Request, info *RequestRecord) {
 	if e.fault(w, r, info) {
 		return
@@ -185,8 +190,10 @@ func (e *Emulator) serveUserInfo(w http.ResponseWriter, r *http.Request, info *R
 
 var identityPath = regexp.MustCompile(`^/id/(00D[A-Za-z0-9]{12,15})/(005[A-Za-z0-9]{12,15})/?$`)
 
-// serveIdentity is GET <id URL> (§7.3). Real identity URLs point at login or
-// test.salesforce.com; this route lets a client that rewrites the host probe the emulator.
+// serveIdentity is GET <id URL>
+// (docs/salesforce-behaviour.md#the-identity-url-names-the-org-and-the-user). Real identity
+// URLs point at login or test.salesforce.com; this route lets a client that rewrites the
+// host probe the emulator.
 func (e *Emulator) serveIdentity(w http.ResponseWriter, r *http.Request, info *RequestRecord) {
 	if e.fault(w, r, info) {
 		return
@@ -283,7 +290,9 @@ func (e *Emulator) apiCallLocked(orgID string) int {
 
 // serveData is a minimal REST API: the version list, a version's resources, its limits and
 // OauthToken queries. A dead token gets 401 [{"message":"Session expired or invalid",
-// "errorCode":"INVALID_SESSION_ID"}] (§0.6, §2.4), which is what clients key their re-login on.
+// "errorCode":"INVALID_SESSION_ID"}]
+// (docs/salesforce-behaviour.md#rest-api-401-invalid_session_id), which is what clients key
+// their re-login on.
 func (e *Emulator) serveData(w http.ResponseWriter, r *http.Request, info *RequestRecord) {
 	if e.fault(w, r, info) {
 		return

@@ -6,7 +6,9 @@ import (
 )
 
 // session is one access token. Salesforce access tokens are session IDs whose life is the
-// session timeout, not a value announced to the client (§0.1, §4).
+// session timeout, not a value announced to the client
+// (docs/salesforce-behaviour.md#no-expires_in-in-the-token-answer,
+// docs/salesforce-behaviour.md#lifetime-is-the-session-timeout).
 type session struct {
 	token      string
 	clientID   string
@@ -19,14 +21,14 @@ type session struct {
 	lastActive time.Time
 	timeout    time.Duration
 	// introspectable is false for username-password tokens, which "cannot be introspected"
-	// (§1.4).
+	// (docs/salesforce-behaviour.md#which-tokens-can-be-introspected).
 	introspectable bool
 }
 
 func (s *session) expires() time.Time { return s.lastActive.Add(s.timeout) }
 
 // sessionTimeout applies the precedence "connected app Timeout Value → profile → org
-// Session Settings" (§4).
+// Session Settings" (docs/salesforce-behaviour.md#lifetime-is-the-session-timeout).
 func sessionTimeout(app *appEntry, u *User, org *Org) time.Duration {
 	switch {
 	case app != nil && app.SessionTimeout > 0:
@@ -39,9 +41,10 @@ func sessionTimeout(app *appEntry, u *User, org *Org) time.Duration {
 	return DefaultOrgSessionTimeout
 }
 
-// mintLocked creates a new, independent access token: each login answers with a fresh
-// token and never invalidates the user's other sessions (whether Salesforce sometimes hands
-// back the same token is UNCONFIRMED, §4, so clients must cope with both).
+// mintLocked creates a new, independent access token: each login answers with a fresh token
+// and never invalidates the user's other sessions (whether Salesforce sometimes hands back
+// the same token is unknown, docs/salesforce-behaviour.md#repeated-logins-and-old-tokens,
+// so clients must cope with both).
 func (e *Emulator) mintLocked(app *appEntry, u *User, grant, approvalID string) *session {
 	now := e.now()
 	org := e.orgs[u.OrgID]
@@ -95,15 +98,17 @@ func (e *Emulator) liveSessionLocked(token string) (*session, *User) {
 }
 
 // touchLocked records activity on a session: the timeout is an inactivity timeout and "a
-// successful request to the Salesforce API resets the session timeout" (§4).
+// successful request to the Salesforce API resets the session timeout"
+// (docs/salesforce-behaviour.md#the-session-timeout-is-an-inactivity-timeout).
 func (e *Emulator) touchLocked(s *session) {
 	if e.extendSessions {
 		s.lastActive = e.now()
 	}
 }
 
-// revokeSessionsOfApprovalLocked kills the access tokens minted from one approval:
-// revoking a refresh token "revokes it and any associated access tokens" (§7.1).
+// revokeSessionsOfApprovalLocked kills the access tokens minted from one approval: revoking
+// a refresh token "revokes it and any associated access tokens"
+// (docs/salesforce-behaviour.md#revoking-a-token).
 func (e *Emulator) revokeSessionsOfApprovalLocked(approvalID string) {
 	for t, s := range e.sessions {
 		if s.approvalID == approvalID {

@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// TestSessionTimeoutPrecedence: app → profile → org → default (§4), checked on the fake
-// clock through userinfo (403 when dead) and the REST API (401 INVALID_SESSION_ID).
+// TestSessionTimeoutPrecedence: app → profile → org → default
+// (docs/salesforce-behaviour.md#lifetime-is-the-session-timeout), checked on the fake clock
+// through userinfo (403 when dead) and the REST API (401 INVALID_SESSION_ID).
 func TestSessionTimeoutPrecedence(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -55,7 +56,8 @@ func TestSessionTimeoutPrecedence(t *testing.T) {
 	}
 }
 
-// TestInactivityExtension: a successful REST call resets the inactivity timeout (§4).
+// TestInactivityExtension: a successful REST call resets the inactivity timeout
+// (docs/salesforce-behaviour.md#the-session-timeout-is-an-inactivity-timeout).
 func TestInactivityExtension(t *testing.T) {
 	f := newFixture(t)
 	at := f.mustToken(passwordForm(appID, appSecret, bob, bobPass))["access_token"].(string)

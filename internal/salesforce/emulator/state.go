@@ -10,7 +10,8 @@ import (
 // Apply adds or replaces (by org ID, client ID and username) the orgs, apps and users of s.
 // Nothing changes when any entry is invalid. Replacing an entry keeps its approvals and
 // sessions; a password change therefore revokes nothing (that Salesforce revokes refresh
-// tokens on password change is UNCONFIRMED, §5.2).
+// tokens on password change is unknown,
+// docs/salesforce-behaviour.md#what-else-ends-a-refresh-token).
 func (e *Emulator) Apply(s State) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -49,7 +50,8 @@ func (e *Emulator) PutUser(u User) (User, error) {
 }
 
 // SetUserActive activates or deactivates a user. A deactivated user's sessions stop working
-// and every grant answers inactive_user (§2.2).
+// and every grant answers inactive_user
+// (docs/salesforce-behaviour.md#error-strings-and-their-classes).
 func (e *Emulator) SetUserActive(username string, active bool) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()

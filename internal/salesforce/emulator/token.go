@@ -39,7 +39,8 @@ type secretRule int
 const (
 	secretRequired secretRule = iota
 	// secretIfSent checks a secret only when one is sent, as with
-	// isSecretRequiredForRefreshToken=false: "Salesforce still validates it" (§1.5).
+	// isSecretRequiredForRefreshToken=false: "Salesforce still validates it"
+	// (docs/salesforce-behaviour.md#the-refresh-grant-and-the-client-secret).
 	secretIfSent
 )
 
@@ -62,7 +63,8 @@ func (e *Emulator) serveToken(w http.ResponseWriter, r *http.Request, host hostK
 		return
 	}
 	if !ok {
-		// A JSON (or any non-form) body: §1.1.
+		// A JSON (or any non-form) body:
+		// docs/salesforce-behaviour.md#form-encoded-request-bodies.
 		writeOAuthError(w, info, errUnsupportedGrant)
 		return
 	}
@@ -107,7 +109,7 @@ func (e *Emulator) grantLocked(req *tokenRequest) (map[string]any, *oauthError) 
 
 // clientLocked authenticates the connected app for a flow: unknown consumer key →
 // invalid_client_id, flow not enabled → unsupported_grant_type, wrong secret →
-// invalid_client (§2.2).
+// invalid_client (docs/salesforce-behaviour.md#error-strings-and-their-classes).
 func (e *Emulator) clientLocked(req *tokenRequest, flow Flow, rule secretRule) (*appEntry, *oauthError) {
 	app, ok := e.apps[req.clientID]
 	if !ok {
@@ -129,7 +131,9 @@ func (e *Emulator) userLocked(username string) *User {
 }
 
 // admitLocked runs the checks shared by every login once the user is known: active, and
-// under the login rate limit (§2.3). The caller has authenticated the user.
+// under the login rate limit
+// (docs/salesforce-behaviour.md#login-rate-limit-3600-per-user-per-hour). The caller has
+// authenticated the user.
 func (e *Emulator) admitLocked(u *User) *oauthError {
 	if !u.IsActive() {
 		return errInactiveUser
@@ -140,10 +144,11 @@ func (e *Emulator) admitLocked(u *User) *oauthError {
 	return nil
 }
 
-// rateLimitedLocked applies "3,600 requests per hour per user" (§2.3) as a rolling hour of
-// successful logins: once the cap is reached every login fails until the oldest one is an
-// hour old. Every grant counts: JWT and password logins do (§2.3); that client credentials
-// and refresh calls do is UNCONFIRMED, and they are treated alike, as §9.2 advises.
+// rateLimitedLocked applies "3,600 requests per hour per user"
+// (docs/salesforce-behaviour.md#login-rate-limit-3600-per-user-per-hour) as a rolling hour
+// of successful logins: once the cap is reached every login fails until the oldest one is
+// an hour old. Every grant counts: JWT and password logins do; whether client credentials
+// and refresh calls do is unknown, and they are treated alike, to be safe.
 func (e *Emulator) rateLimitedLocked(u *User) bool {
 	limit := u.LoginRateLimit
 	if limit == 0 {
@@ -174,8 +179,10 @@ func (e *Emulator) loginLocked(req *tokenRequest, app *appEntry, u *User, approv
 	return s
 }
 
-// baseBody holds the fields every successful answer has (§1.2). There is never an
-// expires_in: the session timeout is not announced (§0.1).
+// baseBody holds the fields every successful answer has
+// (docs/salesforce-behaviour.md#which-fields-each-grant-returns). There is never an
+// expires_in: the session timeout is not announced
+// (docs/salesforce-behaviour.md#no-expires_in-in-the-token-answer).
 func (e *Emulator) baseBody(req *tokenRequest, u *User, s *session) map[string]any {
 	org := e.orgs[u.OrgID]
 	return map[string]any{
@@ -187,7 +194,8 @@ func (e *Emulator) baseBody(req *tokenRequest, u *User, s *session) map[string]a
 }
 
 // sign adds issued_at, a string of epoch milliseconds, and signature =
-// base64(HMAC-SHA256(consumer secret, id + issued_at)) (§0.2, §1.3).
+// base64(HMAC-SHA256(consumer secret, id + issued_at))
+// (docs/salesforce-behaviour.md#the-signature-is-an-hmac-of-id-and-issued_at).
 func sign(body map[string]any, app *appEntry, s *session) {
 	issuedAt := strconv.FormatInt(s.issued.UnixMilli(), 10)
 	mac := hmac.New(sha256.New, []byte(app.ClientSecret))

@@ -12,8 +12,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// TestGrantSuccessBodies checks the exact field set of every grant (§11.2), the headers,
-// issued_at and signature, and the shape of tokens and identity URLs.
+// TestGrantSuccessBodies checks the exact field set of every grant
+// (docs/salesforce-behaviour.md#which-fields-each-grant-returns), the headers, issued_at
+// and signature, and the shape of tokens and identity URLs.
 func TestGrantSuccessBodies(t *testing.T) {
 	f := newFixture(t)
 	if err := f.emu.Apply(State{Users: []User{{Username: "pre@prod.example", OrgID: prodOrg}}, Apps: []ConnectedApp{
@@ -163,7 +164,8 @@ func TestSandboxIdentityURLAndInstanceURL(t *testing.T) {
 	}
 }
 
-// TestTokenErrors checks every error answer with Salesforce's exact strings (§2.2).
+// TestTokenErrors checks every error answer with Salesforce's exact strings
+// (docs/salesforce-behaviour.md#error-strings-and-their-classes).
 func TestTokenErrors(t *testing.T) {
 	f := newFixture(t)
 	if err := f.emu.Apply(State{
@@ -282,10 +284,11 @@ func TestTokenEndpointTransport(t *testing.T) {
 }
 
 // TestJWTLeniency covers what Salesforce accepts although a strict JWT library would not:
-// exp in milliseconds (sfdx-core), exp as a string (go-salesforce), aud as an array (§6.3).
+// exp in milliseconds (sfdx-core), exp as a string (go-salesforce), aud as an array
+// (docs/salesforce-behaviour.md#jwt-exp-three-minutes-leniently-enforced).
 func TestJWTLeniency(t *testing.T) {
 	f := newFixture(t)
-	f.issueRefresh(appID, alice) // a prior approval (§6.4)
+	f.issueRefresh(appID, alice) // a prior approval (docs/salesforce-behaviour.md#jwt-bearer-needs-a-prior-approval)
 	for name, mut := range map[string]func(jwt.MapClaims){
 		"exp in milliseconds": func(c jwt.MapClaims) { c["exp"] = t0.UnixMilli() + 300 },
 		"exp as a string":     func(c jwt.MapClaims) { c["exp"] = strconv.FormatInt(t0.Add(5*time.Minute).Unix(), 10) },
@@ -312,7 +315,9 @@ func TestJWTWithCertificateSandboxAndPreAuthorization(t *testing.T) {
 	if id := body["id"].(string); !strings.HasPrefix(id, "https://test.salesforce.com/id/") {
 		t.Errorf("id = %s", id)
 	}
-	// The JWT exp has nothing to do with the session (§4): the token outlives it.
+	// The JWT exp has nothing to do with the session
+	// (docs/salesforce-behaviour.md#jwt-exp-three-minutes-leniently-enforced): the token
+	// outlives it.
 	f.clk.Step(10 * time.Minute)
 	if !f.alive(body["access_token"].(string)) {
 		t.Error("session died with the assertion")
