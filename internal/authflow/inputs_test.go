@@ -1,4 +1,4 @@
-package controller
+package authflow
 
 import (
 	"crypto/ecdsa"
@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/failure"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
 )
 
@@ -33,6 +34,15 @@ func testKeys(t *testing.T) (rsaPEM, ecPEM string) {
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rk)})),
 		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+// buildInputs is what the controller does with a connection and its credentials Secret.
+func buildInputs(conn *sfv1.SalesforceConnection, secret *corev1.Secret) (*Inputs, *failure.Failure) {
+	flow, fl := For(conn)
+	if fl != nil {
+		return nil, fl
+	}
+	return flow.Inputs(secret)
 }
 
 func TestBuildInputs(t *testing.T) {
@@ -106,17 +116,17 @@ func TestBuildInputs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			in, problem := buildInputs(tt.conn, tt.secret)
 			if tt.reason != "" {
-				if problem == nil || problem.reason != tt.reason {
-					t.Fatalf("problem = %+v, want reason %s", problem, tt.reason)
+				if problem == nil || problem.Reason != tt.reason || problem.Class != failure.Terminal {
+					t.Fatalf("problem = %+v, want a terminal %s", problem, tt.reason)
 				}
 				for _, w := range tt.mention {
-					if !strings.Contains(problem.message, w) {
-						t.Errorf("message %q does not mention %s", problem.message, w)
+					if !strings.Contains(problem.Message, w) {
+						t.Errorf("message %q does not mention %s", problem.Message, w)
 					}
 				}
 				for _, v := range tt.secret.Data {
-					if len(v) > 3 && strings.Contains(problem.message, string(v)) {
-						t.Errorf("message %q contains a secret value", problem.message)
+					if len(v) > 3 && strings.Contains(problem.Message, string(v)) {
+						t.Errorf("message %q contains a secret value", problem.Message)
 					}
 				}
 				return
@@ -124,11 +134,11 @@ func TestBuildInputs(t *testing.T) {
 			if problem != nil {
 				t.Fatalf("problem = %+v", problem)
 			}
-			if in.request.Grant != tt.grant || in.hash == "" {
-				t.Errorf("grant %s hash %q", in.request.Grant, in.hash)
+			if in.Request.Grant != tt.grant || in.Hash == "" {
+				t.Errorf("grant %s hash %q", in.Request.Grant, in.Hash)
 			}
 			if tt.check != nil {
-				tt.check(t, in.request)
+				tt.check(t, in.Request)
 			}
 		})
 	}
@@ -141,9 +151,9 @@ func TestInputsHashFollowsUsedValuesOnly(t *testing.T) {
 	hash := func() string {
 		in, p := buildInputs(c, s)
 		if p != nil {
-			t.Fatal(p.message)
+			t.Fatal(p.Message)
 		}
-		return in.hash
+		return in.Hash
 	}
 	h1 := hash()
 	s.Data["unrelated"] = []byte("x")
@@ -158,5 +168,46 @@ func TestInputsHashFollowsUsedValuesOnly(t *testing.T) {
 	c.Spec.LoginURL = "https://acme.my.salesforce.com"
 	if hash() == h1 {
 		t.Errorf("a new login URL did not change the hash")
+	}
+}
+
+// The inputs hash is stored on every token Secret: a hash computed differently by a new
+// release would make every connection log in again after an upgrade. These are the
+// hashes of the release before flows became types.
+func TestInputsHashIsStableAcrossReleases(t *testing.T) {
+	ref := sfv1.SecretReference{Name: "creds"}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds"}, Data: map[string][]byte{
+		"client_id": []byte("cid"), "client_secret": []byte("cs"), "username": []byte("u@x"), "password": []byte("pw"),
+		"refresh_token": []byte("rt"),
+	}}
+	for _, tt := range []struct {
+		auth sfv1.AuthSpec
+		want string
+	}{
+		{sfv1.AuthSpec{Password: &sfv1.PasswordAuth{CredentialsSecretRef: ref}},
+			"45d5bc643c131a63ff336e126dd06e76067f82cfadefce1b1c589727f4812c6d"},
+		{sfv1.AuthSpec{ClientCredentials: &sfv1.ClientCredentialsAuth{ClientID: "inline", CredentialsSecretRef: ref}},
+			"bdb960ef2a7296b2f3eaabf03a3e8195a8bdaea0dcdb9aaf887f20a223b96ec8"},
+		{sfv1.AuthSpec{RefreshToken: &sfv1.RefreshTokenAuth{CredentialsSecretRef: ref}},
+			"95630feee025df46bd548a60ceac84ca32d65c5f497b4d1c9c4fc456038e2d9c"},
+		{sfv1.AuthSpec{JWTBearer: &sfv1.JWTBearerAuth{ClientID: "cid", Username: "u@x", GenerateKey: true, CredentialsSecretRef: ref}},
+			"5a7f774c82ecff4ecaadc6501869a9d09c3554f11c9d3b43bfd47937d4d9fe26"},
+		{sfv1.AuthSpec{DeviceLogin: &sfv1.DeviceLoginAuth{ClientID: "cid", Username: "u@x", Scope: "api refresh_token"}},
+			"f99aca13863a9d32bd55256d409f2b6c4b3d7f91f6f6a3df2c9124dd3a65aacf"},
+	} {
+		c := &sfv1.SalesforceConnection{ObjectMeta: metav1.ObjectMeta{Name: "crm", Namespace: "ns", UID: "uid"},
+			Spec: sfv1.SalesforceConnectionSpec{LoginURL: "https://login.salesforce.com/", Auth: tt.auth}}
+		s := secret
+		if tt.auth.DeviceLogin != nil {
+			s = &corev1.Secret{}
+		}
+		flow, _ := For(c)
+		in, fl := flow.Inputs(s)
+		if fl != nil {
+			t.Fatal(fl.Message)
+		}
+		if in.Hash != tt.want {
+			t.Errorf("%s: hash %s, want %s", flow.Name(), in.Hash, tt.want)
+		}
 	}
 }

@@ -1,0 +1,144 @@
+// Package authflow holds the ways a connection obtains a token, one type per flow of
+// spec.auth: password, client credentials, refresh token, JWT bearer with a key from the
+// credentials Secret, JWT bearer with a key the operator generated, and device login. Each
+// says which Secret keys it needs, how its inputs are hashed (a token obtained from other
+// inputs must be replaced), and how it logs in; the controller asks For once and never
+// looks at spec.auth itself.
+package authflow
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/failure"
+	"github.com/sfconn/sfconn-operator/internal/rotation"
+	"github.com/sfconn/sfconn-operator/internal/salesforce"
+)
+
+// LoginTimeout bounds one call to Salesforce, so a hung server never holds a worker.
+const LoginTimeout = time.Minute
+
+// Flow is one way of obtaining a token.
+type Flow interface {
+	// Name is the spec.auth field that chose the flow.
+	Name() string
+	// CredentialsSecret is the credentials Secret the flow reads, "" when it needs none.
+	CredentialsSecret() string
+	// HoldsApproval says whether the flow's token comes with an approval (a refresh
+	// token), one of the five Salesforce keeps per user and connected app.
+	HoldsApproval() bool
+	// Inputs builds the login from the spec and the credentials Secret (an empty one when
+	// the flow names none). Pure. The failure says which key is missing or unusable.
+	Inputs(secret *corev1.Secret) (*Inputs, *failure.Failure)
+	// Login obtains a token. An error is a *failure.Failure when the login failed
+	// (Salesforce refused, or could not be reached), classified; any other error is the
+	// API server's. A flow that obtains no token without a failed login says why in
+	// Result.Pending.
+	Login(ctx context.Context, env *Env, in *Inputs) (*Result, error)
+}
+
+// Inputs is everything a login needs. It holds secrets: never log it.
+type Inputs struct {
+	Request salesforce.LoginRequest
+	// Hash identifies the inputs: a token obtained from other inputs must be replaced.
+	Hash string
+	// CredentialsVersion is the credentials Secret's resourceVersion.
+	CredentialsVersion string
+	// IntrospectionSecret is the client secret that may introspect a new token; empty
+	// when its expiry follows spec.sessionTimeout.
+	IntrospectionSecret string
+	// Unread is set when the credentials were not read (their version matches the
+	// stored token's): Request holds no secret, and a login must read them first.
+	Unread bool
+}
+
+// Env is what a login works with.
+type Env struct {
+	Salesforce salesforce.Client
+	// State keeps the refresh tokens of rotating chains and device logins.
+	State *rotation.Store
+	// Keys is the generated key pair of spec.auth.jwtBearer.generateKey.
+	Keys Keys
+	// ReserveApproval is asked before a device login makes a new approval: a
+	// *failure.Failure when the connection may not make one.
+	ReserveApproval func(ctx context.Context) error
+	// Record records a Kubernetes event about the connection.
+	Record func(eventType, reason, action, note string)
+	Now    time.Time
+	Log    logr.Logger
+}
+
+// Result is what a login obtained.
+type Result struct {
+	// Token is the answer, nil while the flow waits for a person.
+	Token *salesforce.Token
+	// ApprovalSource is the refresh token the approval was granted as, for flows that
+	// hold one: the user's, or a device login's marker. Approvals are named after it.
+	ApprovalSource string
+	// Minted is set when the operator made the approval itself (device login).
+	Minted bool
+	// Device is a pending device login's instructions for a person.
+	Device *sfv1.DeviceLoginStatus
+	// Pending says why no token came although no login failed: the flow waits for a
+	// person, may not make an approval, or starts over. It is not recorded as a failed
+	// login, and the flow has told a person what it did.
+	Pending *failure.Failure
+}
+
+// For is the flow spec.auth chooses.
+func For(conn *sfv1.SalesforceConnection) (Flow, *failure.Failure) {
+	a := conn.Spec.Auth
+	switch {
+	case a.JWTBearer != nil && a.JWTBearer.GenerateKey:
+		return &generatedKey{jwtBearer{base{conn, a.JWTBearer.CredentialsSecretRef.Name}, a.JWTBearer}}, nil
+	case a.JWTBearer != nil:
+		return &jwtBearer{base{conn, a.JWTBearer.CredentialsSecretRef.Name}, a.JWTBearer}, nil
+	case a.Password != nil:
+		return &password{base{conn, a.Password.CredentialsSecretRef.Name}, a.Password}, nil
+	case a.RefreshToken != nil:
+		return &refreshToken{base{conn, a.RefreshToken.CredentialsSecretRef.Name}, a.RefreshToken}, nil
+	case a.ClientCredentials != nil:
+		return &clientCredentials{base{conn, a.ClientCredentials.CredentialsSecretRef.Name}, a.ClientCredentials}, nil
+	case a.DeviceLogin != nil:
+		secret := ""
+		if a.DeviceLogin.CredentialsSecretRef != nil {
+			secret = a.DeviceLogin.CredentialsSecretRef.Name
+		}
+		return &deviceLogin{base{conn, secret}, a.DeviceLogin}, nil
+	}
+	return nil, failure.New(failure.Terminal, sfv1.ReasonInvalidSpec,
+		"spec.auth must set exactly one of jwtBearer, password, refreshToken, clientCredentials or deviceLogin")
+}
+
+// base is what every flow has: its connection and its credentials Secret.
+type base struct {
+	conn   *sfv1.SalesforceConnection
+	secret string
+}
+
+func (b base) CredentialsSecret() string { return b.secret }
+func (b base) HoldsApproval() bool       { return false }
+
+// LoginURL is spec.loginURL without a trailing slash, or Salesforce's production login.
+func LoginURL(conn *sfv1.SalesforceConnection) string {
+	if u := trimSlash(conn.Spec.LoginURL); u != "" {
+		return u
+	}
+	return "https://login.salesforce.com"
+}
+
+// statusTime is t as status stores it: whole seconds.
+func statusTime(t time.Time) metav1.Time { return metav1.NewTime(t.Truncate(time.Second)) }
+
+// login runs one token request. It is not cancelled with the pass: a shutdown must not
+// drop a refresh Salesforce already carried out, whose rotated token the caller stores.
+func login(ctx context.Context, env *Env, req salesforce.LoginRequest) (*salesforce.Token, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), LoginTimeout)
+	defer cancel()
+	return env.Salesforce.Login(ctx, req)
+}

@@ -1,0 +1,140 @@
+package owned
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+)
+
+// writes counts the creates and updates a client makes.
+type writes struct{ creates, updates int }
+
+func newClients(t *testing.T, w *writes, fail func(obj client.Object) error, objs ...client.Object) (Clients, client.Client) {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).WithInterceptorFuncs(interceptor.Funcs{
+		Create: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			w.creates++
+			return cl.Create(ctx, obj, opts...)
+		},
+		Update: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			w.updates++
+			if fail != nil {
+				if err := fail(obj); err != nil {
+					return err
+				}
+			}
+			return cl.Update(ctx, obj, opts...)
+		},
+	}).Build()
+	return Clients{Client: c, Read: c, Uncached: c}, c
+}
+
+var conn = &sfv1.SalesforceConnection{ObjectMeta: metav1.ObjectMeta{Name: "crm", Namespace: "ns", UID: "uid-1"}}
+
+func secretNamed(name string) *corev1.Secret {
+	s := &corev1.Secret{}
+	s.Namespace, s.Name = "ns", name
+	return s
+}
+
+func TestEnsureCreatesThenWritesOnlyChanges(t *testing.T) {
+	var w writes
+	cs, c := newClients(t, &w, nil)
+	value := "a"
+	ensure := func() error {
+		s := secretNamed("crm-token")
+		return Ensure(context.Background(), cs, conn, s, func() error {
+			s.Data = map[string][]byte{"k": []byte(value)}
+			return nil
+		})
+	}
+	if err := ensure(); err != nil {
+		t.Fatal(err)
+	}
+	var got corev1.Secret
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "crm-token"}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !IsControlledBy(&got, "uid-1") || !IsManaged(&got) || got.Labels[LabelConnection] != "crm" {
+		t.Fatalf("created without the operator's metadata: %+v", got.ObjectMeta)
+	}
+	if err := ensure(); err != nil {
+		t.Fatal(err)
+	}
+	if w.creates != 1 || w.updates != 0 {
+		t.Fatalf("writes at rest: %+v, want one create and no update", w)
+	}
+	value = "b"
+	if err := ensure(); err != nil {
+		t.Fatal(err)
+	}
+	if w.updates != 1 {
+		t.Fatalf("a change made %d updates, want 1", w.updates)
+	}
+}
+
+func TestEnsureRefusesSomeoneElsesObject(t *testing.T) {
+	var w writes
+	theirs := secretNamed("crm-token")
+	theirs.Labels = map[string]string{"team": "other"}
+	cs, _ := newClients(t, &w, nil, theirs)
+	s := secretNamed("crm-token")
+	err := Ensure(context.Background(), cs, conn, s, func() error { return nil })
+	var foreign *ForeignError
+	if !errors.As(err, &foreign) || foreign.Kind != "Secret" || foreign.Name != "crm-token" {
+		t.Fatalf("err = %v, want a ForeignError naming the Secret", err)
+	}
+	if w.creates+w.updates != 0 {
+		t.Fatalf("someone else's object was written: %+v", w)
+	}
+}
+
+func TestEnsureRetriesALostRaceOnce(t *testing.T) {
+	var w writes
+	ours := secretNamed("crm-token")
+	ours.OwnerReferences = Meta(conn, "crm-token").OwnerReferences
+	conflicts := 1
+	cs, _ := newClients(t, &w, func(client.Object) error {
+		if conflicts > 0 {
+			conflicts--
+			return apierrors.NewConflict(schema.GroupResource{Resource: "secrets"}, "crm-token", errors.New("changed"))
+		}
+		return nil
+	}, ours)
+	s := secretNamed("crm-token")
+	if err := Ensure(context.Background(), cs, conn, s, func() error {
+		s.Data = map[string][]byte{"k": []byte("v")}
+		return nil
+	}); err != nil {
+		t.Fatalf("a single conflict was not retried: %v", err)
+	}
+	if w.updates != 2 {
+		t.Fatalf("updates = %d, want the conflict and its retry", w.updates)
+	}
+
+	conflicts = 5
+	s = secretNamed("crm-token")
+	err := Ensure(context.Background(), cs, conn, s, func() error {
+		s.Data = map[string][]byte{"k": []byte("w")}
+		return nil
+	})
+	if !apierrors.IsConflict(err) {
+		t.Fatalf("err = %v, want the conflict after the retry", err)
+	}
+}

@@ -1,0 +1,77 @@
+// Package owned marks, finds and writes the objects the operator keeps for a connection:
+// the token Secret, the rotation state Secret, and the key Secret and certificate
+// ConfigMap of a generated JWT key. Each carries the managed-by label, which puts it in
+// the manager's cache (the cache holds no other Secret or ConfigMap), and a controller
+// owner reference, which lets garbage collection remove it with its connection and tells
+// the operator's own objects from somebody else's of the same name.
+package owned
+
+import (
+	"maps"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+)
+
+// Labels of every object the operator writes.
+const (
+	LabelManagedBy  = "app.kubernetes.io/managed-by"
+	ManagedByValue  = "sfconn-operator"
+	LabelConnection = "salesforce.sfconn.io/connection"
+)
+
+// Selector selects the objects the operator writes.
+func Selector() labels.Selector {
+	req, err := labels.NewRequirement(LabelManagedBy, selection.Equals, []string{ManagedByValue})
+	if err != nil {
+		panic(err)
+	}
+	return labels.NewSelector().Add(*req)
+}
+
+// IsManaged says whether an object carries the operator's managed-by label.
+func IsManaged(obj metav1.Object) bool { return obj.GetLabels()[LabelManagedBy] == ManagedByValue }
+
+// Meta is the metadata of an object the connection controls.
+func Meta(conn *sfv1.SalesforceConnection, name string) metav1.ObjectMeta {
+	controller := true
+	return metav1.ObjectMeta{
+		Name:      name,
+		Namespace: conn.Namespace,
+		Labels: map[string]string{
+			LabelManagedBy:  ManagedByValue,
+			LabelConnection: conn.Name,
+		},
+		OwnerReferences: []metav1.OwnerReference{{
+			APIVersion:         sfv1.GroupVersion.String(),
+			Kind:               "SalesforceConnection",
+			Name:               conn.Name,
+			UID:                conn.UID,
+			Controller:         &controller,
+			BlockOwnerDeletion: &controller,
+		}},
+	}
+}
+
+// IsControlledBy says whether the connection with this UID controls the object.
+func IsControlledBy(obj metav1.Object, uid types.UID) bool {
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.Controller != nil && *ref.Controller && ref.UID == uid {
+			return true
+		}
+	}
+	return false
+}
+
+// MergeMaps sets src's entries in dst, allocating dst when nil, and returns it.
+func MergeMaps(dst, src map[string]string) map[string]string {
+	if dst == nil {
+		dst = make(map[string]string, len(src))
+	}
+	maps.Copy(dst, src)
+	return dst
+}

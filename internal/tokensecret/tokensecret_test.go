@@ -1,0 +1,117 @@
+package tokensecret
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/salesforce"
+)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func connection(template *sfv1.TokenSecretTemplate) *sfv1.SalesforceConnection {
+	return &sfv1.SalesforceConnection{
+		ObjectMeta: metav1.ObjectMeta{Name: "crm", Namespace: "ns", UID: "uid-1"},
+		Spec:       sfv1.SalesforceConnectionSpec{TokenSecret: sfv1.TokenSecretSpec{Template: template}},
+	}
+}
+
+func answer() *salesforce.Token {
+	return &salesforce.Token{AccessToken: "00D!secret", InstanceURL: "https://acme.my.salesforce.com",
+		ID:    "https://login.salesforce.com/id/00D000000000001AAA/005000000000001AAA",
+		OrgID: "00D000000000001AAA", UserID: "005000000000001AAA", IssuedAt: t0.Add(1500 * time.Millisecond)}
+}
+
+func TestRoundTrip(t *testing.T) {
+	tok := FromAnswer(answer(), 2*time.Hour, "inputs-1")
+	if !tok.IssuedAt.Equal(t0.Add(time.Second)) || !tok.ExpiresAt.Equal(t0.Add(2*time.Hour+time.Second)) {
+		t.Fatalf("times = %v, %v; want whole seconds, issued plus the session timeout", tok.IssuedAt, tok.ExpiresAt)
+	}
+	if got := string(tok.Data[KeyTokenType]); got != "Bearer" {
+		t.Fatalf("token_type = %q, want the default Bearer", got)
+	}
+	secret, err := Desired(connection(nil), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secret.Name != "crm-token" || secret.Labels["app.kubernetes.io/managed-by"] != "sfconn-operator" {
+		t.Fatalf("secret = %s %v", secret.Name, secret.Labels)
+	}
+	back, intact := Read(secret)
+	if !intact || back.AccessToken() != "00D!secret" || !back.ExpiresAt.Equal(tok.ExpiresAt) || back.InputsHash != "inputs-1" {
+		t.Fatalf("read back %+v, intact %v", back, intact)
+	}
+	if back.ExpirySource() != sfv1.ExpirySourceSessionTimeout {
+		t.Fatal("a spec lifetime is not reported as SessionTimeout")
+	}
+
+	secret.Data[KeyAccessToken] = []byte("edited")
+	if _, intact := Read(secret); intact {
+		t.Fatal("an edited access token was taken as the operator's")
+	}
+	delete(secret.Annotations, AnnotationIssuedAt)
+	if tok, _ := Read(secret); tok != nil {
+		t.Fatal("a Secret without its issue time was taken as a record of a token")
+	}
+}
+
+func TestIntrospectedExpiry(t *testing.T) {
+	tok := FromAnswer(answer(), 2*time.Hour, "inputs-1")
+	tok.SetIntrospectedExpiry(t0.Add(15 * time.Minute))
+	if !tok.LifetimeMatches(2 * time.Hour) {
+		t.Fatal("an introspected expiry was found to need a rewrite")
+	}
+	tok.SetLifetime(2 * time.Hour)
+	if !tok.ExpiresAt.Equal(t0.Add(15 * time.Minute)) {
+		t.Fatalf("SetLifetime moved an introspected expiry to %v", tok.ExpiresAt)
+	}
+	secret, err := Desired(connection(nil), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, intact := Read(secret)
+	if !intact || !back.Introspected || !back.ExpiresAt.Equal(tok.ExpiresAt) || back.ExpirySource() != sfv1.ExpirySourceIntrospection {
+		t.Fatalf("stored token lost its introspected expiry: %+v", back)
+	}
+}
+
+func TestTemplate(t *testing.T) {
+	tmpl := &sfv1.TokenSecretTemplate{
+		Data:     map[string]string{"config.json": `{"url":"{{ .InstanceURL }}"}`},
+		Metadata: sfv1.TemplateMetadata{Labels: map[string]string{"team": "crm"}, Annotations: map[string]string{"reloader": "true"}},
+	}
+	tok := FromAnswer(answer(), 2*time.Hour, "inputs-1")
+	secret, err := Desired(connection(tmpl), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(secret.Data["config.json"]); got != `{"url":"https://acme.my.salesforce.com"}` {
+		t.Fatalf("config.json = %s", got)
+	}
+	if secret.Labels["team"] != "crm" || secret.Annotations["reloader"] != "true" {
+		t.Fatalf("template metadata missing: %v %v", secret.Labels, secret.Annotations)
+	}
+	if _, intact := Read(secret); !intact {
+		t.Fatal("template keys broke the data hash")
+	}
+	if MetadataDrifted(secret, secret) {
+		t.Fatal("a Secret drifted from itself")
+	}
+	stripped := secret.DeepCopy()
+	delete(stripped.Labels, "team")
+	if !MetadataDrifted(stripped, secret) {
+		t.Fatal("a lost template label was not noticed")
+	}
+
+	broken := &sfv1.TokenSecretTemplate{Data: map[string]string{"x": "{{ .NoSuchField }}"}}
+	secret, err = Desired(connection(broken), tok)
+	if err == nil {
+		t.Fatal("a broken template gave no error")
+	}
+	if string(secret.Data[KeyAccessToken]) != "00D!secret" {
+		t.Fatal("a broken template held the token back")
+	}
+}
