@@ -587,6 +587,14 @@ type LoginFailure struct {
 	// reason is the Ready condition reason the failure gave.
 	Reason string `json:"reason"`
 
+	// class says what follows from the failure: Terminal and Revoked wait for a change of
+	// the spec or the credentials; Retryable and RateLimited are tried again after a
+	// backoff that grows with count; WaitingForPerson is tried again on a steady schedule.
+	// Empty (written by an older operator) counts as Retryable.
+	// +kubebuilder:validation:Enum=Terminal;Revoked;Retryable;RateLimited;WaitingForPerson
+	// +optional
+	Class string `json:"class,omitempty"`
+
 	// message says what failed, in words a person can act on.
 	// +optional
 	Message string `json:"message,omitempty"`

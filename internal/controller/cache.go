@@ -2,20 +2,11 @@ package controller
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-)
 
-// ManagedSecretsSelector selects the Secrets the operator writes.
-func ManagedSecretsSelector() labels.Selector {
-	req, err := labels.NewRequirement(LabelManagedBy, selection.Equals, []string{ManagedByValue})
-	if err != nil {
-		panic(err)
-	}
-	return labels.NewSelector().Add(*req)
-}
+	"github.com/sfconn/sfconn-operator/internal/owned"
+)
 
 // CacheOptions are the manager's cache options: of all Secrets, only those the operator
 // manages are cached. A cluster may hold tens of thousands of Secrets (Helm releases,
@@ -24,9 +15,9 @@ func CacheOptions(base cache.Options) cache.Options {
 	if base.ByObject == nil {
 		base.ByObject = map[client.Object]cache.ByObject{}
 	}
-	base.ByObject[&corev1.Secret{}] = cache.ByObject{Label: ManagedSecretsSelector()}
+	base.ByObject[&corev1.Secret{}] = cache.ByObject{Label: owned.Selector()}
 	// ConfigMaps: only the certificates the operator publishes for generated JWT keys.
-	base.ByObject[&corev1.ConfigMap{}] = cache.ByObject{Label: ManagedSecretsSelector()}
+	base.ByObject[&corev1.ConfigMap{}] = cache.ByObject{Label: owned.Selector()}
 	base.DefaultTransform = cache.TransformStripManagedFields()
 	return base
 }

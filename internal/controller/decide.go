@@ -3,28 +3,21 @@ package controller
 import (
 	"fmt"
 	"hash/fnv"
-	"math"
 	"time"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/authflow"
+	"github.com/sfconn/sfconn-operator/internal/failure"
+	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
-// Durations the spec may leave out.
 const (
+	// defaultSessionTimeout is the session timeout when the spec leaves it out: what
+	// Salesforce gives when nothing is set (docs/salesforce-behaviour.md#two-hours-when-nothing-is-set).
 	defaultSessionTimeout = 2 * time.Hour
 	// renewJitter spreads renewals of tokens issued at the same moment over this fraction
 	// of renewBefore, always earlier than renewAt would otherwise be, never later.
 	renewJitter = 0.1
-)
-
-// Backoff after failed logins. Transient failures retry quickly; the login rate limit
-// (3,600 logins per user per hour) is only made worse by retrying, so it waits long.
-const (
-	retryBase     = 5 * time.Second
-	retryMax      = 5 * time.Minute
-	rateLimitBase = 15 * time.Minute
-	rateLimitMax  = time.Hour
-	backoffJitter = 0.2
 )
 
 // secretState is what the pass found under the token Secret's name.
@@ -37,7 +30,8 @@ const (
 	secretForeign
 )
 
-// facts is everything one pass observed. decide reads nothing else: no clients, no clock.
+// facts is everything the token step observed. decide reads nothing else: no clients,
+// no clock.
 type facts struct {
 	now        time.Time
 	generation int64
@@ -48,30 +42,20 @@ type facts struct {
 	// renewBeforeSet is set when renewBefore comes from the spec rather than the default.
 	renewBeforeSet bool
 
-	inputs  *loginInputs
-	problem *inputsProblem
-	// inputsUnread is set when inputs holds no secret: the credentials were not read,
-	// since their version matches the stored token's. A login reads them first.
-	inputsUnread bool
-	// jwtKey is the generated key pair of spec.auth.jwtBearer.generateKey.
-	jwtKey *keyMaterial
-	// tokenRejected is set when Salesforce refused the stored token before its expiry
-	// (spec.verifyInterval); verifyWake is when the next probe is due.
+	// inputs are the login's inputs; Unread when the credentials were not read.
+	inputs *authflow.Inputs
+	// blocked is what prevents any login: the spec, the credentials, the login host, the
+	// template, the generated key, or a token Secret name taken by someone else.
+	blocked *failure.Failure
+	// tokenRejected is set when Salesforce refused the stored token before its expiry.
 	tokenRejected bool
-	verifyWake    time.Time
 	// plannedStart is when the org's renewal plan starts the stored token's renewal, when
 	// the login limiter needs it earlier than the renewal time; zero without a plan.
 	plannedStart time.Time
-	// hostProblem is set when the login host is not allowed.
-	hostProblem string
-	// templateProblem is set when spec.tokenSecret.template cannot be rendered.
-	templateProblem string
-	// keyProblem is set when a generated JWT key cannot be kept or published.
-	keyProblem string
 
 	secret secretState
 	// stored is the token in the token Secret, nil when there is none usable.
-	stored *issuedToken
+	stored *tokensecret.Token
 	// intact is false when someone else edited the token Secret's data.
 	intact bool
 	// metadataDrift is set when the token Secret lost the labels or annotations the
@@ -88,22 +72,13 @@ type facts struct {
 	requestedAt, lastHandled string
 }
 
-// failure is why a pass ends without a valid, current token.
-type failure struct {
-	reason  string
-	message string
-	// terminal failures wait for a change of spec or credentials; others retry at retryAt.
-	terminal bool
-	retryAt  time.Time
-}
-
-// decision is what the pass will do.
+// decision is what the token step will do.
 type decision struct {
 	// login is set when a new token is needed; why says which rule asked for it.
 	login bool
 	why   string
 	// blocked is set when no login may be attempted now.
-	blocked *failure
+	blocked *failure.Failure
 	// rewrite is set when the stored token stays but its Secret must be rewritten: a new
 	// session timeout changes expires_at, or its labels or annotations were lost.
 	rewrite bool
@@ -128,7 +103,7 @@ var loginTriggers = []loginTrigger{
 		return ""
 	},
 	func(f *facts) string {
-		if f.stored.inputsHash != f.inputs.hash {
+		if f.stored.InputsHash != f.inputs.Hash {
 			return "the spec or the credentials changed"
 		}
 		return ""
@@ -161,21 +136,8 @@ var loginTriggers = []loginTrigger{
 
 // decide chooses between keeping the stored token, logging in, and waiting.
 func decide(f *facts) decision {
-	if f.problem != nil {
-		return decision{blocked: &failure{reason: f.problem.reason, message: f.problem.message, terminal: true}}
-	}
-	if f.hostProblem != "" {
-		return decision{blocked: &failure{reason: sfv1.ReasonInvalidSpec, message: f.hostProblem, terminal: true}}
-	}
-	if f.templateProblem != "" {
-		return decision{blocked: &failure{reason: sfv1.ReasonInvalidSpec, message: f.templateProblem, terminal: true}}
-	}
-	if f.keyProblem != "" {
-		return decision{blocked: &failure{reason: sfv1.ReasonInvalidSpec, message: f.keyProblem, terminal: true}}
-	}
-	if f.secret == secretForeign {
-		return decision{blocked: &failure{reason: sfv1.ReasonInvalidSpec, terminal: true,
-			message: "the token Secret exists and is not controlled by this SalesforceConnection; the operator will not overwrite it: delete it or choose another spec.tokenSecret.name"}}
+	if f.blocked != nil {
+		return decision{blocked: f.blocked}
 	}
 	why := ""
 	for _, trigger := range loginTriggers {
@@ -184,7 +146,7 @@ func decide(f *facts) decision {
 		}
 	}
 	if why == "" {
-		return decision{rewrite: f.metadataDrift || !f.stored.lifetimeMatches(f.sessionTimeout)}
+		return decision{rewrite: f.metadataDrift || !f.stored.LifetimeMatches(f.sessionTimeout)}
 	}
 	// A new renewal request is a person saying "try now" (after fixing something the
 	// operator cannot see, such as a Salesforce setting): it goes past a backoff or a
@@ -198,31 +160,49 @@ func decide(f *facts) decision {
 // renewalRequested says whether the requestedAt annotation holds a value not acted on yet.
 func renewalRequested(f *facts) bool { return f.requestedAt != "" && f.requestedAt != f.lastHandled }
 
-// heldByFailure returns the last failure when it still applies: it was made with the same
-// spec generation and credentials, and it is terminal or its retry time is ahead. Kept in
-// status, so neither a restart nor a resync turns a wrong password into a login storm.
-func heldByFailure(f *facts) *failure {
+// sameInputs says whether the last failure was made with the inputs of this pass: the
+// same spec generation and credentials Secret version.
+func sameInputs(f *facts) bool {
 	lf := f.lastFailure
-	if lf == nil || lf.ObservedGeneration != f.generation || lf.CredentialsResourceVersion != f.inputs.credentialsVersion {
+	return lf != nil && f.inputs != nil && lf.ObservedGeneration == f.generation &&
+		lf.CredentialsResourceVersion == f.inputs.CredentialsVersion
+}
+
+// heldByFailure returns the last failure when it still applies: it was made with the same
+// inputs, and it waits for a change or its retry time is ahead. Kept in status, so neither
+// a restart nor a resync turns a wrong password into a login storm.
+func heldByFailure(f *facts) *failure.Failure {
+	if !sameInputs(f) {
 		return nil
 	}
-	if isTerminalReason(lf.Reason) {
-		return &failure{reason: lf.Reason, terminal: true, message: lf.Message}
+	lf := f.lastFailure
+	held := &failure.Failure{Class: classOf(lf), Reason: lf.Reason, Message: lf.Message}
+	if held.Class.WaitsForChange() {
+		return held
 	}
-	retryAt := lf.Time.Add(backoff(lf.Reason, lf.Count, f.uid))
-	if f.now.Before(retryAt) {
-		return &failure{reason: lf.Reason, message: lf.Message, retryAt: retryAt}
+	held.RetryAt = lf.Time.Add(backoff(held.Class, lf.Count, f.uid))
+	if f.now.Before(held.RetryAt) {
+		return held
 	}
 	return nil
 }
 
-// isTerminalReason says whether a failure reason waits for a person.
-func isTerminalReason(reason string) bool {
-	switch reason {
-	case sfv1.ReasonSalesforceUnavailable, sfv1.ReasonRateLimited, sfv1.ReasonAwaitingAdmin, "":
-		return false
+// classOf is the class status recorded for a failure; an operator before classes
+// recorded none, and a retry is the safe reading of that.
+func classOf(lf *sfv1.LoginFailure) failure.Class {
+	if lf.Class == "" {
+		return failure.Retryable
 	}
-	return true
+	return failure.Class(lf.Class)
+}
+
+// consecutiveFailures counts a login failing now: one more than the last failure when that
+// was made with the same inputs, else the first.
+func consecutiveFailures(f *facts) int32 {
+	if sameInputs(f) {
+		return f.lastFailure.Count + 1
+	}
+	return 1
 }
 
 // renewalOf is when a token is renewed. Its expiry is issued-at plus the session timeout,
@@ -230,11 +210,11 @@ func isTerminalReason(reason string) bool {
 // lifetime no longer than renewBefore (Salesforce's session timeout is shorter than the
 // spec says) renews a third of its lifetime before the end rather than at once, which
 // would renew in a loop; so does the default renewBefore, a third of the lifetime.
-func (f *facts) renewalOf(t *issuedToken) time.Time {
-	expires, before := t.issuedAt.Add(f.sessionTimeout), f.renewBefore
-	if t.introspected {
-		expires = t.expiresAt
-		if lifetime := expires.Sub(t.issuedAt); !f.renewBeforeSet || before >= lifetime {
+func (f *facts) renewalOf(t *tokensecret.Token) time.Time {
+	expires, before := t.IssuedAt.Add(f.sessionTimeout), f.renewBefore
+	if t.Introspected {
+		expires = t.ExpiresAt
+		if lifetime := expires.Sub(t.IssuedAt); !f.renewBeforeSet || before >= lifetime {
 			before = lifetime / 3
 		}
 	}
@@ -248,29 +228,6 @@ func renewAt(expiresAt time.Time, renewBefore time.Duration, uid string) time.Ti
 	jitter := time.Duration(fraction(uid, "renew") * renewJitter * float64(renewBefore))
 	// Whole seconds, as status stores it; rounding down keeps it early, never late.
 	return expiresAt.Add(-renewBefore - jitter).Truncate(time.Second)
-}
-
-// backoff is the wait after the count-th consecutive failure with the given reason,
-// exponential with jitter, capped.
-func backoff(reason string, count int32, uid string) time.Duration {
-	base, ceiling := retryBase, retryMax
-	switch reason {
-	case sfv1.ReasonRateLimited:
-		base, ceiling = rateLimitBase, rateLimitMax
-	case sfv1.ReasonAwaitingAdmin:
-		// A person is at work in Salesforce Setup: a steady retry the docs can promise,
-		// without jitter (a person, not a crowd, is waited for).
-		return awaitingAdminRetry
-	}
-	if count < 1 {
-		count = 1
-	}
-	d := float64(base) * math.Pow(2, float64(count-1))
-	if d > float64(ceiling) {
-		d = float64(ceiling)
-	}
-	d *= 1 + backoffJitter*fraction(uid, fmt.Sprint("backoff", count))
-	return time.Duration(d)
 }
 
 // fraction maps (uid, salt) to [0, 1), deterministically.
@@ -293,3 +250,8 @@ func effectiveDurations(spec *sfv1.SalesforceConnectionSpec) (sessionTimeout, re
 	}
 	return sessionTimeout, renewBefore
 }
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// backoffSalt names a failure count in the jitter of its backoff.
+func backoffSalt(count int32) string { return fmt.Sprint("backoff", count) }

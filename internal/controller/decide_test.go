@@ -7,6 +7,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/authflow"
+	"github.com/sfconn/sfconn-operator/internal/failure"
+	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -21,9 +24,9 @@ func newFacts(opts ...factsOption) *facts {
 		uid:            "uid-1",
 		sessionTimeout: 2 * time.Hour,
 		renewBefore:    40 * time.Minute,
-		inputs:         &loginInputs{hash: "inputs-1", credentialsVersion: "100"},
+		inputs:         &authflow.Inputs{Hash: "inputs-1", CredentialsVersion: "100"},
 		secret:         secretOurs,
-		stored:         &issuedToken{issuedAt: t0.Add(-10 * time.Minute), expiresAt: t0.Add(110 * time.Minute), inputsHash: "inputs-1", data: map[string][]byte{}},
+		stored:         &tokensecret.Token{IssuedAt: t0.Add(-10 * time.Minute), ExpiresAt: t0.Add(110 * time.Minute), InputsHash: "inputs-1", Data: map[string][]byte{}},
 		intact:         true,
 	}
 	for _, o := range opts {
@@ -36,10 +39,20 @@ func at(d time.Duration) factsOption { return func(f *facts) { f.now = t0.Add(d)
 func noSecret() factsOption {
 	return func(f *facts) { f.secret, f.stored, f.intact = secretMissing, nil, false }
 }
+
+// classes are the classes of the failures the table rows record.
+var classes = map[string]failure.Class{
+	sfv1.ReasonAuthenticationFailed:  failure.Terminal,
+	sfv1.ReasonRevoked:               failure.Revoked,
+	sfv1.ReasonSalesforceUnavailable: failure.Retryable,
+	sfv1.ReasonRateLimited:           failure.RateLimited,
+	sfv1.ReasonAwaitingAdmin:         failure.WaitingForPerson,
+}
+
 func withFailure(reason string, count int32, ago time.Duration) factsOption {
 	return func(f *facts) {
-		f.lastFailure = &sfv1.LoginFailure{Time: metav1.NewTime(f.now.Add(-ago)), Count: count, Reason: reason,
-			Message: "failed", ObservedGeneration: f.generation, CredentialsResourceVersion: f.inputs.credentialsVersion}
+		f.lastFailure = &sfv1.LoginFailure{Time: metav1.NewTime(f.now.Add(-ago)), Count: count, Reason: reason, Class: string(classes[reason]),
+			Message: "failed", ObservedGeneration: f.generation, CredentialsResourceVersion: f.inputs.CredentialsVersion}
 	}
 }
 
@@ -58,7 +71,7 @@ func TestDecide(t *testing.T) {
 		{name: "no token Secret yet", facts: newFacts(noSecret()), login: true, whyPrefix: "the token Secret does not exist"},
 		{name: "token Secret unusable", facts: newFacts(func(f *facts) { f.stored = nil }), login: true, whyPrefix: "the token Secret was changed"},
 		{name: "token Secret edited", facts: newFacts(func(f *facts) { f.intact = false }), login: true, whyPrefix: "the token Secret was changed"},
-		{name: "inputs changed", facts: newFacts(func(f *facts) { f.inputs.hash = "inputs-2" }), login: true, whyPrefix: "the spec or the credentials changed"},
+		{name: "inputs changed", facts: newFacts(func(f *facts) { f.inputs.Hash = "inputs-2" }), login: true, whyPrefix: "the spec or the credentials changed"},
 		{name: "before renewal time", facts: newFacts(at(60 * time.Minute))},
 		{name: "renewal requested", facts: newFacts(func(f *facts) { f.requestedAt = "2026-11-25T12:00:00Z" }), login: true, whyPrefix: "a renewal was requested"},
 		{name: "renewal request already handled", facts: newFacts(func(f *facts) { f.requestedAt, f.lastHandled = "x", "x" })},
@@ -90,20 +103,22 @@ func TestDecide(t *testing.T) {
 		}), rewrite: true},
 		{name: "labels removed: rewrite, no login", facts: newFacts(func(f *facts) { f.metadataDrift = true }), rewrite: true},
 		{name: "credentials missing", facts: newFacts(func(f *facts) {
-			f.inputs, f.problem = nil, &inputsProblem{reason: sfv1.ReasonCredentialsNotFound, message: "not found"}
+			f.inputs, f.blocked = nil, failure.New(failure.Terminal, sfv1.ReasonCredentialsNotFound, "not found")
 		}), blocked: sfv1.ReasonCredentialsNotFound, terminal: true},
-		{name: "generated key's Secret taken by someone else", facts: newFacts(noSecret(), func(f *facts) { f.keyProblem = "Secret crm-jwt exists" }),
+		{name: "generated key's Secret taken by someone else", facts: newFacts(noSecret(), func(f *facts) {
+			f.blocked = failure.New(failure.Terminal, sfv1.ReasonInvalidSpec, "Secret crm-jwt exists")
+		}),
 			blocked: sfv1.ReasonInvalidSpec, terminal: true},
-		{name: "login host not allowed", facts: newFacts(noSecret(), func(f *facts) { f.hostProblem = "not allowed" }),
+		{name: "login host not allowed", facts: newFacts(noSecret(), func(f *facts) { f.blocked = failure.New(failure.Terminal, sfv1.ReasonInvalidSpec, "not allowed") }),
 			blocked: sfv1.ReasonInvalidSpec, terminal: true},
-		{name: "token Secret of someone else", facts: newFacts(func(f *facts) { f.secret, f.stored = secretForeign, nil }),
+		{name: "token Secret of someone else", facts: newFacts(func(f *facts) { f.secret, f.stored, f.blocked = secretForeign, nil, foreign(secretForeign) }),
 			blocked: sfv1.ReasonInvalidSpec, terminal: true},
 		{name: "wrong password is not retried", facts: newFacts(noSecret(), withFailure(sfv1.ReasonAuthenticationFailed, 1, time.Hour)),
 			blocked: sfv1.ReasonAuthenticationFailed, terminal: true},
 		{name: "revoked is not retried", facts: newFacts(at(80*time.Minute), withFailure(sfv1.ReasonRevoked, 1, time.Minute)),
 			blocked: sfv1.ReasonRevoked, terminal: true},
 		{name: "wrong password retried once credentials change", facts: newFacts(noSecret(), withFailure(sfv1.ReasonAuthenticationFailed, 1, time.Hour),
-			func(f *facts) { f.inputs.credentialsVersion = "101" }), login: true, whyPrefix: "the token Secret does not exist"},
+			func(f *facts) { f.inputs.CredentialsVersion = "101" }), login: true, whyPrefix: "the token Secret does not exist"},
 		{name: "wrong password retried once the spec changes", facts: newFacts(noSecret(), withFailure(sfv1.ReasonAuthenticationFailed, 1, time.Hour),
 			func(f *facts) { f.generation = 2 }), login: true, whyPrefix: "the token Secret does not exist"},
 		{name: "transient failure waits for backoff", facts: newFacts(noSecret(), withFailure(sfv1.ReasonSalesforceUnavailable, 3, 10*time.Second)),
@@ -134,11 +149,11 @@ func TestDecide(t *testing.T) {
 			case tt.blocked != "" && d.blocked == nil:
 				t.Errorf("not blocked, want %s", tt.blocked)
 			case tt.blocked != "":
-				if d.blocked.reason != tt.blocked || d.blocked.terminal != tt.terminal {
+				if d.blocked.Reason != tt.blocked || d.blocked.Class.WaitsForChange() != tt.terminal {
 					t.Errorf("blocked = %+v, want reason %s terminal %v", d.blocked, tt.blocked, tt.terminal)
 				}
-				if !d.blocked.terminal && !d.blocked.retryAt.After(tt.facts.now) {
-					t.Errorf("retryAt %v is not after now %v", d.blocked.retryAt, tt.facts.now)
+				if !d.blocked.Class.WaitsForChange() && tt.blocked != sfv1.ReasonInvalidSpec && !d.blocked.RetryAt.After(tt.facts.now) {
+					t.Errorf("retryAt %v is not after now %v", d.blocked.RetryAt, tt.facts.now)
 				}
 			}
 		})
@@ -165,22 +180,26 @@ func TestRenewAtIsEarlyNeverLate(t *testing.T) {
 
 func TestBackoff(t *testing.T) {
 	tests := []struct {
-		reason   string
+		class    failure.Class
 		count    int32
 		min, max time.Duration
 	}{
-		{sfv1.ReasonSalesforceUnavailable, 0, 5 * time.Second, 6 * time.Second},
-		{sfv1.ReasonSalesforceUnavailable, 1, 5 * time.Second, 6 * time.Second},
-		{sfv1.ReasonSalesforceUnavailable, 2, 10 * time.Second, 12 * time.Second},
-		{sfv1.ReasonSalesforceUnavailable, 4, 40 * time.Second, 48 * time.Second},
-		{sfv1.ReasonSalesforceUnavailable, 30, 5 * time.Minute, 6 * time.Minute},
-		{sfv1.ReasonRateLimited, 1, 15 * time.Minute, 18 * time.Minute},
-		{sfv1.ReasonRateLimited, 3, time.Hour, 72 * time.Minute},
+		{failure.Retryable, 0, 5 * time.Second, 6 * time.Second},
+		{failure.Retryable, 1, 5 * time.Second, 6 * time.Second},
+		{failure.Retryable, 2, 10 * time.Second, 12 * time.Second},
+		{failure.Retryable, 4, 40 * time.Second, 48 * time.Second},
+		{failure.Retryable, 30, 5 * time.Minute, 6 * time.Minute},
+		{failure.RateLimited, 1, 15 * time.Minute, 18 * time.Minute},
+		{failure.RateLimited, 3, time.Hour, 72 * time.Minute},
+		{failure.WaitingForPerson, 1, 5 * time.Minute, 5 * time.Minute},
+		{failure.WaitingForPerson, 7, 5 * time.Minute, 5 * time.Minute},
+		{failure.Terminal, 1, 0, 0},
+		{failure.Cluster, 1, 0, 0},
 	}
 	for _, tt := range tests {
-		got := backoff(tt.reason, tt.count, "uid-1")
+		got := backoff(tt.class, tt.count, "uid-1")
 		if got < tt.min || got > tt.max {
-			t.Errorf("backoff(%s, %d) = %v, want in [%v, %v]", tt.reason, tt.count, got, tt.min, tt.max)
+			t.Errorf("backoff(%s, %d) = %v, want in [%v, %v]", tt.class, tt.count, got, tt.min, tt.max)
 		}
 	}
 }

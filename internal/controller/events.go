@@ -16,16 +16,6 @@ type notice struct {
 	eventType, reason, action, note string
 }
 
-// event records an event and remembers its reason, so the transition events of the pass
-// do not say the same thing twice.
-func (r *Reconciler) event(conn *sfv1.SalesforceConnection, o *outcome, eventType, reason, action, format string, args ...any) {
-	if o.announced == nil {
-		o.announced = map[string]bool{}
-	}
-	o.announced[reason] = true
-	r.Recorder.Eventf(conn, nil, eventType, reason, action, format, args...)
-}
-
 // transitionEvents are the events for conditions that changed in this pass: each
 // change a person may want to hear about gets one event, with the condition's reason,
 // unless the pass already announced that reason. Pure.

@@ -18,7 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/owned"
 	"github.com/sfconn/sfconn-operator/internal/salesforce/emulator"
+	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
 // kstatusOf computes kstatus, as Flux's health checks do, on the live object read as
@@ -187,11 +189,11 @@ var _ = Describe("GitOps and consumers", func() {
 			Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"))
 			s := tokenSecret(ctx, ns, "crm-token")
 			Expect(s.Labels).To(HaveKeyWithValue("team", "billing"))
-			Expect(s.Labels).To(HaveKeyWithValue(LabelManagedBy, ManagedByValue))
+			Expect(s.Labels).To(HaveKeyWithValue(owned.LabelManagedBy, owned.ManagedByValue))
 			Expect(s.Annotations).To(HaveKeyWithValue("reloader.stakater.com/match", "true"))
-			Expect(string(s.Data["SALESFORCE_INSTANCE_URL"])).To(Equal(string(s.Data[KeyInstanceURL])))
-			Expect(string(s.Data[".env"]) == "SALESFORCE_INSTANCE_URL="+string(s.Data[KeyInstanceURL])+
-				"\nSALESFORCE_ACCESS_TOKEN="+string(s.Data[KeyAccessToken])+"\n").To(BeTrue(), ".env holds the instance URL and the token")
+			Expect(string(s.Data["SALESFORCE_INSTANCE_URL"])).To(Equal(string(s.Data[tokensecret.KeyInstanceURL])))
+			Expect(string(s.Data[".env"]) == "SALESFORCE_INSTANCE_URL="+string(s.Data[tokensecret.KeyInstanceURL])+
+				"\nSALESFORCE_ACCESS_TOKEN="+string(s.Data[tokensecret.KeyAccessToken])+"\n").To(BeTrue(), ".env holds the instance URL and the token")
 			requests := f.tokenRequests()
 			token := accessToken(ctx, ns, "crm-token")()
 

@@ -21,7 +21,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/owned"
+	"github.com/sfconn/sfconn-operator/internal/rotation"
 	"github.com/sfconn/sfconn-operator/internal/salesforce/emulator"
+	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
 var fixtureSeq atomic.Int32
@@ -128,8 +131,8 @@ func tokenSecret(ctx context.Context, ns, name string) *corev1.Secret {
 // change, and nothing secret for a failing assertion to print.
 func accessToken(ctx context.Context, ns, name string) func() string {
 	return func() string {
-		if s := tokenSecret(ctx, ns, name); s != nil && len(s.Data[KeyAccessToken]) > 0 {
-			return tokenDigest(string(s.Data[KeyAccessToken]))[:16]
+		if s := tokenSecret(ctx, ns, name); s != nil && len(s.Data[tokensecret.KeyAccessToken]) > 0 {
+			return rotation.Digest(string(s.Data[tokensecret.KeyAccessToken]))[:16]
 		}
 		return ""
 	}
@@ -170,14 +173,14 @@ var _ = Describe("SalesforceConnection", func() {
 		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"))
 		s := tokenSecret(ctx, ns, "crm-token")
 		Expect(s).NotTo(BeNil())
-		for _, k := range []string{KeyAccessToken, KeyInstanceURL, KeyTokenType, KeyIssuedAt, KeyExpiresAt, KeyID, KeyOrgID, KeyUserID} {
+		for _, k := range []string{tokensecret.KeyAccessToken, tokensecret.KeyInstanceURL, tokensecret.KeyTokenType, tokensecret.KeyIssuedAt, tokensecret.KeyExpiresAt, tokensecret.KeyID, tokensecret.KeyOrgID, tokensecret.KeyUserID} {
 			Expect(s.Data).To(HaveKey(k))
 			Expect(s.Data[k]).NotTo(BeEmpty(), k)
 		}
 		Expect(s.Data).NotTo(HaveKey("refresh_token"))
-		Expect(string(s.Data[KeyOrgID])).To(Equal("00D000000000001AAA"))
-		Expect(string(s.Data[KeyTokenType])).To(Equal("Bearer"))
-		Expect(s.Labels).To(HaveKeyWithValue(LabelManagedBy, ManagedByValue))
+		Expect(string(s.Data[tokensecret.KeyOrgID])).To(Equal("00D000000000001AAA"))
+		Expect(string(s.Data[tokensecret.KeyTokenType])).To(Equal("Bearer"))
+		Expect(s.Labels).To(HaveKeyWithValue(owned.LabelManagedBy, owned.ManagedByValue))
 		Expect(s.OwnerReferences).To(HaveLen(1))
 
 		c := getConn(ctx, ns, "crm")
@@ -206,8 +209,8 @@ var _ = Describe("SalesforceConnection", func() {
 			CredentialsSecretRef: sfv1.SecretReference{Name: "cc"}}}))).To(Succeed())
 		Eventually(readyReason(ctx, ns, "jwt")).Should(Equal("True/TokenIssued"))
 		Eventually(readyReason(ctx, ns, "cc")).Should(Equal("True/TokenIssued"))
-		Expect(tokenSecret(ctx, ns, "jwt-token").Data[KeyAccessToken]).NotTo(BeEmpty())
-		Expect(tokenSecret(ctx, ns, "cc-token").Data[KeyAccessToken]).NotTo(BeEmpty())
+		Expect(tokenSecret(ctx, ns, "jwt-token").Data[tokensecret.KeyAccessToken]).NotTo(BeEmpty())
+		Expect(tokenSecret(ctx, ns, "cc-token").Data[tokensecret.KeyAccessToken]).NotTo(BeEmpty())
 	})
 
 	It("stalls on a wrong password without retrying, and recovers when the Secret is fixed", func() {
@@ -393,15 +396,15 @@ var _ = Describe("SalesforceConnection", func() {
 
 		By("re-applying removed labels without a login")
 		s := tokenSecret(ctx, ns, "crm-token")
-		delete(s.Labels, LabelManagedBy)
+		delete(s.Labels, owned.LabelManagedBy)
 		Expect(k8s.Update(ctx, s)).To(Succeed())
-		Eventually(func() map[string]string { return tokenSecret(ctx, ns, "crm-token").Labels }).Should(HaveKeyWithValue(LabelManagedBy, ManagedByValue))
+		Eventually(func() map[string]string { return tokenSecret(ctx, ns, "crm-token").Labels }).Should(HaveKeyWithValue(owned.LabelManagedBy, owned.ManagedByValue))
 		Expect(f.tokenRequests()).To(Equal(1))
 
 		By("restoring an edited token without a login")
 		original := accessToken(ctx, ns, "crm-token")()
 		s = tokenSecret(ctx, ns, "crm-token")
-		s.Data[KeyAccessToken] = []byte("tampered")
+		s.Data[tokensecret.KeyAccessToken] = []byte("tampered")
 		Expect(k8s.Update(ctx, s)).To(Succeed())
 		Eventually(accessToken(ctx, ns, "crm-token")).Should(Equal(original))
 

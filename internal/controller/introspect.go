@@ -5,11 +5,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/klog/v2"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/authflow"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
+	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
 const (
@@ -18,7 +18,7 @@ const (
 	// would only double the requests.
 	introspectionPause = time.Hour
 	// maxSessionTimeout is Salesforce's longest session timeout: an exp further out is
-	// not a session's, and is ignored.
+	// not a session's, and is ignored (docs/salesforce-behaviour.md#lifetime-is-the-session-timeout).
 	maxSessionTimeout = 24 * time.Hour
 	// lifetimeTolerance absorbs the seconds between Salesforce's issue time and its exp
 	// when comparing a lifetime with spec.sessionTimeout.
@@ -26,38 +26,36 @@ const (
 )
 
 // introspectedExpiry asks Salesforce when a new token expires, where the credentials
-// allow it. The token answer has no expires_in (salesforce-oauth.md section 4): the
-// introspection endpoint is the only place Salesforce says it. A refusal, an inactive
-// answer or an implausible exp leave the expiry to spec.sessionTimeout.
-func (r *Reconciler) introspectedExpiry(ctx context.Context, conn *sfv1.SalesforceConnection, in *loginInputs, tok *salesforce.Token) (time.Time, bool) {
-	if in.introspectionSecret == "" {
+// allow it. The token answer has no expires_in
+// (docs/salesforce-behaviour.md#no-expires_in-in-the-token-answer): the introspection
+// endpoint is the only place Salesforce says it
+// (docs/salesforce-behaviour.md#introspection-tells-when-a-token-expires). A refusal, an
+// inactive answer or an implausible exp leave the expiry to spec.sessionTimeout.
+func (r *Reconciler) introspectedExpiry(ctx context.Context, p *pass, in *authflow.Inputs, tok *salesforce.Token) (time.Time, bool) {
+	if in.IntrospectionSecret == "" {
 		return time.Time{}, false
 	}
-	log := logf.FromContext(ctx)
 	now := r.Clock.Now()
-	app := in.request.LoginURL + " " + in.request.ClientID
-	if until, ok := r.noIntrospection.Load(app); ok && now.Before(until.(time.Time)) {
+	app := in.Request.LoginURL + " " + in.Request.ClientID
+	if until, ok := r.mem.noIntrospection.load(app); ok && now.Before(until) {
 		return time.Time{}, false
 	}
-	ctx, cancel := context.WithTimeout(ctx, loginTimeout)
+	ctx, cancel := context.WithTimeout(ctx, authflow.LoginTimeout)
 	defer cancel()
-	answer, err := r.Salesforce.Introspect(ctx, in.request.LoginURL, in.request.ClientID, in.introspectionSecret, tok.AccessToken)
+	answer, err := r.Salesforce.Introspect(ctx, in.Request.LoginURL, in.Request.ClientID, in.IntrospectionSecret, tok.AccessToken)
 	if err != nil {
 		if salesforce.ClassOf(err) == salesforce.Terminal {
-			r.noIntrospection.Store(app, now.Add(introspectionPause))
+			r.mem.noIntrospection.store(app, now.Add(introspectionPause))
 		}
-		log.Info("Introspection failed; the token's expiry follows spec.sessionTimeout",
-			"connection", klog.KObj(conn), "error", err.Error())
+		p.log.Info("Introspection failed; the token's expiry follows spec.sessionTimeout", "error", err.Error())
 		return time.Time{}, false
 	}
 	if !answer.Active || answer.Expires.IsZero() {
-		log.Info("Introspection gave no expiry; the token's expiry follows spec.sessionTimeout",
-			"connection", klog.KObj(conn), "active", answer.Active)
+		p.log.Info("Introspection gave no expiry; the token's expiry follows spec.sessionTimeout", "active", answer.Active)
 		return time.Time{}, false
 	}
 	if !answer.Expires.After(now) || answer.Expires.After(tok.IssuedAt.Add(maxSessionTimeout+lifetimeTolerance)) {
-		log.Info("Introspection gave an implausible expiry; the token's expiry follows spec.sessionTimeout",
-			"connection", klog.KObj(conn), "exp", answer.Expires)
+		p.log.Info("Introspection gave an implausible expiry; the token's expiry follows spec.sessionTimeout", "exp", answer.Expires)
 		return time.Time{}, false
 	}
 	return answer.Expires, true
@@ -65,23 +63,23 @@ func (r *Reconciler) introspectedExpiry(ctx context.Context, conn *sfv1.Salesfor
 
 // reportLifetime tells the user, once for each lifetime Salesforce reports, when
 // spec.sessionTimeout disagrees with it: the operator follows Salesforce, but a token that
-// cannot be introspected later (a restart of the connected app's settings, a new flow)
+// cannot be introspected later (a change of the connected app's settings, a new flow)
 // falls back to the spec.
-func (r *Reconciler) reportLifetime(conn *sfv1.SalesforceConnection, f *facts, o *outcome, tok *issuedToken) {
-	if !tok.introspected {
+func (r *Reconciler) reportLifetime(p *pass, f *facts, tok *tokensecret.Token) {
+	if !tok.Introspected {
 		return
 	}
-	lifetime := tok.expiresAt.Sub(tok.issuedAt)
+	lifetime := tok.ExpiresAt.Sub(tok.IssuedAt)
 	if within(lifetime, f.sessionTimeout, lifetimeTolerance) {
 		return
 	}
-	prev := conn.Status
+	prev := p.conn.Status
 	if prev.ExpirySource == sfv1.ExpirySourceIntrospection && prev.IssuedAt != nil && prev.ExpiresAt != nil &&
 		within(prev.ExpiresAt.Sub(prev.IssuedAt.Time), lifetime, lifetimeTolerance) {
 		return
 	}
 	suggest := lifetime.Round(time.Minute)
-	r.event(conn, o, corev1.EventTypeWarning, "SessionTimeoutMismatch", "Introspect",
+	r.event(p, corev1.EventTypeWarning, "SessionTimeoutMismatch", "Introspect",
 		"Salesforce says this token lives %s (introspection), spec.sessionTimeout says %s: the operator follows Salesforce; set spec.sessionTimeout: %s to match",
 		shortDuration(suggest), shortDuration(f.sessionTimeout), shortDuration(suggest))
 }

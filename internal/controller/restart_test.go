@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
 func TestPlanRestart(t *testing.T) {
@@ -14,8 +15,8 @@ func TestPlanRestart(t *testing.T) {
 	oldIssue := now.Add(-80 * time.Minute)
 	newIssue := now.Add(-10 * time.Second)
 	targets := []sfv1.RolloutRestartTarget{{Kind: "Deployment", Name: "web"}}
-	tok := func(issued time.Time) *issuedToken {
-		return &issuedToken{issuedAt: issued, expiresAt: issued.Add(2 * time.Hour)}
+	tok := func(issued time.Time) *tokensecret.Token {
+		return &tokensecret.Token{IssuedAt: issued, ExpiresAt: issued.Add(2 * time.Hour)}
 	}
 	record := func(issued time.Time, restarted *time.Time) *sfv1.RolloutRestartStatus {
 		rr := &sfv1.RolloutRestartStatus{TokenIssuedAt: metav1.NewTime(issued)}
@@ -32,7 +33,7 @@ func TestPlanRestart(t *testing.T) {
 		targets     []sfv1.RolloutRestartTarget
 		minInterval *metav1.Duration
 		prev        *sfv1.RolloutRestartStatus
-		tok         *issuedToken
+		tok         *tokensecret.Token
 		restart     bool
 		wait        time.Time
 		recordIssue time.Time

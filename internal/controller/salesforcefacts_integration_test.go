@@ -13,7 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/authflow"
 	"github.com/sfconn/sfconn-operator/internal/salesforce/emulator"
+	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
 // What Salesforce tells when asked: the real expiry (introspection), the real approval
@@ -46,7 +48,7 @@ var _ = Describe("Asking Salesforce", func() {
 		Expect(cc.Status.RenewAt.Time).To(BeTemporally("<", cc.Status.ExpiresAt.Time))
 		Expect(cc.Status.RenewAt.Time).To(BeTemporally(">", cc.Status.IssuedAt.Time))
 		secret := tokenSecret(ctx, ns, "cc-token")
-		Expect(string(secret.Data[KeyExpiresAt])).To(Equal(cc.Status.ExpiresAt.UTC().Format(time.RFC3339)))
+		Expect(string(secret.Data[tokensecret.KeyExpiresAt])).To(Equal(cc.Status.ExpiresAt.UTC().Format(time.RFC3339)))
 		Eventually(eventReasons(ctx, ns, "cc")).Should(ContainElement("SessionTimeoutMismatch"))
 
 		By("keeping spec.sessionTimeout for the password flow, whose tokens cannot be introspected")
@@ -117,7 +119,7 @@ var _ = Describe("Asking Salesforce", func() {
 		By("an admin revoking the JWT connection's access token")
 		requests := f.tokenRequests()
 		before := accessToken(ctx, ns, "jwt-token")()
-		Expect(emu.RevokeToken(string(tokenSecret(ctx, ns, "jwt-token").Data[KeyAccessToken]))).To(BeTrue())
+		Expect(emu.RevokeToken(string(tokenSecret(ctx, ns, "jwt-token").Data[tokensecret.KeyAccessToken]))).To(BeTrue())
 		fakeClock.Step(5*time.Minute + time.Second)
 		Eventually(accessToken(ctx, ns, "jwt-token")).ShouldNot(Equal(before))
 		Eventually(readyReason(ctx, ns, "jwt")).Should(Equal("True/TokenIssued"))
@@ -192,7 +194,7 @@ var _ = Describe("A generated JWT key", func() {
 
 		By("the admin uploading the certificate")
 		Expect(emu.SetAppCertificate(f.clientID, cm.Data["tls.crt"])).To(Succeed())
-		fakeClock.Step(awaitingAdminRetry + time.Second)
+		fakeClock.Step(authflow.AwaitingAdminRetry + time.Second)
 		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"))
 		Expect(f.tokenRequests()).To(Equal(requests + 1))
 

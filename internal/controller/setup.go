@@ -18,7 +18,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/approvals"
+	"github.com/sfconn/sfconn-operator/internal/authflow"
 	"github.com/sfconn/sfconn-operator/internal/secretversions"
+	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
 // Indexes of connections by the Secrets they name.
@@ -28,28 +31,34 @@ const (
 )
 
 // SetupWithManager registers the reconciler. secrets follows the versions of every Secret
-// (see NewSecretVersions): a change to a credentials Secret wakes the connections that use
+// (secretversions.New): a change to a credentials Secret wakes the connections that use
 // it, without the operator caching every Secret.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.Versions, opts controller.Options) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, credentialsSecretIndex,
 		func(o client.Object) []string {
-			if name := credentialsSecretName(&o.(*sfv1.SalesforceConnection).Spec); name != "" {
-				return []string{name}
+			if flow, _ := authflow.For(o.(*sfv1.SalesforceConnection)); flow != nil && flow.CredentialsSecret() != "" {
+				return []string{flow.CredentialsSecret()}
 			}
 			return nil
 		}); err != nil {
 		return err
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, tokenSecretIndex,
-		func(o client.Object) []string { return []string{tokenSecretName(o.(*sfv1.SalesforceConnection))} }); err != nil {
+		func(o client.Object) []string { return []string{tokensecret.Name(o.(*sfv1.SalesforceConnection))} }); err != nil {
 		return err
 	}
 
 	// Only connections that hold approvals are indexed by principal: a thousand JWT
 	// connections of one integration user would otherwise make every status change of
 	// one list all the others (and wake them), for approvals none of them holds.
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, principalIndex,
-		func(o client.Object) []string { return principalIndexKeys(o.(*sfv1.SalesforceConnection)) }); err != nil {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, approvals.Index,
+		func(o client.Object) []string {
+			conn := o.(*sfv1.SalesforceConnection)
+			if flow, _ := authflow.For(conn); flow == nil || !flow.HoldsApproval() {
+				return nil
+			}
+			return approvals.Keys(conn)
+		}); err != nil {
 		return err
 	}
 
@@ -86,8 +95,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.
 func (r *Reconciler) peersOf(ctx context.Context, o client.Object) []reconcile.Request {
 	conn := o.(*sfv1.SalesforceConnection)
 	var queries []indexQuery
-	for _, key := range principalKeys(conn) {
-		queries = append(queries, indexQuery{principalIndex, key})
+	for _, key := range approvals.Keys(conn) {
+		queries = append(queries, indexQuery{approvals.Index, key})
 	}
 	return r.connectionsMatching(ctx, "", types.NamespacedName{Namespace: conn.Namespace, Name: conn.Name}, queries...)
 }

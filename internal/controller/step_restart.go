@@ -11,11 +11,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
 // AnnotationRestartedAt is set on the pod template of a rollout restart target: changing
@@ -43,15 +42,15 @@ type restartPlan struct {
 // stale. Targets named for the first time are taken to run with the current token: pods
 // that could not start without the Secret start with it, and restarting the others
 // would only churn. Pure.
-func planRestart(spec *sfv1.SalesforceConnectionSpec, prev *sfv1.RolloutRestartStatus, tok *issuedToken, now time.Time) restartPlan {
+func planRestart(spec *sfv1.SalesforceConnectionSpec, prev *sfv1.RolloutRestartStatus, tok *tokensecret.Token, now time.Time) restartPlan {
 	switch {
 	case len(spec.RolloutRestartTargets) == 0:
 		return restartPlan{}
 	case tok == nil:
 		return restartPlan{record: prev}
 	case prev == nil:
-		return restartPlan{record: &sfv1.RolloutRestartStatus{TokenIssuedAt: statusTime(tok.issuedAt)}}
-	case prev.TokenIssuedAt.Time.Equal(tok.issuedAt):
+		return restartPlan{record: &sfv1.RolloutRestartStatus{TokenIssuedAt: statusTime(tok.IssuedAt)}}
+	case prev.TokenIssuedAt.Time.Equal(tok.IssuedAt):
 		return restartPlan{record: prev}
 	}
 	if prev.LastRestartTime != nil {
@@ -60,7 +59,7 @@ func planRestart(spec *sfv1.SalesforceConnectionSpec, prev *sfv1.RolloutRestartS
 		}
 	}
 	return restartPlan{restart: true, record: &sfv1.RolloutRestartStatus{
-		TokenIssuedAt:   statusTime(tok.issuedAt),
+		TokenIssuedAt:   statusTime(tok.IssuedAt),
 		LastRestartTime: timePtr(now),
 	}}
 }
@@ -74,18 +73,20 @@ func restartMinInterval(spec *sfv1.SalesforceConnectionSpec) time.Duration {
 
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=patch
 
-// rolloutRestart restarts the targets when the plan says so and records the outcome.
-// A target that does not exist or may not be patched is reported and skipped: retrying
-// would not help until someone changes something. Other failures are retried soon.
-func (r *Reconciler) rolloutRestart(ctx context.Context, conn *sfv1.SalesforceConnection, f *facts, o *outcome) {
-	plan := planRestart(&conn.Spec, conn.Status.RolloutRestart, o.token, f.now)
-	o.rolloutRestart, o.restartWake = plan.record, plan.wait
+// restarts restarts spec.rolloutRestartTargets when the token in the Secret is not the one
+// they run with, and records the outcome in status.rolloutRestart, which it owns. A target
+// that does not exist or may not be patched is reported and skipped: retrying would not
+// help until someone changes something. Other failures are retried soon. It is due when a
+// restart held back by the minimum interval, or a failed one, is.
+func (r *Reconciler) restarts(ctx context.Context, p *pass) (time.Time, error) {
+	conn := p.conn
+	plan := planRestart(&conn.Spec, conn.Status.RolloutRestart, p.token, p.now)
+	p.status.RolloutRestart = plan.record
 	if !plan.restart {
-		return
+		return plan.wait, nil
 	}
-	log := logf.FromContext(ctx)
 	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{
-		"metadata": map[string]any{"annotations": map[string]string{AnnotationRestartedAt: stamp(f.now)}}}}})
+		"metadata": map[string]any{"annotations": map[string]string{AnnotationRestartedAt: stamp(p.now)}}}}})
 	var restarted, skipped, failed []string
 	for _, t := range conn.Spec.RolloutRestartTargets {
 		obj := restartTarget(t.Kind)
@@ -100,23 +101,25 @@ func (r *Reconciler) rolloutRestart(ctx context.Context, conn *sfv1.SalesforceCo
 			skipped = append(skipped, fmt.Sprintf("%s (%s)", ref, apierrors.ReasonForError(err)))
 		default:
 			failed = append(failed, ref)
-			log.Error(err, "Rollout restart failed", "connection", klog.KObj(conn), "target", ref)
+			p.log.Error(err, "Rollout restart failed", "target", ref)
 		}
 	}
 	if len(restarted) > 0 {
-		log.Info("Restarted workloads for the new token", "connection", klog.KObj(conn), "targets", restarted)
-		r.Recorder.Eventf(conn, nil, corev1.EventTypeNormal, "RolloutRestarted", "RolloutRestart",
-			"Restarted %s so their pods read the token issued at %s", strings.Join(restarted, ", "), stamp(o.token.issuedAt))
+		p.log.Info("Restarted workloads for the new token", "targets", restarted)
+		r.event(p, corev1.EventTypeNormal, "RolloutRestarted", "RolloutRestart",
+			"Restarted %s so their pods read the token issued at %s", strings.Join(restarted, ", "), stamp(p.token.IssuedAt))
 	}
 	if len(skipped) > 0 {
-		r.Recorder.Eventf(conn, nil, corev1.EventTypeWarning, "RolloutRestartFailed", "RolloutRestart",
+		r.event(p, corev1.EventTypeWarning, "RolloutRestartFailed", "RolloutRestart",
 			"Could not restart %s: check spec.rolloutRestartTargets and that the workloads exist in namespace %s", strings.Join(skipped, ", "), conn.Namespace)
 	}
 	if len(failed) > 0 {
-		r.Recorder.Eventf(conn, nil, corev1.EventTypeWarning, "RolloutRestartFailed", "RolloutRestart",
+		r.event(p, corev1.EventTypeWarning, "RolloutRestartFailed", "RolloutRestart",
 			"Could not restart %s; trying again in %s", strings.Join(failed, ", "), restartRetry)
-		o.rolloutRestart, o.restartWake = conn.Status.RolloutRestart, f.now.Add(restartRetry)
+		p.status.RolloutRestart = conn.Status.RolloutRestart
+		return p.now.Add(restartRetry), nil
 	}
+	return time.Time{}, nil
 }
 
 func restartTarget(kind string) client.Object {

@@ -1,0 +1,364 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/authflow"
+	"github.com/sfconn/sfconn-operator/internal/failure"
+	"github.com/sfconn/sfconn-operator/internal/owned"
+	"github.com/sfconn/sfconn-operator/internal/pacing"
+	"github.com/sfconn/sfconn-operator/internal/salesforce"
+	"github.com/sfconn/sfconn-operator/internal/tokensecret"
+	"github.com/sfconn/sfconn-operator/internal/tokentemplate"
+)
+
+// token keeps a valid token in the token Secret. It reads the stored token, decides
+// whether a login is due, logs in through the connection's flow only then, and writes
+// the Secret only when it changed. It owns the token fields of status, the device login
+// instructions, lastFailure and lastHandledReconcileAt; it is due at the renewal (or the
+// org's planned start of it) and at the expiry of the token.
+func (r *Reconciler) token(ctx context.Context, p *pass) (time.Time, error) {
+	f, err := r.observeToken(ctx, p)
+	if err != nil {
+		return time.Time{}, err
+	}
+	p.tokenChecked = true
+	d := decide(f)
+	if d.login {
+		// Asked before the credentials are read: a connection that must wait for its turn
+		// reads them once, when the turn comes.
+		if wait := r.Limiter.Admit(r.orgOf(p), p.key, f.now); wait > 0 {
+			// Waiting for a login slot changes nothing a person needs to see: the status
+			// stays as it is (a new connection reads as in progress), and the turn is kept.
+			p.log.V(1).Info("Waiting for a login slot", "for", wait)
+			p.deferred = true
+			return f.now.Add(wait), nil
+		}
+	}
+	p.failure = d.blocked
+	switch {
+	case d.rewrite:
+		err = r.rewrite(ctx, p, f)
+	case d.login:
+		err = r.renew(ctx, p, f, d.why)
+	}
+	if p.failure != nil && p.failure.RetryAt.IsZero() {
+		p.failure.RetryAt = retryAt(p.failure, consecutiveFailures(f), f.uid, f.now)
+	}
+	p.status.LastFailure = nextLastFailure(p, f)
+	p.status.LastHandledReconcileAt = f.requestedAt
+	// Status says what the token Secret holds even when a write failed.
+	return r.tokenStatus(p, f), err
+}
+
+// observeToken gathers the facts of the token: the token Secret, and the credentials
+// when they may have changed since the stored token was checked against them.
+func (r *Reconciler) observeToken(ctx context.Context, p *pass) (*facts, error) {
+	conn := p.conn
+	f := &facts{
+		now:         p.now,
+		generation:  conn.Generation,
+		uid:         string(conn.UID),
+		lastFailure: conn.Status.LastFailure,
+		requestedAt: conn.Annotations[sfv1.AnnotationRequestedAt],
+		lastHandled: conn.Status.LastHandledReconcileAt,
+		blocked:     p.failure,
+	}
+	f.sessionTimeout, f.renewBefore = effectiveDurations(&conn.Spec)
+	f.renewBeforeSet = conn.Spec.RenewBefore != nil && f.renewBefore == conn.Spec.RenewBefore.Duration
+	if p.flow == nil {
+		return f, nil
+	}
+
+	secret, state, err := r.getTokenSecret(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	f.secret = state
+	if state == secretOurs {
+		f.stored, f.intact = tokensecret.Read(secret)
+	}
+	if f.intact {
+		p.token = f.stored
+	}
+
+	// The credentials are read only when a login needs them, or when they may have
+	// changed since the stored token was checked against them: a restart or a resync
+	// costs no API call per connection.
+	var problem *failure.Failure
+	if version := r.inputsVersion(conn, p.flow); f.stored != nil && f.intact && version != "" && f.stored.InputsVersion == version {
+		f.inputs = unreadInputs(conn, f.stored.InputsHash, version)
+	} else if problem, err = r.readCredentials(ctx, p, f); err != nil {
+		return nil, err
+	}
+	f.blocked = firstOf(problem, r.checkLoginHost(f.inputs), templateProblem(conn), p.failure, foreign(state))
+	if f.intact && r.rejectedBefore(p.key, f.stored) {
+		f.tokenRejected, p.rejected = true, true
+	}
+
+	if state == secretOurs && f.stored != nil {
+		desired, err := tokensecret.Desired(conn, f.stored)
+		if err != nil && f.blocked == nil {
+			f.blocked = failure.New(failure.Terminal, sfv1.ReasonInvalidSpec, "%s", err.Error())
+		}
+		f.metadataDrift = tokensecret.MetadataDrifted(secret, desired)
+		if f.intact {
+			r.mem.issued.store(p.key, f.stored.Clone())
+		}
+	}
+	if state != secretForeign && (f.stored == nil || !f.intact) && f.inputs != nil {
+		if t, ok := r.mem.issued.load(p.key); ok && t.InputsHash == f.inputs.Hash {
+			f.secret, f.stored, f.intact, f.metadataDrift, f.restored = secretOurs, t.Clone(), true, true, true
+		}
+	}
+	if f.stored != nil {
+		f.plannedStart = r.Limiter.PlannedStart(p.key, f.renewalOf(f.stored))
+	}
+	return f, nil
+}
+
+// firstOf is the first failure that is not nil.
+func firstOf(failures ...*failure.Failure) *failure.Failure {
+	for _, f := range failures {
+		if f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+func templateProblem(conn *sfv1.SalesforceConnection) *failure.Failure {
+	if err := tokentemplate.Check(conn.Spec.TokenSecret.Template); err != nil {
+		return failure.New(failure.Terminal, sfv1.ReasonInvalidSpec, "%s", err.Error())
+	}
+	return nil
+}
+
+func foreign(state secretState) *failure.Failure {
+	if state != secretForeign {
+		return nil
+	}
+	return failure.New(failure.Terminal, sfv1.ReasonInvalidSpec,
+		"the token Secret exists and is not controlled by this SalesforceConnection; the operator will not overwrite it: delete it or choose another spec.tokenSecret.name")
+}
+
+func (r *Reconciler) checkLoginHost(in *authflow.Inputs) *failure.Failure {
+	if in == nil {
+		return nil
+	}
+	if err := r.LoginHosts.Check(in.Request.LoginURL); err != nil {
+		return failure.New(failure.Terminal, sfv1.ReasonInvalidSpec, "%s", err.Error())
+	}
+	return nil
+}
+
+// getTokenSecret finds the token Secret: in the cache when it carries the operator's
+// labels, else straight from the API server, to tell a missing Secret from one whose
+// labels someone removed, or one that belongs to somebody else.
+func (r *Reconciler) getTokenSecret(ctx context.Context, conn *sfv1.SalesforceConnection) (*corev1.Secret, secretState, error) {
+	key := types.NamespacedName{Namespace: conn.Namespace, Name: tokensecret.Name(conn)}
+	var s corev1.Secret
+	err := r.Client.Get(ctx, key, &s)
+	if apierrors.IsNotFound(err) && r.SecretVersions != nil {
+		// Not one the operator labels. Most often it does not exist at all, which the
+		// Secret versions tell without a call; a watch behind a Secret this process just
+		// wrote is covered by the token it remembers (memory.issued).
+		if _, exists := r.SecretVersions.Version(key); exists {
+			err = r.APIReader.Get(ctx, key, &s)
+		}
+	} else if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, &s)
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, secretMissing, nil
+	case err != nil:
+		return nil, secretMissing, fmt.Errorf("reading token Secret: %w", err)
+	case !owned.IsControlledBy(&s, conn.UID):
+		return &s, secretForeign, nil
+	}
+	return &s, secretOurs, nil
+}
+
+// rewrite writes the stored token again: its lifetime or its Secret's metadata changed,
+// or the Secret was deleted or edited while this process remembers the token.
+func (r *Reconciler) rewrite(ctx context.Context, p *pass, f *facts) error {
+	tok := f.stored.Clone()
+	tok.SetLifetime(f.sessionTimeout)
+	if err := r.writeTokenSecret(ctx, p, tok); err != nil {
+		return err
+	}
+	p.token = tok
+	if f.restored {
+		p.log.Info("Restored token Secret")
+		r.event(p, corev1.EventTypeNormal, "TokenRestored", "Repair",
+			"Restored Secret %s, deleted or edited by someone else, with the current token: no new login", tokensecret.Name(p.conn))
+	}
+	return nil
+}
+
+// renew logs in through the connection's flow and writes the new token.
+func (r *Reconciler) renew(ctx context.Context, p *pass, f *facts, why string) error {
+	if f.inputs.Unread {
+		// A login is due: it needs the credentials, and they may say more than their
+		// version did (a key gone missing since).
+		problem, err := r.readCredentials(ctx, p, f)
+		if err != nil {
+			return err
+		}
+		if problem != nil {
+			p.failure = problem
+			return nil
+		}
+	}
+	p.inputs = f.inputs
+	p.log.Info("Logging in to Salesforce", "grant", f.inputs.Request.Grant, "why", why)
+	if f.tokenRejected {
+		r.event(p, corev1.EventTypeWarning, "TokenRejected", "Verify",
+			"Salesforce refused the token of Secret %s before its expiry at %s (revoked, or its session ended): renewing now",
+			tokensecret.Name(p.conn), stamp(f.stored.ExpiresAt))
+	}
+	res, err := p.flow.Login(ctx, r.loginEnv(p), f.inputs)
+	if fl := failure.As(err); fl != nil {
+		p.failure, p.loginFailed = fl, true
+		r.recordLoginFailure(p, fl, err)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	p.login = res
+	if res.Token == nil {
+		p.failure = res.Pending
+		return nil
+	}
+	if err := r.LoginHosts.CheckInstance(res.Token.InstanceURL); err != nil {
+		// Workloads send the token wherever instance_url points. Not kept in status as a
+		// login failure: the remedy is the operator's --allowed-login-hosts, which only a
+		// restart changes, and a restart must then try again.
+		p.failure = failure.New(failure.Terminal, sfv1.ReasonInvalidSpec,
+			"Salesforce answered with an instance_url the operator will not hand to workloads: %v; add its host to --allowed-login-hosts if it is right", err)
+		r.recordLoginFailure(p, p.failure, err)
+		return nil
+	}
+	return r.issue(ctx, p, f, res.Token)
+}
+
+// issue writes a new token to the token Secret.
+func (r *Reconciler) issue(ctx context.Context, p *pass, f *facts, answer *salesforce.Token) error {
+	tok := tokensecret.FromAnswer(answer, f.sessionTimeout, f.inputs.Hash)
+	if exp, ok := r.introspectedExpiry(ctx, p, f.inputs, answer); ok {
+		tok.SetIntrospectedExpiry(exp)
+	}
+	tok.InputsVersion = inputsVersionOf(p.conn.Generation, f.inputs.CredentialsVersion)
+	// Remembered before the write: if the API server fails the write, the next pass
+	// restores this token instead of logging in again.
+	r.mem.issued.store(p.key, tok.Clone())
+	if err := r.writeTokenSecret(ctx, p, tok); err != nil {
+		return err
+	}
+	first := f.stored == nil
+	p.token, p.renewed, p.failure, p.rejected = tok, true, nil, false
+	reason, verb := "TokenRenewed", "Renewed"
+	if first {
+		reason, verb = "TokenIssued", "Issued"
+	}
+	p.log.Info(verb+" token", "expiresAt", tok.ExpiresAt)
+	r.event(p, corev1.EventTypeNormal, reason, "Login",
+		"%s a token valid until %s into Secret %s", verb, stamp(tok.ExpiresAt), tokensecret.Name(p.conn))
+	r.reportLifetime(p, f, tok)
+	return nil
+}
+
+// writeTokenSecret creates or updates the token Secret, only when it differs, and
+// remembers what it wrote. A template that fails with this token still lets the token
+// through; the next pass reports the template.
+func (r *Reconciler) writeTokenSecret(ctx context.Context, p *pass, tok *tokensecret.Token) error {
+	desired, _ := tokensecret.Desired(p.conn, tok)
+	s := &corev1.Secret{}
+	s.Namespace, s.Name = desired.Namespace, desired.Name
+	err := owned.Ensure(ctx, r.clients(), p.conn, s, func() error {
+		s.Labels = owned.MergeMaps(s.Labels, desired.Labels)
+		s.Annotations = owned.MergeMaps(s.Annotations, desired.Annotations)
+		s.Type = desired.Type
+		s.Data = desired.Data
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.mem.issued.store(p.key, tok.Clone())
+	return nil
+}
+
+// clients are the operator's for its own objects: read from the cache first.
+func (r *Reconciler) clients() owned.Clients {
+	return owned.Clients{Client: r.Client, Read: r.Client, Uncached: r.APIReader}
+}
+
+// loginEnv is what the connection's flow logs in with.
+func (r *Reconciler) loginEnv(p *pass) *authflow.Env {
+	env := &authflow.Env{
+		Salesforce: r.Salesforce,
+		State:      r.state,
+		Now:        p.now,
+		Log:        p.log,
+		Record: func(eventType, reason, action, note string) {
+			r.event(p, eventType, reason, action, "%s", note)
+		},
+		ReserveApproval: func(ctx context.Context) error { return r.reserveApproval(ctx, p) },
+	}
+	if p.keys != nil {
+		env.Keys = &generatedKeys{r: r, p: p}
+	}
+	return env
+}
+
+// tokenStatus sets the token fields of status from the token the pass leaves, books its
+// renewal in the org's plan, and returns when the token step is next due.
+func (r *Reconciler) tokenStatus(p *pass, f *facts) time.Time {
+	st := p.status
+	if p.login != nil {
+		st.DeviceLogin = p.login.Device
+	} else {
+		st.DeviceLogin = nil
+	}
+	if p.token == nil {
+		st.IssuedAt, st.ExpiresAt, st.RenewAt, st.ExpirySource, st.TokenSecretName = nil, nil, nil, "", ""
+		r.Limiter.Unbook(p.key)
+		return time.Time{}
+	}
+	renew := f.renewalOf(p.token)
+	st.InstanceURL = p.token.InstanceURL()
+	st.OrgID = p.token.OrgID()
+	st.UserID = p.token.UserID()
+	st.IssuedAt = timePtr(p.token.IssuedAt)
+	st.ExpiresAt = timePtr(p.token.ExpiresAt)
+	st.ExpirySource = p.token.ExpirySource()
+	st.RenewAt = timePtr(renew)
+	st.TokenSecretName = tokensecret.Name(p.conn)
+
+	next := renew
+	if !p.now.Before(renew) {
+		// Past renewal (a failure holds it back): the expiry still turns Expiring from
+		// RenewalFailing to Expired on time.
+		next = p.token.ExpiresAt
+	}
+	// The org's renewal plan may start this renewal earlier than its renewal time, so
+	// that the login limit admits every renewal of a crowded stretch in time.
+	if start := r.Limiter.Book(r.orgOf(p), p.key, renew, next); start.After(p.now) && start.Before(next) {
+		next = start
+	}
+	return next
+}
+
+// orgOf names the org of the connection's logins, for pacing.
+func (r *Reconciler) orgOf(p *pass) string {
+	return pacing.OrgKey(p.conn.Status.OrgID, authflow.LoginURL(p.conn))
+}

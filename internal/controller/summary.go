@@ -1,0 +1,69 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/sfconn/sfconn-operator/internal/failure"
+)
+
+// summarize ends every pass that read its connection: it turns the failure the pass ends
+// with into conditions (failures.go), patches status once if it changed, records the
+// events of the conditions that changed, and requeues when the earliest step or retry is
+// due. err is the API server's failure of a step: status records it too, unless it was a
+// lost race (a conflict), which the next pass simply repeats.
+func (r *Reconciler) summarize(ctx context.Context, p *pass, err error) (ctrl.Result, error) {
+	if err != nil && apierrors.IsConflict(err) {
+		return ctrl.Result{}, err
+	}
+	if err != nil {
+		p.failure = &failure.Failure{Class: failure.Cluster, Reason: ReasonClusterError, Message: err.Error()}
+	}
+	switch {
+	case p.tokenChecked && !p.deferred:
+		p.status.ObservedGeneration = p.conn.Generation
+		setTokenConditions(p)
+	case p.failure != nil:
+		// The pass failed before the token was checked: what the token conditions said
+		// still stands, and the operator is at work.
+		p.status.ObservedGeneration = p.conn.Generation
+		setReconciling(p.status, p.conn.Generation, p.failure)
+	}
+	notices := transitionEvents(p.conn.Status.Conditions, p.status.Conditions, p.announced)
+	if !equality.Semantic.DeepEqual(*p.status, p.conn.Status) {
+		// The optimistic lock makes a patch computed from a stale read fail instead of
+		// quietly mixing old and new fields.
+		patch := client.MergeFromWithOptions(p.conn.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		from := p.conn.ResourceVersion
+		p.conn.Status = *p.status
+		if patchErr := r.Client.Status().Patch(ctx, p.conn, patch); patchErr != nil {
+			return ctrl.Result{}, errors.Join(err, fmt.Errorf("patching status: %w", patchErr))
+		}
+		if p.conn.ResourceVersion != from {
+			r.mem.patchedFrom.store(p.key, from)
+		}
+	}
+	// After the patch: a pass that fails to record a change is repeated, and announces it then.
+	for _, n := range notices {
+		r.Recorder.Eventf(p.conn, nil, n.eventType, n.reason, n.action, "%s", n.note)
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if p.failure != nil {
+		p.wakeAt(p.failure.RetryAt)
+	}
+	if p.next.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	p.log.V(1).Info("Next check", "at", p.next)
+	// Measured from now, not from the start of the pass: the pass took time.
+	return ctrl.Result{RequeueAfter: max(p.next.Sub(r.Clock.Now()), time.Second)}, nil
+}
