@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,7 @@ import (
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/loginhost"
+	"github.com/sfconn/sfconn-operator/internal/pacing"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
 	"github.com/sfconn/sfconn-operator/internal/salesforce/emulator"
 	"github.com/sfconn/sfconn-operator/internal/secretversions"
@@ -50,6 +52,8 @@ var (
 	emu       *emulator.Emulator
 	emuServer *httptest.Server
 	stopMgr   context.CancelFunc
+	// suiteLimiter is the manager's login limiter, nil without SFCONN_TEST_SALESFORCE_QPS.
+	suiteLimiter *pacing.LoginLimiter
 )
 
 func TestIntegration(t *testing.T) {
@@ -79,6 +83,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	fakeClock = clocktesting.NewFakeClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
+	suiteLimiter = loginLimiter()
 	emu = emulator.New(emulator.WithClock(fakeClock))
 	emuServer = httptest.NewServer(emu.Handler())
 	stopMgr = startManager()
@@ -119,6 +124,7 @@ func startManager() context.CancelFunc {
 	hosts, err := loginhost.Parse([]string{"127.0.0.1"})
 	Expect(err).NotTo(HaveOccurred())
 	r := &Reconciler{
+		Limiter:        suiteLimiter,
 		Client:         mgr.GetClient(),
 		APIReader:      countingReader{Reader: mgr.GetAPIReader(), counts: &uncachedReads},
 		SecretVersions: countingVersions{SecretVersionReader: secretVersions, counts: &metadataReads},
@@ -150,6 +156,18 @@ func startManager() context.CancelFunc {
 		cancel()
 		<-done
 	}
+}
+
+// loginLimiter is the suite's login limiter: none, unless SFCONN_TEST_SALESFORCE_QPS sets
+// one (make test runs the suite both ways), so that the renewal plan and its wakes run
+// under every scenario. Its burst is large: the suite's logins all go to one emulated org,
+// and a turn held back would wait for a fake clock no test steps.
+func loginLimiter() *pacing.LoginLimiter {
+	qps, err := strconv.ParseFloat(os.Getenv("SFCONN_TEST_SALESFORCE_QPS"), 64)
+	if err != nil || qps <= 0 {
+		return nil
+	}
+	return pacing.NewLoginLimiter(qps, 1000, fakeClock)
 }
 
 // uncachedReads and metadataReads count the reconciler's reads by namespace/name: from
