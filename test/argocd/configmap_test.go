@@ -36,7 +36,7 @@ func renderConfigMap(health, discovery, renew string) string {
 	var b strings.Builder
 	b.WriteString(`# Argo CD health check and "renew" action for SalesforceConnection (salesforce.sfconn.io).
 # Generated from config/argocd/salesforce.sfconn.io/SalesforceConnection/**/*.lua by
-# "go generate ./test/argocd": edit the .lua files, then run it.
+# "cd test && go generate ./argocd": edit the .lua files, then run it.
 #
 # Merge these keys into Argo CD's argocd-cm (see docs/gitops.md), for example:
 #   kubectl patch configmap argocd-cm -n argocd --type merge --patch-file config/argocd/argocd-cm.yaml
@@ -96,7 +96,7 @@ func readScripts(t *testing.T) (health, discovery, renew string) {
 }
 
 // TestConfigMapMatchesScripts fails when config/argocd/argocd-cm.yaml differs from the Lua
-// scripts. Run go generate ./test/argocd (go test -run TestConfigMapMatchesScripts -update)
+// scripts. Run go generate ./argocd in test/ (go test -run TestConfigMapMatchesScripts -update)
 // to rewrite it.
 func TestConfigMapMatchesScripts(t *testing.T) {
 	g := NewWithT(t)
@@ -110,7 +110,7 @@ func TestConfigMapMatchesScripts(t *testing.T) {
 	}
 	got, err := os.ReadFile(path)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(string(got)).To(Equal(want), "%s is out of date: run go generate ./test/argocd", configMapPath)
+	g.Expect(string(got)).To(Equal(want), "%s is out of date: run cd test && go generate ./argocd", configMapPath)
 
 	// What Argo CD reads from it: the same text as the scripts.
 	var cm corev1.ConfigMap

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +67,28 @@ func TestPeakAndPercentile(t *testing.T) {
 	sorted := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	if p50, p99 := percentile(sorted, 50), percentile(sorted, 99); p50 != 5 || p99 != 10 {
 		t.Errorf("p50, p99 = %v, %v", p50, p99)
+	}
+}
+
+// The harness runs in the nested module test/, whose go.mod is not the repository root:
+// bin/manager and config/ are found from the operator's go.mod, two levels up.
+func TestModuleRoot(t *testing.T) {
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if root != want {
+		t.Errorf("moduleRoot() = %s, want %s", root, want)
+	}
+	o, err := parseFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantOut := filepath.Join(want, "bin", "bench"); o.out != wantOut {
+		t.Errorf("default -out = %s, want %s", o.out, wantOut)
 	}
 }

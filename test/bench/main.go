@@ -97,7 +97,7 @@ func parseFlags(args []string) (*options, error) {
 		defaultN = env
 	}
 	nList := fs.String("n", defaultN, "Comma-separated numbers of connections, one run each (default from $BENCH_N when set).")
-	fs.StringVar(&o.out, "out", filepath.Join("bin", "bench"), "Directory for results.md, results.json, benchmarks.png, profiles and manager logs.")
+	fs.StringVar(&o.out, "out", "", "Directory for results.md, results.json, benchmarks.png, profiles and manager logs (default bin/bench of the repository).")
 	fs.StringVar(&o.work, "work", "", "Scratch directory (audit logs, kubeconfigs); default a temporary one, removed unless -keep.")
 	fs.BoolVar(&o.keep, "keep", false, "Keep the scratch directory.")
 	fs.BoolVar(&o.profile, "profile", false, "Fetch CPU (creation phase) and heap profiles from the manager's --pprof-bind-address into -out.")
@@ -119,6 +119,13 @@ func parseFlags(args []string) (*options, error) {
 	replot := fs.String("replot", "", "Comma-separated results.json files of earlier runs: write their results, merged by N, to -out (results.md, results.json, benchmarks.png) and run nothing.")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if o.out == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return nil, err
+		}
+		o.out = filepath.Join(root, "bin", "bench")
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -220,22 +227,42 @@ func benchmark(ctx context.Context, o *options) (*report, error) {
 	return rep, nil
 }
 
-// moduleRoot finds the directory of go.mod from the working directory up.
+// rootModule is the module path of the operator, whose directory is the repository root.
+// The harness itself is in the nested module rootModule + "/test", with a go.mod of its
+// own in test/, which moduleRoot passes over.
+const rootModule = "github.com/sfconn/sfconn-operator"
+
+// moduleRoot finds the repository root, the directory of the go.mod of rootModule, from the
+// working directory up.
 func moduleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		if modulePath(filepath.Join(dir, "go.mod")) == rootModule {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("no go.mod above the working directory: run from the repository")
+			return "", errors.New("no go.mod of " + rootModule + " above the working directory: run from the repository")
 		}
 		dir = parent
 	}
+}
+
+// modulePath is the module path that the go.mod file declares, or "" when it cannot be read.
+func modulePath(gomod string) string {
+	data, err := os.ReadFile(gomod)
+	if err != nil {
+		return ""
+	}
+	for line := range strings.Lines(string(data)) {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "module" {
+			return strings.Trim(f[1], `"`)
+		}
+	}
+	return ""
 }
 
 func copyFile(from, to string) error {

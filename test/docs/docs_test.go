@@ -26,9 +26,10 @@
 //     ```yaml fragment (a part of an object). GitHub still highlights the block as YAML.
 //     Any other word fails the test, so that a typo does not skip a block silently.
 //
-// Run it with the control plane that `make test` builds:
+// Run it with the control plane that `make test` builds, from the repository root (test/ is a
+// Go module of its own, hence -C test):
 //
-//	KUBEBUILDER_ASSETS=$PWD/bin/k8s/1.37.2 go test -count=1 ./test/docs/...
+//	KUBEBUILDER_ASSETS=$PWD/bin/k8s/1.37.2 go test -C test -count=1 ./docs/...
 //
 // Without KUBEBUILDER_ASSETS the test fails, unless -short is given: then it checks only
 // that every block is marked or parses as Kubernetes objects, and skips the apply. The
@@ -334,7 +335,7 @@ func TestManifests(t *testing.T) {
 		if testing.Short() {
 			t.Skip("KUBEBUILDER_ASSETS is not set: run `make test`, or set it to bin/k8s/<version>")
 		}
-		t.Fatal("KUBEBUILDER_ASSETS is not set: set it to the control plane binaries, e.g. KUBEBUILDER_ASSETS=$PWD/bin/k8s/1.37.2 " +
+		t.Fatal("KUBEBUILDER_ASSETS is not set: set it to the control plane binaries, e.g. the repository's bin/k8s/1.37.2 as an absolute path " +
 			"(`make control-plane` builds them), or run with -short to skip this test")
 	}
 	env := &envtest.Environment{

@@ -88,7 +88,7 @@ func helmBin(t *testing.T) string {
 	t.Helper()
 	p := os.Getenv("HELM")
 	if p == "" {
-		need(t, "HELM is not set: run `make test-install`, or `make helm` and set HELM=$PWD/bin/helm-v4.3.1")
+		need(t, "HELM is not set: run `make test-install`, or `make helm` and set HELM to the repository's bin/helm-v4.3.1 (an absolute path)")
 	}
 	if _, err := os.Stat(p); err != nil {
 		need(t, fmt.Sprintf("HELM=%s: %v: run `make helm`", p, err))
@@ -101,7 +101,7 @@ func assetsDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("KUBEBUILDER_ASSETS")
 	if dir == "" {
-		need(t, "KUBEBUILDER_ASSETS is not set: run `make test-install`, or `make control-plane` and set KUBEBUILDER_ASSETS=$PWD/bin/k8s/1.37.2")
+		need(t, "KUBEBUILDER_ASSETS is not set: run `make test-install`, or `make control-plane` and set KUBEBUILDER_ASSETS to the repository's bin/k8s/1.37.2 (an absolute path)")
 	}
 	for _, b := range []string{"kube-apiserver", "etcd", "kubectl"} {
 		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
