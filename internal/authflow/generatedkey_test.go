@@ -73,7 +73,7 @@ func TestGeneratedKeyRefusalsWaitForTheAdmin(t *testing.T) {
 
 	// The API server's failures are not Salesforce's refusals.
 	apiErr := errors.New("secrets is forbidden")
-	if got := refusedBy(t, generated, apiErr); got != apiErr {
+	if got := refusedBy(t, generated, apiErr); !errors.Is(got, apiErr) || failure.As(got) != nil {
 		t.Fatalf("an API server error became %v", got)
 	}
 
