@@ -50,6 +50,9 @@ const (
 	ReasonAwaitingAdmin = "AwaitingAdmin"
 	// ReasonAwaitingApproval: a device login waits for a person to approve it.
 	ReasonAwaitingApproval = "AwaitingApproval"
+	// ReasonClusterError: the API server refused or failed one of the operator's reads or
+	// writes (RBAC, an admission webhook, an outage); the operator tries again with backoff.
+	ReasonClusterError = "ClusterError"
 )
 
 // Reasons of the Expiring condition.

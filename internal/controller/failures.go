@@ -14,10 +14,6 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/failure"
 )
 
-// ReasonClusterError is the reason of a pass the API server failed: a read or a write of
-// the operator's was refused (RBAC, an admission webhook) or could not be made.
-const ReasonClusterError = "ClusterError"
-
 // handling is what a class of failure does to a connection.
 type handling struct {
 	// stalled: progress needs a person's change of the spec or credentials (Stalled=True,

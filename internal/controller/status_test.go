@@ -87,8 +87,8 @@ func TestTokenConditions(t *testing.T) {
 			want{ready: "True", readyReason: sfv1.ReasonTokenIssued, reconciling: sfv1.ReasonAwaitingAdmin, expiring: sfv1.ReasonRenewalFailing,
 				lastFailure: true, instanceURL: instance, secretName: secret}},
 		{"the API server refused a write, no token yet", newFacts(noSecret()),
-			outcome{failure: fail(failure.Cluster, ReasonClusterError, 0)},
-			want{ready: "False", readyReason: ReasonClusterError, reconciling: ReasonClusterError}},
+			outcome{failure: fail(failure.Cluster, sfv1.ReasonClusterError, 0)},
+			want{ready: "False", readyReason: sfv1.ReasonClusterError, reconciling: sfv1.ReasonClusterError}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

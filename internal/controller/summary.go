@@ -11,6 +11,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/failure"
 )
 
@@ -24,7 +25,7 @@ func (r *Reconciler) summarize(ctx context.Context, p *pass, err error) (ctrl.Re
 		return ctrl.Result{}, err
 	}
 	if err != nil {
-		p.failure = &failure.Failure{Class: failure.Cluster, Reason: ReasonClusterError, Message: err.Error()}
+		p.failure = &failure.Failure{Class: failure.Cluster, Reason: sfv1.ReasonClusterError, Message: err.Error()}
 	}
 	switch {
 	case p.tokenChecked && !p.deferred:
