@@ -33,17 +33,13 @@ func (f *password) Inputs(secret *corev1.Secret) (*Inputs, *failure.Failure) {
 }
 
 func (f *password) Login(ctx context.Context, env *Env, in *Inputs) (*Result, error) {
-	tok, err := login(ctx, env, in.Request)
-	if err != nil {
-		hint := ""
-		if in.Request.SecurityToken == "" {
-			// Salesforce wants the security token appended unless the user logs in from a
-			// trusted IP range (docs/salesforce-behaviour.md#username-password-needs-the-security-token).
-			hint = "The credentials Secret has no security_token: unless the user logs in from a trusted IP range, Salesforce needs it appended to the password. "
-		}
-		return nil, f.refused(err, hint)
+	hint := ""
+	if in.Request.SecurityToken == "" {
+		// Salesforce wants the security token appended unless the user logs in from a
+		// trusted IP range (docs/salesforce-behaviour.md#username-password-needs-the-security-token).
+		hint = "The credentials Secret has no security_token: unless the user logs in from a trusted IP range, Salesforce needs it appended to the password. "
 	}
-	return &Result{Token: tok}, nil
+	return f.loginOnce(ctx, env, in, hint)
 }
 
 // clientCredentials is the client credentials flow, which runs as the connected app's
@@ -68,11 +64,7 @@ func (f *clientCredentials) Inputs(secret *corev1.Secret) (*Inputs, *failure.Fai
 }
 
 func (f *clientCredentials) Login(ctx context.Context, env *Env, in *Inputs) (*Result, error) {
-	tok, err := login(ctx, env, in.Request)
-	if err != nil {
-		return nil, f.refused(err, "")
-	}
-	return &Result{Token: tok}, nil
+	return f.loginOnce(ctx, env, in, "")
 }
 
 // jwtBearer is the JWT bearer flow with the key in the credentials Secret.
@@ -112,11 +104,7 @@ func (f *jwtBearer) inputs(secret *corev1.Secret, withKey bool) (*Inputs, *failu
 }
 
 func (f *jwtBearer) Login(ctx context.Context, env *Env, in *Inputs) (*Result, error) {
-	tok, err := login(ctx, env, in.Request)
-	if err != nil {
-		return nil, f.refused(err, "")
-	}
-	return &Result{Token: tok}, nil
+	return f.loginOnce(ctx, env, in, "")
 }
 
 // refreshToken is the refresh token flow, with a refresh token a person obtained. Its
@@ -148,6 +136,16 @@ func (f *refreshToken) Login(ctx context.Context, env *Env, in *Inputs) (*Result
 		return nil, f.refused(err, "")
 	}
 	return &Result{Token: tok, ApprovalSource: in.Request.RefreshToken}, nil
+}
+
+// loginOnce is a login of a flow that keeps nothing between logins: one token request,
+// and hint as the likeliest cause of a refusal.
+func (b base) loginOnce(ctx context.Context, env *Env, in *Inputs, hint string) (*Result, error) {
+	tok, err := login(ctx, env, in.Request)
+	if err != nil {
+		return nil, b.refused(err, hint)
+	}
+	return &Result{Token: tok}, nil
 }
 
 // refresh runs the refresh token grant on the chain that starts at source: with the
