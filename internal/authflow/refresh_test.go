@@ -1,6 +1,7 @@
 package authflow
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,26 @@ func TestRefreshTokenOtherFailures(t *testing.T) {
 	// The outage passed: the same token still works.
 	if res := w.mustToken(flow, in); res.ApprovalSource != rt {
 		t.Error("wrong approval source after an outage")
+	}
+}
+
+// A shutdown while Salesforce rotates the token must not lose the rotated one: the
+// refresh is not cancelled, and neither is storing what it answered.
+func TestRefreshTokenRotationSurvivesCancellation(t *testing.T) {
+	w, conn, rt := refreshWorld(t, rtrAppID)
+	flow, in := flowFor(t, conn, creds("client_secret", rtrSecret, "refresh_token", rt))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w.sf.afterLogin = cancel // the pass is cancelled while Salesforce answers
+	res, err := flow.Login(ctx, w.env(), in)
+	if err != nil || res.Token == nil {
+		t.Fatalf("Login = %+v, %v; want the token Salesforce issued", res, err)
+	}
+	if _, ok := w.store.Unsaved(connKey(conn)); ok {
+		t.Error("the rotated token is only in memory, which a shutdown loses")
+	}
+	if w.state(conn) == nil || w.storedRefreshToken(conn, rt) != res.Token.RefreshToken {
+		t.Fatal("the rotated token was not stored")
 	}
 }
