@@ -350,3 +350,25 @@ func TestDeviceLoginPollFailures(t *testing.T) {
 	}
 	noSecrets(t, "failure message", fl.Message, "00D000000000001!AQnorefresh", code)
 }
+
+// A shutdown while a person's approval comes back must not lose it: the refresh token is
+// the only copy, and its approval counts against the user's five.
+func TestDeviceLoginApprovalSurvivesCancellation(t *testing.T) {
+	w := newWorld(t)
+	conn, flow, in := deviceSetup(t, w, appID, appSecret)
+	res := w.mustPending(conn, flow, in, failure.WaitingForPerson, sfv1.ReasonAwaitingApproval)
+	if err := w.emu.ApproveDevice(res.Device.UserCode, alice); err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Step(5 * time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w.sf.beforePoll = cancel // the pass is cancelled while the poll is under way
+	res, err := flow.Login(ctx, w.env(), in)
+	if err != nil || res.Token == nil {
+		t.Fatalf("Login = %+v, %v; want the approved token", res, err)
+	}
+	if w.storedRefreshToken(conn, Marker(conn)) != res.Token.RefreshToken {
+		t.Fatal("the approved refresh token was not stored")
+	}
+}
