@@ -118,14 +118,19 @@ func (f *deviceLogin) poll(ctx context.Context, env *Env, in *Inputs, state *cor
 		interval = salesforce.DefaultDeviceInterval
 	}
 	device := f.conn.Status.DeviceLogin.DeepCopy()
-	tok, err := env.Salesforce.PollDeviceLogin(ctx, f.request(in), string(state.Data[rotation.KeyDeviceCode]))
+	// Neither the poll nor storing its answer is cancelled with the pass, as with login: once
+	// the person approved, the poll makes the approval, and its refresh token is the only
+	// copy. Lost, it would hold one of the user's five approvals that nobody can revoke.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), LoginTimeout)
+	defer cancel()
+	tok, err := env.Salesforce.PollDeviceLogin(pctx, f.request(in), string(state.Data[rotation.KeyDeviceCode]))
 	switch {
 	case err == nil && tok.RefreshToken == "":
 		return nil, f.refused(&salesforce.Error{Class: salesforce.Terminal,
 			Message: "the device login was approved without a refresh token: add the refresh_token scope to spec.auth.deviceLogin.scope and to the connected app"}, "")
 	case err == nil:
 		// Stored before anything else: it is the only copy.
-		if err := env.State.Rotated(ctx, f.conn, Marker(f.conn), tok.RefreshToken, in.Request.LoginURL); err != nil {
+		if err := env.State.Rotated(pctx, f.conn, Marker(f.conn), tok.RefreshToken, in.Request.LoginURL); err != nil {
 			env.Log.Error(err, "Storing the device login's refresh token failed; keeping it in memory")
 		}
 		return &Result{Token: tok, ApprovalSource: Marker(f.conn), Minted: true}, nil

@@ -162,7 +162,11 @@ func (b base) refresh(ctx context.Context, env *Env, req salesforce.LoginRequest
 		return nil, err
 	}
 	if tok.RefreshToken != "" && tok.RefreshToken != rt {
-		if err := env.State.Rotated(ctx, b.conn, source, tok.RefreshToken, req.LoginURL); err != nil {
+		// Stored even when the pass was cancelled meanwhile (a shutdown): Salesforce has
+		// rotated, and this is the only live refresh token.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), LoginTimeout)
+		defer cancel()
+		if err := env.State.Rotated(sctx, b.conn, source, tok.RefreshToken, req.LoginURL); err != nil {
 			// The access token is good; the refresh token stays in memory and is stored
 			// before the next refresh.
 			env.Log.Error(err, "Storing the rotated refresh token failed; keeping it in memory until it can be stored")
