@@ -226,6 +226,8 @@ func (r *Reconciler) renew(ctx context.Context, p *pass, f *facts, why string) e
 			tokensecret.Name(p.conn), stamp(f.stored.ExpiresAt))
 	}
 	res, err := p.flow.Login(ctx, r.loginEnv(p), f.inputs)
+	// A failed poll of a device login still shows the code a person may be typing.
+	p.login = res
 	if fl := failure.As(err); fl != nil {
 		p.failure, p.loginFailed = fl, true
 		r.recordLoginFailure(p, fl, err)
@@ -233,7 +235,6 @@ func (r *Reconciler) renew(ctx context.Context, p *pass, f *facts, why string) e
 	} else if err != nil {
 		return err
 	}
-	p.login = res
 	if res.Token == nil {
 		p.failure = res.Pending
 		return nil

@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -146,7 +147,9 @@ func (s *Store) Read(ctx context.Context, conn *sfv1.SalesforceConnection) (*cor
 // Update applies change to the connection's state Secret, creating it if needed. Failures
 // are retried: losing this write could lose the only live refresh token.
 func (s *Store) Update(ctx context.Context, conn *sfv1.SalesforceConnection, change func(*corev1.Secret)) error {
-	return retry.OnError(retry.DefaultBackoff, func(error) bool { return ctx.Err() == nil }, func() error {
+	// Someone else's Secret under the name stays someone else's: no retry helps.
+	retriable := func(err error) bool { return ctx.Err() == nil && !errors.As(err, new(*owned.ForeignError)) }
+	return retry.OnError(retry.DefaultBackoff, retriable, func() error {
 		st := &corev1.Secret{}
 		st.Namespace, st.Name = conn.Namespace, SecretName(conn)
 		return owned.Ensure(ctx, s.clients, conn, st, func() error {
