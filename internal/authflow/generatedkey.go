@@ -12,6 +12,7 @@ import (
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/failure"
 	"github.com/sfconn/sfconn-operator/internal/jwtkey"
+	"github.com/sfconn/sfconn-operator/internal/owned"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
 )
 
@@ -33,11 +34,13 @@ type Keys interface {
 }
 
 // KeySecretName is the Secret holding a connection's generated key.
-func KeySecretName(conn *sfv1.SalesforceConnection) string { return conn.Name + "-jwt" }
+func KeySecretName(conn *sfv1.SalesforceConnection) string {
+	return owned.DerivedName(conn.Name, "-jwt")
+}
 
 // CertificateConfigMapName is the ConfigMap publishing a generated key's certificate.
 func CertificateConfigMapName(conn *sfv1.SalesforceConnection) string {
-	return conn.Name + "-jwt-certificate"
+	return owned.DerivedName(conn.Name, "-jwt-certificate")
 }
 
 // generatedKey is the JWT bearer flow with a key the operator generated and a Salesforce

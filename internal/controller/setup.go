@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -24,10 +23,12 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
-// Indexes of connections by the Secrets they name.
+// Indexes of connections by the Secrets they name: the credentials Secret they read, and
+// the Secrets they write (the token Secret, a generated key's Secret), whose names may be
+// taken by somebody else's Secret until it goes.
 const (
 	credentialsSecretIndex = "spec.auth.credentialsSecretRef.name"
-	tokenSecretIndex       = "spec.tokenSecret.name"
+	ownSecretIndex         = "ownSecretNames"
 )
 
 // SetupWithManager registers the reconciler. secrets follows the versions of every Secret
@@ -43,8 +44,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.
 		}); err != nil {
 		return err
 	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, tokenSecretIndex,
-		func(o client.Object) []string { return []string{tokensecret.Name(o.(*sfv1.SalesforceConnection))} }); err != nil {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, ownSecretIndex,
+		func(o client.Object) []string {
+			conn := o.(*sfv1.SalesforceConnection)
+			names := []string{tokensecret.Name(conn)}
+			if jwt := conn.Spec.Auth.JWTBearer; jwt != nil && jwt.GenerateKey {
+				names = append(names, authflow.KeySecretName(conn))
+			}
+			return names
+		}); err != nil {
 		return err
 	}
 
@@ -158,13 +166,8 @@ func (deletionStarted) Update(e event.UpdateEvent) bool {
 }
 
 // connectionsNamingSecret maps a Secret to the connections that name it, as credentials
-// or as their token Secret.
+// or as one of the Secrets they write.
 func (r *Reconciler) connectionsNamingSecret(ctx context.Context, secret types.NamespacedName) []reconcile.Request {
-	reqs := r.connectionsMatching(ctx, secret.Namespace, types.NamespacedName{},
-		indexQuery{credentialsSecretIndex, secret.Name}, indexQuery{tokenSecretIndex, secret.Name})
-	// <name>-jwt is the generated key's Secret: one in the way, deleted, frees the name.
-	if conn, ok := strings.CutSuffix(secret.Name, "-jwt"); ok && conn != "" {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: secret.Namespace, Name: conn}})
-	}
-	return reqs
+	return r.connectionsMatching(ctx, secret.Namespace, types.NamespacedName{},
+		indexQuery{credentialsSecretIndex, secret.Name}, indexQuery{ownSecretIndex, secret.Name})
 }

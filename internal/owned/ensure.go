@@ -88,10 +88,14 @@ func Ensure(ctx context.Context, c Clients, conn *sfv1.SalesforceConnection, obj
 	}
 }
 
-// setMeta puts the operator's labels and owner reference on obj, keeping other labels.
+// setMeta puts the operator's labels, annotations and owner reference on obj, keeping
+// the others.
 func setMeta(obj client.Object, conn *sfv1.SalesforceConnection) {
 	m := Meta(conn, obj.GetName())
 	obj.SetLabels(MergeMaps(obj.GetLabels(), m.Labels))
+	if len(m.Annotations) > 0 {
+		obj.SetAnnotations(MergeMaps(obj.GetAnnotations(), m.Annotations))
+	}
 	obj.SetOwnerReferences(m.OwnerReferences)
 }
 

@@ -7,7 +7,10 @@
 package owned
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"maps"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -19,10 +22,39 @@ import (
 
 // Labels of every object the operator writes.
 const (
-	LabelManagedBy  = "app.kubernetes.io/managed-by"
-	ManagedByValue  = "sfconn-operator"
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	ManagedByValue = "sfconn-operator"
+	// LabelConnection names the connection, as a label value can (see LabelValue); when
+	// the name does not fit, the annotation of the same key holds it whole.
 	LabelConnection = "salesforce.sfconn.io/connection"
 )
+
+// Kubernetes' limits on the names the operator derives from a connection's.
+const (
+	maxLabelValue = 63
+	maxObjectName = 253
+	// hashLength is the hex digits of SHA-256 that stand for the cut part of a name.
+	hashLength = 10
+)
+
+// LabelValue is a connection's name as a label value: the name itself when it fits in
+// 63 characters, else its first characters and a hash of the whole. A name is a DNS
+// subdomain, so its first character is alphanumeric, and so is the hash's last.
+func LabelValue(name string) string { return shorten(name, "", maxLabelValue) }
+
+// DerivedName is the name of an object derived from a connection's, <name><suffix>,
+// shortened with a hash of the name when it would pass the 253 characters of an object
+// name: any valid connection name works.
+func DerivedName(name, suffix string) string { return shorten(name, suffix, maxObjectName) }
+
+func shorten(name, suffix string, limit int) string {
+	if len(name)+len(suffix) <= limit {
+		return name + suffix
+	}
+	sum := sha256.Sum256([]byte(name))
+	keep := strings.TrimRight(name[:limit-len(suffix)-hashLength-1], "-.")
+	return keep + "-" + hex.EncodeToString(sum[:])[:hashLength] + suffix
+}
 
 // Selector selects the objects the operator writes.
 func Selector() labels.Selector {
@@ -39,12 +71,12 @@ func IsManaged(obj metav1.Object) bool { return obj.GetLabels()[LabelManagedBy] 
 // Meta is the metadata of an object the connection controls.
 func Meta(conn *sfv1.SalesforceConnection, name string) metav1.ObjectMeta {
 	controller := true
-	return metav1.ObjectMeta{
+	m := metav1.ObjectMeta{
 		Name:      name,
 		Namespace: conn.Namespace,
 		Labels: map[string]string{
 			LabelManagedBy:  ManagedByValue,
-			LabelConnection: conn.Name,
+			LabelConnection: LabelValue(conn.Name),
 		},
 		OwnerReferences: []metav1.OwnerReference{{
 			APIVersion:         sfv1.GroupVersion.String(),
@@ -55,6 +87,10 @@ func Meta(conn *sfv1.SalesforceConnection, name string) metav1.ObjectMeta {
 			BlockOwnerDeletion: &controller,
 		}},
 	}
+	if m.Labels[LabelConnection] != conn.Name {
+		m.Annotations = map[string]string{LabelConnection: conn.Name}
+	}
+	return m
 }
 
 // IsControlledBy says whether the connection with this UID controls the object.

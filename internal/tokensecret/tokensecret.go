@@ -54,12 +54,13 @@ const (
 	AnnotationExpirySource = "salesforce.sfconn.io/expiry-source"
 )
 
-// Name is spec.tokenSecret.name, or <connection>-token.
+// Name is spec.tokenSecret.name, or <connection>-token (shortened for a name too long
+// for it, see owned.DerivedName).
 func Name(conn *sfv1.SalesforceConnection) string {
 	if conn.Spec.TokenSecret.Name != "" {
 		return conn.Spec.TokenSecret.Name
 	}
-	return conn.Name + "-token"
+	return owned.DerivedName(conn.Name, "-token")
 }
 
 // Token is a token and the times the operator derives for it.
@@ -197,7 +198,7 @@ func Desired(conn *sfv1.SalesforceConnection, tok *Token) (*corev1.Secret, error
 	}
 	if tmpl != nil {
 		s.Labels = owned.MergeMaps(maps.Clone(tmpl.Metadata.Labels), s.Labels)
-		s.Annotations = maps.Clone(tmpl.Metadata.Annotations)
+		s.Annotations = owned.MergeMaps(maps.Clone(tmpl.Metadata.Annotations), s.Annotations)
 	}
 	s.Annotations = owned.MergeMaps(s.Annotations, map[string]string{
 		AnnotationIssuedAt:   tok.IssuedAt.Format(time.RFC3339),
