@@ -48,8 +48,8 @@ type Env struct {
 	// Clock gives the current time and the waits between polls. Default: the real clock.
 	Clock clock.Clock
 
-	// Transport carries the calls to Salesforce. Default: a clone of
-	// http.DefaultTransport (it honours HTTPS_PROXY).
+	// Transport carries the calls to Salesforce. Default: nil, the Salesforce client's own
+	// (a clone of http.DefaultTransport, so it honours HTTPS_PROXY, that requires TLS 1.2).
 	Transport http.RoundTripper
 
 	// PollInterval is how often renew --wait reads the connection. Default: 1s.
@@ -113,9 +113,6 @@ func (env Env) complete() *Env {
 	}
 	if e.Clock == nil {
 		e.Clock = clock.RealClock{}
-	}
-	if e.Transport == nil {
-		e.Transport = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	if e.PollInterval <= 0 {
 		e.PollInterval = time.Second

@@ -3,16 +3,10 @@ package kubectlplugin
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,14 +15,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/clock"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/salesforce"
+	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
-
-// maxAnswerBytes bounds what is read of a Salesforce answer; the limits resource is a few
-// kilobytes.
-const maxAnswerBytes = 1 << 20
 
 // usefulLimits are shown, in this order, when the org reports them; --all-limits shows all.
 var usefulLimits = []string{
@@ -100,61 +91,56 @@ func (o *testOptions) run(ctx context.Context, env *Env, name string) error {
 		}
 		return fmt.Errorf("reading the token Secret %s/%s: %w", ns, conn.Status.TokenSecretName, err)
 	}
-	token := string(secret.Data["access_token"])
+	token := string(secret.Data[tokensecret.KeyAccessToken])
 	if token == "" {
-		return fmt.Errorf("the token Secret %s/%s holds no access_token", ns, secret.Name)
+		return fmt.Errorf("the token Secret %s/%s holds no %s", ns, secret.Name, tokensecret.KeyAccessToken)
 	}
-	instance := string(secret.Data["instance_url"])
+	instance := string(secret.Data[tokensecret.KeyInstanceURL])
 	if instance == "" {
 		instance = conn.Status.InstanceURL
 	}
-	base, err := instanceBase(instance)
+
+	// The operator's client: it checks the instance URL before the token leaves, never
+	// follows a redirect, bounds the answers and never quotes an error body.
+	sf := salesforce.NewClient(env.salesforceOptions(o.timeout)...)
+	start := env.Clock.Now()
+	versions, err := sf.RESTVersions(ctx, instance, token)
 	if err != nil {
-		return err
+		return salesforceError(err, ns, name, "/services/data")
 	}
-	sf := &restClient{
-		base:  base,
-		token: token,
-		clock: env.Clock,
-		http: &http.Client{
-			Transport:     env.Transport,
-			Timeout:       o.timeout,
-			CheckRedirect: sameOriginRedirects,
-		},
-	}
-	result, err := sf.probe(ctx)
+	roundTrip := env.Clock.Since(start)
+	// RESTVersions lists at least one version, oldest first.
+	latest := versions[len(versions)-1]
+	limits, err := sf.Limits(ctx, instance, token, latest.Version)
 	if err != nil {
-		var rejected *tokenRejectedError
-		if errors.As(err, &rejected) {
-			rejected.ns, rejected.name = ns, name
-		}
-		return err
+		return salesforceError(err, ns, name, "/services/data/v"+latest.Version+"/limits")
 	}
 
 	w := env.Streams.Out
-	user := string(secret.Data["user_id"])
+	user := string(secret.Data[tokensecret.KeyUserID])
 	if user == "" {
 		user = conn.Status.UserID
 	}
 	if p := conn.Status.Principal; p != nil && p.Username != "" {
 		user = fmt.Sprintf("%s (%s)", p.Username, user)
 	}
-	orgID := string(secret.Data["org_id"])
+	orgID := string(secret.Data[tokensecret.KeyOrgID])
 	if orgID == "" {
 		orgID = conn.Status.OrgID
 	}
 	fmt.Fprintf(w, "Connection:    %s/%s (token Secret %s)\n", ns, name, secret.Name)
-	fmt.Fprintf(w, "Instance URL:  %s\n", base)
+	// The client accepted it: a scheme and a host, with at most a trailing slash.
+	fmt.Fprintf(w, "Instance URL:  %s\n", strings.TrimSuffix(instance, "/"))
 	fmt.Fprintf(w, "Org ID:        %s\n", cell(orgID))
 	fmt.Fprintf(w, "User:          %s\n", cell(user))
-	latest := result.latest.Version
-	if result.latest.Label != "" {
-		latest += " (" + result.latest.Label + ")"
+	label := latest.Version
+	if latest.Label != "" {
+		label += " (" + latest.Label + ")"
 	}
-	fmt.Fprintf(w, "API version:   %s, the latest of %d\n", latest, result.versions)
-	fmt.Fprintf(w, "Round trip:    %s (GET /services/data)\n", result.roundTrip.Round(time.Millisecond))
-	fmt.Fprintf(w, "Limits (v%s):\n", result.latest.Version)
-	rows := limitRows(result.limits, o.allLimits)
+	fmt.Fprintf(w, "API version:   %s, the latest of %d\n", label, len(versions))
+	fmt.Fprintf(w, "Round trip:    %s (GET /services/data)\n", roundTrip.Round(time.Millisecond))
+	fmt.Fprintf(w, "Limits (v%s):\n", latest.Version)
+	rows := limitRows(limits, o.allLimits)
 	if len(rows) == 0 {
 		fmt.Fprintf(w, "  (none reported)\n")
 	} else {
@@ -172,9 +158,77 @@ func (o *testOptions) run(ctx context.Context, env *Env, name string) error {
 	return nil
 }
 
+// userAgent tells the plugin's calls apart from the operator's in the org's API usage.
+const userAgent = "kubectl-sfconn"
+
+// salesforceOptions configures the Salesforce client: the Env's clock and transport (when a
+// test sets one; else the client's own, which honours HTTPS_PROXY) and the --timeout of
+// each call.
+func (e *Env) salesforceOptions(timeout time.Duration) []salesforce.Option {
+	opts := []salesforce.Option{
+		salesforce.WithClock(e.Clock),
+		salesforce.WithTimeout(timeout),
+		salesforce.WithUserAgent(userAgent),
+	}
+	if e.Transport != nil {
+		opts = append(opts, salesforce.WithHTTPClient(&http.Client{Transport: e.Transport}))
+	}
+	return opts
+}
+
+// salesforceError words a failed call for the person running the command. The client's
+// errors hold neither the token nor Salesforce's messages (which could echo it), only the
+// status, Salesforce's errorCode and the client's explanation.
+func salesforceError(err error, ns, name, path string) error {
+	var e *salesforce.Error
+	if !errors.As(err, &e) {
+		return fmt.Errorf("calling Salesforce: %w", err)
+	}
+	switch {
+	case e.StatusCode == http.StatusUnauthorized:
+		return &tokenRejectedError{ns: ns, name: name, detail: answerDetail(e)}
+	case e.StatusCode == http.StatusOK:
+		return fmt.Errorf("GET %s: Salesforce's answer is not the one expected: %s", path, explanation(e))
+	case e.StatusCode != 0:
+		return fmt.Errorf("GET %s: Salesforce answered %s", path, answerDetail(e))
+	case e.Class == salesforce.Terminal:
+		// Refused before anything was sent: the instance URL or the token.
+		return fmt.Errorf("refusing to send the token: %s", explanation(e))
+	default:
+		return fmt.Errorf("calling Salesforce: %s", explanation(e))
+	}
+}
+
+// answerDetail is "HTTP <status> [<errorCode>][: <explanation>]".
+func answerDetail(e *salesforce.Error) string {
+	d := fmt.Sprintf("HTTP %d", e.StatusCode)
+	if e.Code != "" {
+		d += " " + e.Code
+	}
+	if x := explanation(e); x != "" {
+		d += ": " + x
+	}
+	return d
+}
+
+// explanation is the client's text of e without its "salesforce: " prefix, its errorCode
+// or the status, which answerDetail shows already.
+func explanation(e *salesforce.Error) string {
+	var x string
+	switch {
+	case e.Description != "":
+		x = e.Description
+	case e.Code != "":
+		return ""
+	default:
+		x = strings.TrimPrefix(e.Error(), "salesforce: ")
+	}
+	return strings.Replace(x, fmt.Sprintf(" (status %d)", e.StatusCode), "", 1)
+}
+
 // limitRows lists the useful limits the org reports (all of them with all), as NAME,
 // REMAINING, MAX.
-func limitRows(limits map[string]limit, all bool) [][]string {
+func limitRows(limits map[string]salesforce.Limit, all bool) [][]string {
 	var names []string
 	if all {
 		for name := range limits {
@@ -194,176 +248,4 @@ func limitRows(limits map[string]limit, all bool) [][]string {
 		rows = append(rows, []string{name, thousands(l.Remaining), thousands(l.Max)})
 	}
 	return rows
-}
-
-// instanceBase checks the instance URL the token is about to be sent to: absolute, https
-// (or http to a loopback address, as the emulator is), no user info, query or fragment.
-func instanceBase(instance string) (string, error) {
-	u, err := url.Parse(strings.TrimRight(instance, "/"))
-	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("the instance URL %q is not a valid https:// URL", instance)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return "", fmt.Errorf("refusing to send the token over plain http to %s: the instance URL must be https", u.Host)
-		}
-	default:
-		return "", fmt.Errorf("the instance URL %q is not a valid https:// URL", instance)
-	}
-	return u.String(), nil
-}
-
-// sameOriginRedirects follows a redirect only to the same scheme and host, where the token
-// may go; any other is refused, so the token never leaves the instance.
-func sameOriginRedirects(req *http.Request, via []*http.Request) error {
-	if len(via) >= 5 {
-		return errors.New("stopped after 5 redirects")
-	}
-	if first := via[0].URL; req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
-		return fmt.Errorf("refusing to follow a redirect to %s://%s: the token is sent to the instance URL only", req.URL.Scheme, req.URL.Host)
-	}
-	return nil
-}
-
-type apiVersion struct {
-	Label   string `json:"label"`
-	URL     string `json:"url"`
-	Version string `json:"version"`
-}
-
-type limit struct {
-	Max       int64 `json:"Max"`
-	Remaining int64 `json:"Remaining"`
-}
-
-type probeResult struct {
-	latest    apiVersion
-	versions  int
-	roundTrip time.Duration
-	limits    map[string]limit
-}
-
-// restClient calls Salesforce's REST API with a bearer token.
-type restClient struct {
-	base  string
-	token string
-	clock clock.PassiveClock
-	http  *http.Client
-}
-
-var versionPattern = regexp.MustCompile(`^([0-9]+)\.([0-9]+)$`)
-
-// probe reads the API versions, picks the latest and reads its limits.
-func (r *restClient) probe(ctx context.Context) (*probeResult, error) {
-	var versions []apiVersion
-	start := r.clock.Now()
-	if err := r.get(ctx, "/services/data", &versions); err != nil {
-		return nil, err
-	}
-	res := &probeResult{roundTrip: r.clock.Since(start)}
-	best := -1
-	for i, v := range versions {
-		if !versionPattern.MatchString(v.Version) {
-			continue
-		}
-		res.versions++
-		if best < 0 || versionLess(versions[best].Version, v.Version) {
-			best = i
-		}
-	}
-	if best < 0 {
-		return nil, errors.New("no API version is listed at /services/data")
-	}
-	res.latest = versions[best]
-
-	var raw map[string]json.RawMessage
-	if err := r.get(ctx, "/services/data/v"+res.latest.Version+"/limits", &raw); err != nil {
-		return nil, err
-	}
-	res.limits = map[string]limit{}
-	for name, v := range raw {
-		var l struct {
-			Max       *int64 `json:"Max"`
-			Remaining *int64 `json:"Remaining"`
-		}
-		if json.Unmarshal(v, &l) == nil && l.Max != nil && l.Remaining != nil {
-			res.limits[name] = limit{Max: *l.Max, Remaining: *l.Remaining}
-		}
-	}
-	return res, nil
-}
-
-// versionLess compares two "major.minor" versions numerically.
-func versionLess(a, b string) bool {
-	pa, pb := versionPattern.FindStringSubmatch(a), versionPattern.FindStringSubmatch(b)
-	for i := 1; i <= 2; i++ {
-		x, _ := strconv.Atoi(pa[i])
-		y, _ := strconv.Atoi(pb[i])
-		if x != y {
-			return x < y
-		}
-	}
-	return false
-}
-
-// get calls GET base+path with the token and decodes a 200 JSON answer into v. Errors never
-// hold the token.
-func (r *restClient) get(ctx context.Context, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+path, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+r.token)
-	req.Header.Set("Accept", "application/json")
-	resp, err := r.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("calling Salesforce: %s", r.redact(err.Error()))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
-	if err != nil {
-		return fmt.Errorf("reading the answer of GET %s: %s", path, r.redact(err.Error()))
-	}
-	if resp.StatusCode != http.StatusOK {
-		code, message := restError(body)
-		detail := fmt.Sprintf("HTTP %d", resp.StatusCode)
-		if code != "" {
-			detail += " " + code
-		}
-		if message != "" {
-			detail += ": " + message
-		}
-		detail = r.redact(detail)
-		if resp.StatusCode == http.StatusUnauthorized {
-			return &tokenRejectedError{detail: detail}
-		}
-		return fmt.Errorf("GET %s: Salesforce answered %s", path, detail)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("GET %s: Salesforce's answer is not the JSON expected: %w", path, err)
-	}
-	return nil
-}
-
-// redact removes the token from a text that may quote the request or the answer.
-func (r *restClient) redact(s string) string {
-	if r.token == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, r.token, "[redacted]")
-}
-
-// restError reads Salesforce's REST error answer, [{"message","errorCode"}], or the start
-// of a body of another shape.
-func restError(body []byte) (code, message string) {
-	var errs []struct {
-		Message   string `json:"message"`
-		ErrorCode string `json:"errorCode"`
-	}
-	if json.Unmarshal(body, &errs) == nil && len(errs) > 0 {
-		return errs[0].ErrorCode, errs[0].Message
-	}
-	return "", truncate(strings.Join(strings.Fields(string(body)), " "), 200)
 }

@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,7 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/salesforce"
 	"github.com/sfconn/sfconn-operator/internal/salesforce/emulator"
+	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
 const (
@@ -35,6 +39,8 @@ type sfFixture struct {
 	token  string
 	secret *corev1.Secret
 	conn   *sfv1.SalesforceConnection
+	// transport, when set, is the Env's Transport.
+	transport http.RoundTripper
 }
 
 func newSFFixture(t *testing.T) *sfFixture {
@@ -72,12 +78,12 @@ func newSFFixture(t *testing.T) *sfFixture {
 	f.secret = &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "billing", Name: "crm-token"},
 		Data: map[string][]byte{
-			"access_token": []byte(f.token),
-			"instance_url": []byte(answer["instance_url"]),
-			"token_type":   []byte("Bearer"),
-			"id":           []byte(answer["id"]),
-			"org_id":       []byte(sfOrg),
-			"user_id":      []byte(userID),
+			tokensecret.KeyAccessToken: []byte(f.token),
+			tokensecret.KeyInstanceURL: []byte(answer["instance_url"]),
+			tokensecret.KeyTokenType:   []byte("Bearer"),
+			tokensecret.KeyID:          []byte(answer["id"]),
+			tokensecret.KeyOrgID:       []byte(sfOrg),
+			tokensecret.KeyUserID:      []byte(userID),
 		},
 	}
 	return f
@@ -86,18 +92,39 @@ func newSFFixture(t *testing.T) *sfFixture {
 func (f *sfFixture) run(t *testing.T, args ...string) result {
 	t.Helper()
 	c := fakeCluster(interceptor.Funcs{}, f.conn, f.secret)
-	r := run(t, testEnv(c, f.clk), args...)
+	env := testEnv(c, f.clk)
+	env.Transport = f.transport
+	r := run(t, env, args...)
 	if strings.Contains(r.all(), f.token) {
 		t.Fatal("the output holds the access token")
 	}
 	return r
 }
 
+// recordingTransport is an Env.Transport that records the requests it carries.
+type recordingTransport struct {
+	mu       sync.Mutex
+	requests []string
+}
+
+func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt.mu.Lock()
+	rt.requests = append(rt.requests, req.Method+" "+req.URL.Path+" "+req.Header.Get("User-Agent"))
+	rt.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
 func TestTestCommandAgainstTheEmulator(t *testing.T) {
 	f := newSFFixture(t)
+	rt := &recordingTransport{}
+	f.transport = rt
 	r := f.run(t, "test", "crm")
 	if r.err != nil {
 		t.Fatal(r.err)
+	}
+	// The calls go through the Env's transport, as the plugin's user agent.
+	if want := []string{"GET /services/data kubectl-sfconn", "GET /services/data/v66.0/limits kubectl-sfconn"}; !slices.Equal(rt.requests, want) {
+		t.Errorf("requests = %q, want %q", rt.requests, want)
 	}
 	for _, want := range []string{
 		"Connection:    billing/crm (token Secret crm-token)\n",
@@ -135,8 +162,10 @@ func TestTestCommandRejectedToken(t *testing.T) {
 	f := newSFFixture(t)
 	f.clk.Step(2 * time.Hour) // the session times out
 	r := f.run(t, "test", "crm")
-	want := "Salesforce rejected the token of billing/crm (HTTP 401 INVALID_SESSION_ID: Session expired or invalid); " +
-		"renew it with: kubectl sfconn renew crm -n billing --wait"
+	// Salesforce's message ("Session expired or invalid") is not quoted: the client's
+	// explanation of the errorCode is.
+	want := "Salesforce rejected the token of billing/crm (HTTP 401 INVALID_SESSION_ID: access token not accepted: " +
+		"the session expired or was revoked); renew it with: kubectl sfconn renew crm -n billing --wait"
 	if r.err == nil || r.err.Error() != want {
 		t.Errorf("error = %v\nwant    %s", r.err, want)
 	}
@@ -162,8 +191,8 @@ func TestTestCommandWithoutAToken(t *testing.T) {
 }
 
 // TestTestCommandKeepsTheTokenOnTheInstance: the token goes to the instance URL only: no
-// plain http to a remote host, no redirect to another host, and a Salesforce answer that
-// quotes it is redacted.
+// plain http to a remote host, no redirect followed, and a Salesforce answer that quotes it
+// is not shown.
 func TestTestCommandKeepsTheTokenOnTheInstance(t *testing.T) {
 	f := newSFFixture(t)
 	var elsewhere atomic.Int32
@@ -176,19 +205,17 @@ func TestTestCommandKeepsTheTokenOnTheInstance(t *testing.T) {
 	defer other.Close()
 	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
 
-	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/services/data":
-			http.Redirect(w, r, "/services/data/", http.StatusFound) // same host: followed
-		case "/services/data/":
-			http.Redirect(w, r, otherURL+"/services/data/", http.StatusFound)
+	for _, target := range []string{"/services/data/", otherURL + "/services/data/"} {
+		redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, target, http.StatusFound)
+		}))
+		f.secret.Data[tokensecret.KeyInstanceURL] = []byte(redirecting.URL)
+		r := f.run(t, "test", "crm")
+		redirecting.Close()
+		// The client follows no redirect, not even to the same host.
+		if r.err == nil || r.err.Error() != "GET /services/data: Salesforce answered HTTP 302: redirect not followed" {
+			t.Errorf("redirect to %s: error = %v", target, r.err)
 		}
-	}))
-	defer redirecting.Close()
-	f.secret.Data["instance_url"] = []byte(redirecting.URL)
-	r := f.run(t, "test", "crm")
-	if r.err == nil || !strings.Contains(r.err.Error(), "refusing to follow a redirect to http://localhost:") {
-		t.Errorf("redirect: error = %v", r.err)
 	}
 	if elsewhere.Load() != 0 {
 		t.Error("followed a redirect to another host")
@@ -199,15 +226,83 @@ func TestTestCommandKeepsTheTokenOnTheInstance(t *testing.T) {
 		_, _ = w.Write([]byte(`[{"errorCode":"UNKNOWN_EXCEPTION","message":"bad header ` + r.Header.Get("Authorization") + `"}]`))
 	}))
 	defer echo.Close()
-	f.secret.Data["instance_url"] = []byte(echo.URL)
-	r = f.run(t, "test", "crm")
-	if r.err == nil || r.err.Error() != "GET /services/data: Salesforce answered HTTP 500 UNKNOWN_EXCEPTION: bad header Bearer [redacted]" {
+	f.secret.Data[tokensecret.KeyInstanceURL] = []byte(echo.URL)
+	r := f.run(t, "test", "crm")
+	if r.err == nil || r.err.Error() != "GET /services/data: Salesforce answered HTTP 500: server error" {
 		t.Errorf("echo: error = %v", r.err)
 	}
 
-	f.secret.Data["instance_url"] = []byte("http://acme.my.salesforce.com")
-	if r := f.run(t, "test", "crm"); r.err == nil || !strings.Contains(r.err.Error(), "refusing to send the token over plain http") {
+	for _, instance := range []string{
+		"http://acme.my.salesforce.com",
+		"http://10.1.2.3:8080",
+		"ftp://acme.my.salesforce.com",
+		"https://user:hunter2@acme.my.salesforce.com",
+		"https://acme.my.salesforce.com/?sid=hunter2",
+		"acme.my.salesforce.com",
+	} {
+		f.secret.Data[tokensecret.KeyInstanceURL] = []byte(instance)
+		r := f.run(t, "test", "crm")
+		if r.err == nil || !strings.HasPrefix(r.err.Error(), "refusing to send the token: invalid instance URL: ") ||
+			strings.Contains(r.err.Error(), "hunter2") {
+			t.Errorf("%s: error = %v", instance, r.err)
+		}
+	}
+	f.secret.Data[tokensecret.KeyInstanceURL] = []byte("http://acme.my.salesforce.com")
+	if r := f.run(t, "test", "crm"); r.err == nil ||
+		r.err.Error() != "refusing to send the token: invalid instance URL: plain http is allowed only to a loopback host; use https" {
 		t.Errorf("plain http: error = %v", r.err)
+	}
+}
+
+// TestTestCommandExplainsFailures: what the client says of a failed call reaches the user,
+// with the status and Salesforce's errorCode, for either call.
+func TestTestCommandExplainsFailures(t *testing.T) {
+	f := newSFFixture(t)
+	for _, tt := range []struct {
+		limitsStatus int
+		limitsBody   string
+		want         string
+	}{
+		{http.StatusForbidden, `[{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"TotalRequests Limit exceeded."}]`,
+			"GET /services/data/v66.0/limits: Salesforce answered HTTP 403 REQUEST_LIMIT_EXCEEDED: the org's API request limit is spent"},
+		{http.StatusNotFound, `[{"errorCode":"NOT_FOUND","message":"The requested resource does not exist"}]`,
+			"GET /services/data/v66.0/limits: Salesforce answered HTTP 404 NOT_FOUND: limits request failed: " +
+				"the limits resource of API v66.0 is not available on this instance"},
+		{http.StatusOK, `<html><body>Maintenance</body></html>`,
+			"GET /services/data/v66.0/limits: Salesforce's answer is not the one expected: HTML answer"},
+		{http.StatusOK, `{}`,
+			"GET /services/data/v66.0/limits: Salesforce's answer is not the one expected: malformed answer: no limit listed"},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/services/data" {
+				_, _ = w.Write([]byte(`[{"label":"Spring '26","url":"/services/data/v66.0","version":"66.0"}]`))
+				return
+			}
+			w.WriteHeader(tt.limitsStatus)
+			_, _ = w.Write([]byte(tt.limitsBody))
+		}))
+		f.secret.Data[tokensecret.KeyInstanceURL] = []byte(srv.URL)
+		r := f.run(t, "test", "crm")
+		srv.Close()
+		if r.err == nil || r.err.Error() != tt.want {
+			t.Errorf("error = %v\nwant    %s", r.err, tt.want)
+		}
+	}
+
+	versions := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`[{"version":"latest"}]`))
+	}))
+	defer versions.Close()
+	f.secret.Data[tokensecret.KeyInstanceURL] = []byte(versions.URL)
+	want := "GET /services/data: Salesforce's answer is not the one expected: malformed answer: no API version listed"
+	if r := f.run(t, "test", "crm"); r.err == nil || r.err.Error() != want {
+		t.Errorf("error = %v\nwant    %s", r.err, want)
+	}
+
+	delete(f.secret.Data, tokensecret.KeyAccessToken)
+	want = "the token Secret billing/crm-token holds no access_token"
+	if r := f.run(t, "test", "crm"); r.err == nil || r.err.Error() != want {
+		t.Errorf("error = %v\nwant    %s", r.err, want)
 	}
 }
 
@@ -222,41 +317,15 @@ func TestTestCommandTimeout(t *testing.T) {
 	}))
 	defer slow.Close()
 	defer close(release)
-	f.secret.Data["instance_url"] = []byte(slow.URL)
+	f.secret.Data[tokensecret.KeyInstanceURL] = []byte(slow.URL)
 	r := f.run(t, "test", "crm", "--timeout", "200ms")
 	if r.err == nil || !strings.Contains(r.err.Error(), "Client.Timeout exceeded") {
 		t.Errorf("error = %v", r.err)
 	}
 }
 
-func TestInstanceBase(t *testing.T) {
-	for in, want := range map[string]string{
-		"https://acme.my.salesforce.com":   "https://acme.my.salesforce.com",
-		"https://acme.my.salesforce.com/":  "https://acme.my.salesforce.com",
-		"http://127.0.0.1:18080":           "http://127.0.0.1:18080",
-		"http://[::1]:18080":               "http://[::1]:18080",
-		"http://localhost:18080":           "http://localhost:18080",
-		"http://acme.my.salesforce.com":    "",
-		"ftp://acme.my.salesforce.com":     "",
-		"https://user:pw@acme.example.com": "",
-		"https://acme.example.com/?x=1":    "",
-		"acme.my.salesforce.com":           "",
-		"":                                 "",
-	} {
-		got, err := instanceBase(in)
-		if got != want || (err == nil) != (want != "") {
-			t.Errorf("instanceBase(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-}
-
-func TestVersionLessAndLimitRows(t *testing.T) {
-	for _, tc := range [][2]string{{"9.0", "10.0"}, {"62.0", "66.0"}, {"65.1", "65.2"}} {
-		if !versionLess(tc[0], tc[1]) || versionLess(tc[1], tc[0]) {
-			t.Errorf("versionLess(%s, %s)", tc[0], tc[1])
-		}
-	}
-	limits := map[string]limit{
+func TestLimitRows(t *testing.T) {
+	limits := map[string]salesforce.Limit{
 		"FileStorageMB":    {Max: 20, Remaining: 18},
 		"DailyApiRequests": {Max: 100000, Remaining: 99_512},
 		"SingleEmail":      {Max: 15, Remaining: 15},

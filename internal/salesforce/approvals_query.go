@@ -278,24 +278,50 @@ func parseRESTError(body []byte) (code, message string, ok bool) {
 	return code, errs[0].Message, true
 }
 
-// classifyQueryFailure classifies a non-200 answer of the REST API. Salesforce's errorCode
-// is kept in Code so the caller can explain the failure; the message beside it is not
-// quoted (see Error.Code).
-func classifyQueryFailure(status int, body []byte) *Error {
+// classifyRESTFailure classifies what a non-200 answer means on every resource of the REST
+// API: a dead session, redirects, throttling, server errors, answers that are not
+// Salesforce's and the org's spent request limit. It returns nil and Salesforce's errorCode
+// for a REST error that only the resource can explain. The errorCode is kept in Code so the
+// caller can explain the failure; the message beside it is not quoted (see Error.Code).
+func classifyRESTFailure(status int, body []byte) (*Error, string) {
 	code, message, isREST := parseRESTError(body)
 	switch {
 	case status == http.StatusUnauthorized:
-		return deadSessionError(status, code, message)
+		return deadSessionError(status, code, message), code
 	case status < 400, status >= 500, status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
 		// Redirects, throttling and server errors mean here what they mean everywhere.
-		return classifyFailure("", status, body)
+		return withoutEnvelope(classifyFailure("", status, body)), code
 	case !isREST:
 		// An HTML or plain-text 4xx comes from something in front of Salesforce; a JSON
 		// object is the OAuth envelope, which classifyFailure reads.
-		return classifyFailure("", status, body)
+		return withoutEnvelope(classifyFailure("", status, body)), code
 	case code == "REQUEST_LIMIT_EXCEEDED":
 		return &Error{Class: RateLimited, StatusCode: status, Code: code,
-			Description: fmt.Sprintf("the org's API request limit is spent (status %d)", status)}
+			Description: fmt.Sprintf("the org's API request limit is spent (status %d)", status)}, code
+	}
+	return nil, code
+}
+
+// withoutEnvelope drops the error and error_description that classifyFailure read from a
+// JSON object: the REST API answers errors as an array, so on a REST resource such an
+// object is not Salesforce's words but something in front of it, which could echo the
+// request, token and all. The class stays; the text says only what kind of answer it was.
+func withoutEnvelope(e *Error) *Error {
+	if e.Code == "" && e.Description == "" {
+		return e
+	}
+	e.Code, e.Description = "", ""
+	if e.Message == "" {
+		e.Message = fmt.Sprintf("error answer not of the REST API's shape (status %d)", e.StatusCode)
+	}
+	return e
+}
+
+// classifyQueryFailure classifies a non-200 answer of the query resource.
+func classifyQueryFailure(status int, body []byte) *Error {
+	e, code := classifyRESTFailure(status, body)
+	if e != nil {
+		return e
 	}
 	var why string
 	switch {

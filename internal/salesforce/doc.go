@@ -3,8 +3,9 @@
 // <loginURL>/services/oauth2/token, with every failure classified where it is made. It
 // also runs the device flow (to bootstrap a refresh token with a person's approval),
 // revokes tokens, asks userinfo whose an access token is, asks the introspection endpoint
-// whether a token is alive and when it expires, and lists a user's approvals of a connected
-// app with a REST API query of OauthToken.
+// whether a token is alive and when it expires, lists a user's approvals of a connected
+// app with a REST API query of OauthToken, and reads an instance's REST API versions and
+// its org's limits (for the kubectl plugin's test command).
 //
 // Salesforce departs from RFC 6749 in ways that shape this package (see
 // docs/salesforce-behaviour.md): the token answer carries no expires_in, issued_at is a

@@ -1,6 +1,7 @@
 package salesforce
 
 import (
+	"net"
 	"net/url"
 	"strings"
 )
@@ -50,10 +51,29 @@ func parseInstanceURL(raw string) (string, error) {
 
 // parseInstanceBase checks a token's instance_url and returns it as scheme://host. It is
 // checked like a login URL because the access token is sent there: it came from
-// Salesforce, but it may have been stored in a Secret that someone else can edit.
+// Salesforce, but it may have been stored in a Secret that someone else can edit. Plain
+// http is refused unless the host is a loopback address (the emulator in tests and the
+// demo), as the operator's login host policy refuses it before an instance_url is ever
+// written (internal/loginhost): over http the token would cross the network in clear.
 func parseInstanceBase(raw string) (string, error) {
-	base, _, err := parseBaseURL(raw, "instance URL", "instanceURL")
-	return base, err
+	base, host, err := parseBaseURL(raw, "instance URL", "instanceURL")
+	if err != nil {
+		return "", err
+	}
+	if strings.HasPrefix(base, "http:") && !isLoopbackHost(host) {
+		return "", &Error{Class: Terminal, Message: "invalid instance URL: plain http is allowed only to a loopback host; use https"}
+	}
+	return base, nil
+}
+
+// isLoopbackHost reports whether host, lower-cased and without port or brackets, is
+// localhost or a loopback IP address.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // parseBaseURL checks a base URL and returns it as scheme://host and its lower-cased host

@@ -51,9 +51,10 @@ type Error struct {
 	// StatusCode is the HTTP status, 0 when no answer arrived.
 	StatusCode int
 	// Code and Description are Salesforce's error and error_description, when sent. For a
-	// REST API error (QueryApprovals) Code is Salesforce's errorCode (INVALID_SESSION_ID,
-	// MALFORMED_QUERY, ...) and Description is this package's explanation of it: the REST
-	// message is not quoted, since a proxy could echo the request, token and all, into it.
+	// REST API error (QueryApprovals, RESTVersions, Limits) Code is Salesforce's errorCode
+	// (INVALID_SESSION_ID, MALFORMED_QUERY, ...) and Description is this package's
+	// explanation of it: the REST message is not quoted, since a proxy could echo the
+	// request, token and all, into it.
 	Code        string
 	Description string
 	// Message describes failures that carry no Salesforce error body.

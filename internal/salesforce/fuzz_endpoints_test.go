@@ -70,3 +70,50 @@ func FuzzParseUserInfo(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseRESTVersions(f *testing.F) {
+	for _, seed := range []string{versionsSample, `[{"version":"9999.9999"},{"version":"0.0"}]`, `[{"version":"1e3"}]`, `[]`, `{}`, `null`, ``} {
+		f.Add([]byte(seed))
+	}
+	allowed := fixedParseErrors("malformed answer: no API version listed")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		versions, err := parseRESTVersions(body)
+		if err != nil {
+			checkFixedError(t, err, allowed)
+			return
+		}
+		if len(versions) == 0 {
+			t.Fatal("no versions and no error")
+		}
+		for i, v := range versions {
+			if !versionPattern.MatchString(v.Version) || !printable(v.Label) {
+				t.Fatalf("version %+v not checked", v)
+			}
+			if i > 0 && versionLess(v.Version, versions[i-1].Version) {
+				t.Fatalf("versions not sorted: %+v", versions)
+			}
+		}
+	})
+}
+
+func FuzzParseLimits(f *testing.F) {
+	for _, seed := range []string{limitsSample, `{"A":{"Max":1e400,"Remaining":1}}`, `{"A":{"Max":-1,"Remaining":9223372036854775807}}`, `{}`, `null`, `[]`, ``} {
+		f.Add([]byte(seed))
+	}
+	allowed := fixedParseErrors("malformed answer: no limit listed")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		limits, err := parseLimits(body)
+		if err != nil {
+			checkFixedError(t, err, allowed)
+			return
+		}
+		if len(limits) == 0 {
+			t.Fatal("no limits and no error")
+		}
+		for name := range limits {
+			if name == "" || !printable(name) {
+				t.Fatalf("limit name %q not checked", name)
+			}
+		}
+	})
+}
