@@ -257,7 +257,7 @@ func TestTokenHeldByRetryableFailure(t *testing.T) {
 	}
 
 	h.clk.SetTime(retry.Add(-time.Millisecond))
-	if p, _ = h.tokenPass(hName); h.requests(emulator.EndpointToken) != 0 {
+	if _, _ = h.tokenPass(hName); h.requests(emulator.EndpointToken) != 0 {
 		t.Fatalf("a login just before the retry time")
 	}
 
