@@ -1,6 +1,7 @@
 package approvals
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -160,5 +161,24 @@ func TestNewApprovalRefusal(t *testing.T) {
 	}
 	if r := NewApprovalRefusal("ann@x", four, sfFive); !strings.Contains(r, "Salesforce held 5 approvals") {
 		t.Errorf("five in Salesforce: %q", r)
+	}
+}
+
+func TestListsAreBounded(t *testing.T) {
+	var conns []sfv1.SalesforceConnection
+	for i := range 300 {
+		conns = append(conns, holder(fmt.Sprintf("c%03d", i), "shared", 0))
+	}
+	for i := range 7 {
+		conns = append(conns, holder(fmt.Sprintf("own%d", i), fmt.Sprint("id", i), time.Duration(i+1)*time.Hour))
+	}
+	v := Compute(conns)
+	holders := v.Holders()
+	if len(holders) != MaxHolders+1 || holders[MaxHolders] != "and 297 more" {
+		t.Fatalf("holders = %v", holders)
+	}
+	d := v.Describe()
+	if len(d) > 1024 || !strings.Contains(d, "and 295 more") || !strings.Contains(d, "and 3 more") {
+		t.Fatalf("Describe() = %d bytes: %s", len(d), d)
 	}
 }

@@ -75,22 +75,50 @@ func (v *View) Count() int {
 	return len(v.Approvals)
 }
 
-// Holders lists namespace/name of the holders, oldest approval first.
+// Bounds of what status and messages list: a principal may have hundreds of connections
+// in a cluster, and a status or an event that named them all would pass the API server's
+// limits. Counts say how many there are.
+const (
+	// MaxHolders is how many holders status.approvals.holders names.
+	MaxHolders = 10
+	// maxDescribed is how many approvals, and holders of each, a message names.
+	maxDescribed = 5
+)
+
+// Holders lists namespace/name of the first MaxHolders holders, oldest approval first,
+// then "and N more" when there are more.
 func (v *View) Holders() []string {
 	var out []string
 	for _, a := range v.Approvals {
 		out = append(out, a.Holders...)
 	}
-	return out
+	return bounded(out, MaxHolders)
 }
 
-// Describe lists the approvals for a message: "ns/a (since ...), ns/b and ns/c (since ...)".
+// Describe lists the approvals for a message: "ns/a (since ...), ns/b and ns/c (since
+// ...)", naming at most five approvals and five holders of each.
 func (v *View) Describe() string {
-	parts := make([]string, 0, len(v.Approvals))
-	for _, a := range v.Approvals {
-		parts = append(parts, fmt.Sprintf("%s (since %s)", strings.Join(a.Holders, " and "), stamp(a.Since)))
+	parts := make([]string, 0, min(len(v.Approvals), maxDescribed))
+	for _, a := range v.Approvals[:min(len(v.Approvals), maxDescribed)] {
+		parts = append(parts, fmt.Sprintf("%s (since %s)", JoinHolders(a.Holders), stamp(a.Since)))
+	}
+	if extra := len(v.Approvals) - maxDescribed; extra > 0 {
+		parts = append(parts, fmt.Sprintf("and %d more", extra))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// JoinHolders names the holders of one approval, "ns/a and ns/b", at most five of them.
+func JoinHolders(holders []string) string {
+	return strings.Join(bounded(holders, maxDescribed), " and ")
+}
+
+// bounded keeps the first n of list, and says how many it left out.
+func bounded(list []string, n int) []string {
+	if len(list) <= n {
+		return list
+	}
+	return append(slices.Clone(list[:n]), fmt.Sprintf("and %d more", len(list)-n))
 }
 
 // Compute groups the connections' approvals. Pure: table tests cover it.

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -56,8 +57,7 @@ func (r *Reconciler) finalize(ctx context.Context, conn *sfv1.SalesforceConnecti
 		var sfErr *salesforce.Error
 		switch {
 		case err == nil:
-			r.Recorder.Eventf(conn, nil, corev1.EventTypeNormal, "ApprovalRevoked", "Delete",
-				"Revoked the refresh token obtained by device login")
+			r.record(conn, corev1.EventTypeNormal, "ApprovalRevoked", "Delete", "Revoked the refresh token obtained by device login")
 		case errors.As(err, &sfErr) && sfErr.Code == "invalid_token":
 			// Already dead: nothing left behind.
 		case r.Clock.Since(r.mem.revokeSince.loadOrStore(key, r.Clock.Now())) < revokeGrace:
@@ -74,9 +74,9 @@ func (r *Reconciler) finalize(ctx context.Context, conn *sfv1.SalesforceConnecti
 		if p := conn.Status.Principal; p != nil && p.Username != "" {
 			user = p.Username
 		}
-		r.Recorder.Eventf(conn, nil, corev1.EventTypeWarning, "RevocationFailed", "Delete",
+		r.record(conn, corev1.EventTypeWarning, "RevocationFailed", "Delete", fmt.Sprintf(
 			"Could not revoke the refresh token obtained by device login within %s (%v): it is still an approval of %s for the connected app; revoke it in Salesforce Setup, Connected Apps OAuth Usage",
-			revokeGrace, leftBehind, user)
+			revokeGrace, leftBehind, user))
 	}
 	r.forget(key)
 	patch := client.MergeFrom(conn.DeepCopy())

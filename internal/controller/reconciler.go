@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -247,5 +248,27 @@ func (r *Reconciler) event(p *pass, eventType, reason, action, format string, ar
 		p.announced = map[string]bool{}
 	}
 	p.announced[reason] = true
-	r.Recorder.Eventf(p.conn, nil, eventType, reason, action, format, args...)
+	r.record(p.conn, eventType, reason, action, fmt.Sprintf(format, args...))
+}
+
+// maxEventNote bounds an event's note: the API server keeps at most 1 KiB of it, and a
+// message built from a tenant's objects (holders, names) must not grow without bound.
+const maxEventNote = 1000
+
+// record records an event, its note cut to maxEventNote bytes on a character boundary.
+func (r *Reconciler) record(conn *sfv1.SalesforceConnection, eventType, reason, action, note string) {
+	r.Recorder.Eventf(conn, nil, eventType, reason, action, "%s", truncate(note, maxEventNote))
+}
+
+// truncate cuts s to at most n bytes, ending with an ellipsis when it was cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const ellipsis = "…"
+	cut := n - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
 }

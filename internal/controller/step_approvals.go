@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -186,7 +185,7 @@ func setApprovalLimit(p *pass, view *approvals.View, sa *sfv1.SalesforceApproval
 		c.Status, c.Reason = metav1.ConditionTrue, sfv1.ReasonAtLimit
 		c.Message = fmt.Sprintf("The cluster holds %d approvals for this user and connected app (Salesforce keeps five): %s. "+
 			"The next approval for them, made anywhere, revokes the oldest (%s)",
-			view.Count(), view.Describe(), strings.Join(view.Approvals[0].Holders, " and "))
+			view.Count(), view.Describe(), approvals.JoinHolders(view.Approvals[0].Holders))
 	case sfCount >= 0:
 		c.Status, c.Reason = metav1.ConditionFalse, sfv1.ReasonWithinLimit
 		c.Message = fmt.Sprintf("Salesforce holds %d of %d approvals for this user and connected app %q, %d of them in the cluster: %s",

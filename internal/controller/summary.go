@@ -53,7 +53,7 @@ func (r *Reconciler) summarize(ctx context.Context, p *pass, err error) (ctrl.Re
 	}
 	// After the patch: a pass that fails to record a change is repeated, and announces it then.
 	for _, n := range notices {
-		r.Recorder.Eventf(p.conn, nil, n.eventType, n.reason, n.action, "%s", n.note)
+		r.record(p.conn, n.eventType, n.reason, n.action, n.note)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
