@@ -88,21 +88,13 @@ func Parse(patterns []string) (*Policy, error) {
 }
 
 // Check returns nil when loginURL may be contacted, else an error a person can act on. It
-// accepts https on the default port (or a port the matching pattern names), and http only
-// for a loopback host that a pattern names explicitly.
+// accepts a scheme and host alone (parseHostURL), https on the default port (or a port the
+// matching pattern names), and http only for a loopback host that a pattern names
+// explicitly.
 func (p *Policy) Check(loginURL string) error {
-	u, err := url.Parse(loginURL)
+	u, err := parseHostURL(loginURL)
 	if err != nil {
-		return fmt.Errorf("loginURL is not a URL")
-	}
-	if u.User != nil {
-		return fmt.Errorf("loginURL must not carry user info")
-	}
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("loginURL must be a scheme and host only, such as https://login.salesforce.com")
-	}
-	if u.Scheme != "https" && u.Scheme != "http" {
-		return fmt.Errorf("loginURL must use https")
+		return fmt.Errorf("loginURL %v", err)
 	}
 	host := strings.ToLower(u.Hostname())
 	port := u.Port()
@@ -149,6 +141,78 @@ func (p *Policy) CheckInstance(instanceURL string) error {
 		}
 	}
 	return fmt.Errorf("instance_url host %q is neither an allowed login host nor a Salesforce domain", host)
+}
+
+// maxHostURL bounds a login URL or an instance_url: a host name is at most 253
+// characters, and the scheme, port and slash add a few.
+const maxHostURL = 300
+
+// parseHostURL parses an http(s) URL made of a host, an optional port and an optional
+// trailing slash, and nothing else. It is strict where url.Parse is lenient, since the URL
+// is sent credentials, or written for workloads whose own parsers may read it differently:
+// only printable ASCII, a lower-case scheme, no percent-encoding or backslash, no empty
+// port, and a host that is an IP literal or a name of letters, digits and hyphens. Its errors never quote the URL, which could carry
+// user info.
+func parseHostURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, fmt.Errorf("is empty")
+	}
+	if len(raw) > maxHostURL {
+		return nil, fmt.Errorf("is longer than %d characters", maxHostURL)
+	}
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c <= ' ' || c >= 0x7f || c == '%' || c == '\\' {
+			return nil, fmt.Errorf("must be printable ASCII without spaces, %%-escapes or backslashes")
+		}
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("is not a URL")
+	case u.Scheme != "https" && u.Scheme != "http", !strings.HasPrefix(raw, u.Scheme+"://"):
+		return nil, fmt.Errorf("must be an https URL, its scheme in lower case")
+	case u.Opaque != "" || u.User != nil || strings.Contains(raw, "@"):
+		return nil, fmt.Errorf("must not carry user info")
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || strings.Contains(raw, "#"):
+		return nil, fmt.Errorf("must be a scheme and host only, with no path, query or fragment")
+	case u.Hostname() == "" || strings.HasSuffix(u.Host, ":"):
+		return nil, fmt.Errorf("has no host, or an empty port")
+	}
+	if host := u.Hostname(); net.ParseIP(host) == nil && !isHostName(host) {
+		return nil, fmt.Errorf("host is not a DNS name of letters, digits and hyphens, nor an IP address")
+	}
+	return u, nil
+}
+
+// isHostName reports whether host is a DNS host name: dot-separated labels of 1 to 63
+// letters, digits and hyphens, none at either end of a label, 253 characters at most. A
+// trailing dot (an absolute name) is refused: no Salesforce URL has one.
+func isHostName(host string) bool {
+	if host == "" || len(host) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(host, ".") {
+		if !isLDHLabel(l) {
+			return false
+		}
+	}
+	return true
+}
+
+func isLDHLabel(l string) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		if c := l[i]; !isAlnum(c) && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 func (pt pattern) matchHost(host string) bool {
