@@ -124,7 +124,7 @@ bench-smoke: control-plane build ## Benchmark in smoke mode for CI: N=50, short 
 FUZZTIME ?= 30s
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each; new failing inputs land in testdata/fuzz (the committed corpus runs in make test).
-	@for spec in ./internal/loginhost:FuzzCheck ./internal/salesforce:FuzzParseTokenAnswer ./internal/salesforce:FuzzParseIdentityURL \
+	@for spec in ./internal/loginhost:FuzzCheck ./internal/loginhost:FuzzCheckInstance ./internal/salesforce:FuzzParseTokenAnswer ./internal/salesforce:FuzzParseIdentityURL \
 		./internal/salesforce:FuzzParseRSAPrivateKey ./internal/salesforce:FuzzParseDeviceAnswer ./internal/salesforce:FuzzParseUserInfo; do \
 		pkg=$${spec%%:*}; name=$${spec##*:}; echo "fuzz $$pkg $$name"; \
 		go test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) || exit 1; \
