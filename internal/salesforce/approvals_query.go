@@ -72,7 +72,7 @@ func (c *HTTPClient) QueryApprovals(ctx context.Context, instanceURL, accessToke
 			return nil, err
 		}
 		if r.status != http.StatusOK {
-			return nil, classifyQueryFailure(r.status, r.body)
+			return nil, classifyQueryFailure(r.status, r.body, []string{accessToken})
 		}
 		page, err := parseApprovalsPage(r.body)
 		if err != nil {
@@ -280,19 +280,28 @@ func parseRESTError(body []byte) (code, message string, ok bool) {
 
 // classifyQueryFailure classifies a non-200 answer of the REST API. Salesforce's errorCode
 // is kept in Code so the caller can explain the failure; the message beside it is not
-// quoted (see Error.Code).
-func classifyQueryFailure(status int, body []byte) *Error {
+// quoted (see Error.Code). secrets are the request's credentials (the access token), which
+// the answer's words may not carry into the error (see withholdSecrets).
+func classifyQueryFailure(status int, body []byte, secrets []string) *Error {
+	code, _, isREST := parseRESTError(body)
+	if isREST {
+		return withholdSecrets(classifyRESTFailure(status, body, secrets), secrets, code)
+	}
+	return classifyRESTFailure(status, body, secrets)
+}
+
+func classifyRESTFailure(status int, body []byte, secrets []string) *Error {
 	code, message, isREST := parseRESTError(body)
 	switch {
 	case status == http.StatusUnauthorized:
 		return deadSessionError(status, code, message)
 	case status < 400, status >= 500, status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
 		// Redirects, throttling and server errors mean here what they mean everywhere.
-		return classifyFailure("", status, body)
+		return classifyFailure("", status, body, secrets)
 	case !isREST:
 		// An HTML or plain-text 4xx comes from something in front of Salesforce; a JSON
 		// object is the OAuth envelope, which classifyFailure reads.
-		return classifyFailure("", status, body)
+		return classifyFailure("", status, body, secrets)
 	case code == "REQUEST_LIMIT_EXCEEDED":
 		return &Error{Class: RateLimited, StatusCode: status, Code: code,
 			Description: fmt.Sprintf("the org's API request limit is spent (status %d)", status)}
