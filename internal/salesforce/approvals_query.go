@@ -26,6 +26,11 @@ const (
 	// page is already unusual; more than a few is a proxy or server handing out pages in a
 	// loop.
 	maxQueryPages = 5
+	// maxApprovalRows bounds the approvals read from all pages together. One user holds at
+	// most five per app, so many more rows are not an answer about one user's approvals,
+	// and a hostile answer could otherwise fill memory with up to maxQueryPages bodies of
+	// 1 MiB each.
+	maxApprovalRows = 100
 	// maxAppNameRunes bounds the connected app name put in the query, so a bad spec cannot
 	// build an enormous URL. It is well above any name Salesforce lets an app have.
 	maxAppNameRunes = 255
@@ -79,6 +84,10 @@ func (c *HTTPClient) QueryApprovals(ctx context.Context, instanceURL, accessToke
 			return nil, err
 		}
 		out = append(out, page.records...)
+		if len(out) > maxApprovalRows {
+			return nil, &Error{Class: Retryable, StatusCode: http.StatusOK,
+				Message: fmt.Sprintf("malformed answer: more than %d approvals of one user for one app", maxApprovalRows)}
+		}
 		if page.done {
 			return out, nil
 		}
