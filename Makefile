@@ -131,7 +131,9 @@ FUZZ_TARGETS := \
 	./internal/salesforce:FuzzParseRSAPrivateKey \
 	./internal/salesforce:FuzzParseDeviceAnswer \
 	./internal/salesforce:FuzzParseUserInfo \
-	./internal/salesforce:FuzzClassifyFailure
+	./internal/salesforce:FuzzClassifyFailure \
+	./internal/salesforce:FuzzQueryApprovalsPages \
+	./internal/salesforce:FuzzNextPageURL
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each; new failing inputs land in testdata/fuzz (the committed corpus runs in make test).
