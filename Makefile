@@ -133,7 +133,8 @@ FUZZ_TARGETS := \
 	./internal/salesforce:FuzzParseUserInfo \
 	./internal/salesforce:FuzzClassifyFailure \
 	./internal/salesforce:FuzzQueryApprovalsPages \
-	./internal/salesforce:FuzzNextPageURL
+	./internal/salesforce:FuzzNextPageURL \
+	./internal/salesforce:FuzzParseBaseURL
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each; new failing inputs land in testdata/fuzz (the committed corpus runs in make test).
