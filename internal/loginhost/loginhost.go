@@ -94,7 +94,7 @@ func Parse(patterns []string) (*Policy, error) {
 func (p *Policy) Check(loginURL string) error {
 	u, err := parseHostURL(loginURL)
 	if err != nil {
-		return fmt.Errorf("loginURL %v", err)
+		return fmt.Errorf("loginURL %w", err)
 	}
 	host := strings.ToLower(u.Hostname())
 	port := u.Port()
@@ -129,7 +129,7 @@ func (p *Policy) Check(loginURL string) error {
 func (p *Policy) CheckInstance(instanceURL string) error {
 	u, err := parseHostURL(instanceURL)
 	if err != nil {
-		return fmt.Errorf("instance_url %v", err)
+		return fmt.Errorf("instance_url %w", err)
 	}
 	if p.Check(instanceURL) == nil {
 		return nil
