@@ -6,6 +6,8 @@
 // operator probe the cluster network. So only hosts matching the operator's
 // --allowed-login-hosts are ever contacted: by default Salesforce's own login domains
 // (docs/salesforce-behaviour.md#login-hosts-and-my-domain), over https on the default port.
+// The instance_url of a token answer, where workloads send the token, must match the same
+// list or one of Salesforce's instance host forms (CheckInstance).
 package loginhost
 
 import (
