@@ -122,11 +122,25 @@ bench-smoke: control-plane build ## Benchmark in smoke mode for CI: N=50, short 
 	$(BENCH_BIN) -smoke $(BENCH_ARGS)
 
 FUZZTIME ?= 30s
+# package:target, one a line.
+FUZZ_TARGETS := \
+	./internal/loginhost:FuzzCheck \
+	./internal/loginhost:FuzzCheckInstance \
+	./internal/salesforce:FuzzParseTokenAnswer \
+	./internal/salesforce:FuzzParseIdentityURL \
+	./internal/salesforce:FuzzParseRSAPrivateKey \
+	./internal/salesforce:FuzzParseDeviceAnswer \
+	./internal/salesforce:FuzzParseUserInfo \
+	./internal/salesforce:FuzzParseRESTVersions \
+	./internal/salesforce:FuzzParseLimits \
+	./internal/salesforce:FuzzClassifyFailure \
+	./internal/salesforce:FuzzQueryApprovalsPages \
+	./internal/salesforce:FuzzNextPageURL \
+	./internal/salesforce:FuzzParseBaseURL
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each; new failing inputs land in testdata/fuzz (the committed corpus runs in make test).
-	@for spec in ./internal/loginhost:FuzzCheck ./internal/salesforce:FuzzParseTokenAnswer ./internal/salesforce:FuzzParseIdentityURL \
-		./internal/salesforce:FuzzParseRSAPrivateKey ./internal/salesforce:FuzzParseDeviceAnswer ./internal/salesforce:FuzzParseUserInfo \
-		./internal/salesforce:FuzzParseRESTVersions ./internal/salesforce:FuzzParseLimits; do \
+	@for spec in $(FUZZ_TARGETS); do \
 		pkg=$${spec%%:*}; name=$${spec##*:}; echo "fuzz $$pkg $$name"; \
 		go test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done

@@ -83,6 +83,7 @@ type SalesforceConnectionSpec struct {
 	// every approvalCheckInterval, and counts them toward the ApprovalLimit condition.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:XValidation:rule="!self.matches('\\\\p{Cc}')",message="connectedAppName must not contain control characters (such as a newline, tab or NUL)"
 	// +optional
 	ConnectedAppName string `json:"connectedAppName,omitempty"`
 
@@ -168,6 +169,7 @@ type DeviceLoginAuth struct {
 	// clientID is the connected app's consumer key. Overrides the credentials Secret's
 	// client_id key.
 	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="!self.matches('\\\\p{Cc}')",message="clientID must not contain control characters (such as a newline, tab or NUL)"
 	// +optional
 	ClientID string `json:"clientID,omitempty"`
 
@@ -175,11 +177,13 @@ type DeviceLoginAuth struct {
 	// approvals that user already holds for the app before a new one is made.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="!self.matches('\\\\p{Cc}')",message="username must not contain control characters (such as a newline, tab or NUL)"
 	// +required
 	Username string `json:"username"`
 
 	// scope requested; default "refresh_token api".
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.matches('\\\\p{Cc}')",message="scope must not contain control characters (such as a newline, tab or NUL)"
 	// +optional
 	Scope string `json:"scope,omitempty"`
 
@@ -215,12 +219,14 @@ type JWTBearerAuth struct {
 	// clientID is the connected app's consumer key (not a secret). Overrides the
 	// credentials Secret's client_id key.
 	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="!self.matches('\\\\p{Cc}')",message="clientID must not contain control characters (such as a newline, tab or NUL)"
 	// +optional
 	ClientID string `json:"clientID,omitempty"`
 
 	// username is the Salesforce username to log in as (the JWT subject). Overrides the
 	// credentials Secret's username key.
 	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="!self.matches('\\\\p{Cc}')",message="username must not contain control characters (such as a newline, tab or NUL)"
 	// +optional
 	Username string `json:"username,omitempty"`
 
@@ -230,6 +236,7 @@ type JWTBearerAuth struct {
 	// it only for an Experience Cloud site.
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self.matches('^https://[^/?#@]+(/[^?#@]*)?$')",message="audience must be an https:// URL"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('\\\\p{Cc}')",message="audience must not contain control characters (such as a newline, tab or NUL)"
 	// +optional
 	Audience string `json:"audience,omitempty"`
 
@@ -263,11 +270,13 @@ type PasswordAuth struct {
 	// clientID is the connected app's consumer key. Overrides the credentials Secret's
 	// client_id key.
 	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="!self.matches('\\\\p{Cc}')",message="clientID must not contain control characters (such as a newline, tab or NUL)"
 	// +optional
 	ClientID string `json:"clientID,omitempty"`
 
 	// username is the Salesforce username. Overrides the credentials Secret's username key.
 	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="!self.matches('\\\\p{Cc}')",message="username must not contain control characters (such as a newline, tab or NUL)"
 	// +optional
 	Username string `json:"username,omitempty"`
 
@@ -282,6 +291,7 @@ type RefreshTokenAuth struct {
 	// clientID is the connected app's consumer key. Overrides the credentials Secret's
 	// client_id key.
 	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="!self.matches('\\\\p{Cc}')",message="clientID must not contain control characters (such as a newline, tab or NUL)"
 	// +optional
 	ClientID string `json:"clientID,omitempty"`
 
@@ -298,6 +308,7 @@ type ClientCredentialsAuth struct {
 	// clientID is the connected app's consumer key. Overrides the credentials Secret's
 	// client_id key.
 	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="!self.matches('\\\\p{Cc}')",message="clientID must not contain control characters (such as a newline, tab or NUL)"
 	// +optional
 	ClientID string `json:"clientID,omitempty"`
 

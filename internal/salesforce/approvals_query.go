@@ -26,6 +26,11 @@ const (
 	// page is already unusual; more than a few is a proxy or server handing out pages in a
 	// loop.
 	maxQueryPages = 5
+	// maxApprovalRows bounds the approvals read from all pages together. One user holds at
+	// most five per app, so many more rows are not an answer about one user's approvals,
+	// and a hostile answer could otherwise fill memory with up to maxQueryPages bodies of
+	// 1 MiB each.
+	maxApprovalRows = 100
 	// maxAppNameRunes bounds the connected app name put in the query, so a bad spec cannot
 	// build an enormous URL. It is well above any name Salesforce lets an app have.
 	maxAppNameRunes = 255
@@ -72,13 +77,17 @@ func (c *HTTPClient) QueryApprovals(ctx context.Context, instanceURL, accessToke
 			return nil, err
 		}
 		if r.status != http.StatusOK {
-			return nil, classifyQueryFailure(r.status, r.body)
+			return nil, classifyQueryFailure(r.status, r.body, []string{accessToken})
 		}
 		page, err := parseApprovalsPage(r.body)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, page.records...)
+		if len(out) > maxApprovalRows {
+			return nil, &Error{Class: Retryable, StatusCode: http.StatusOK,
+				Message: fmt.Sprintf("malformed answer: more than %d approvals of one user for one app", maxApprovalRows)}
+		}
 		if page.done {
 			return out, nil
 		}
@@ -282,19 +291,21 @@ func parseRESTError(body []byte) (code, message string, ok bool) {
 // API: a dead session, redirects, throttling, server errors, answers that are not
 // Salesforce's and the org's spent request limit. It returns nil and Salesforce's errorCode
 // for a REST error that only the resource can explain. The errorCode is kept in Code so the
-// caller can explain the failure; the message beside it is not quoted (see Error.Code).
-func classifyRESTFailure(status int, body []byte) (*Error, string) {
+// caller can explain the failure; the message beside it is not quoted (see Error.Code). secrets are the
+// request's credentials (the access token), which the answer's words may not carry into
+// the error.
+func classifyRESTFailure(status int, body []byte, secrets []string) (*Error, string) {
 	code, message, isREST := parseRESTError(body)
 	switch {
 	case status == http.StatusUnauthorized:
 		return deadSessionError(status, code, message), code
 	case status < 400, status >= 500, status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
 		// Redirects, throttling and server errors mean here what they mean everywhere.
-		return withoutEnvelope(classifyFailure("", status, body)), code
+		return withoutEnvelope(classifyFailure("", status, body, secrets)), code
 	case !isREST:
 		// An HTML or plain-text 4xx comes from something in front of Salesforce; a JSON
 		// object is the OAuth envelope, which classifyFailure reads.
-		return withoutEnvelope(classifyFailure("", status, body)), code
+		return withoutEnvelope(classifyFailure("", status, body, secrets)), code
 	case code == "REQUEST_LIMIT_EXCEEDED":
 		return &Error{Class: RateLimited, StatusCode: status, Code: code,
 			Description: fmt.Sprintf("the org's API request limit is spent (status %d)", status)}, code
@@ -318,8 +329,8 @@ func withoutEnvelope(e *Error) *Error {
 }
 
 // classifyQueryFailure classifies a non-200 answer of the query resource.
-func classifyQueryFailure(status int, body []byte) *Error {
-	e, code := classifyRESTFailure(status, body)
+func classifyQueryFailure(status int, body []byte, secrets []string) *Error {
+	e, code := classifyRESTFailure(status, body, secrets)
 	if e != nil {
 		return e
 	}

@@ -205,6 +205,43 @@ func TestQueryApprovalsBoundsPages(t *testing.T) {
 	}
 }
 
+func TestQueryApprovalsBoundsRows(t *testing.T) {
+	record := `{"Id":"0CJ000000000001AAA","AppName":"a","CreatedDate":"2026-03-01T09:00:00.000+0000","LastUsedDate":null,"UseCount":1}`
+	page := func(n int, done bool, next string) string {
+		return fmt.Sprintf(`{"totalSize":%d,"done":%t,"nextRecordsUrl":%q,"records":[%s]}`,
+			n, done, next, strings.TrimSuffix(strings.Repeat(record+",", n), ","))
+	}
+	const next = "/services/data/v66.0/query/01g-2000"
+
+	t.Run("at the limit over two pages", func(t *testing.T) {
+		srv := newQueryServer(t, queryPage{200, page(maxApprovalRows-1, false, next)}, queryPage{200, page(1, true, "")})
+		got, err := newTestClient().QueryApprovals(context.Background(), srv.URL, queryToken, "a", queryUserID)
+		if err != nil || len(got) != maxApprovalRows {
+			t.Fatalf("got %d approvals, %v; want %d", len(got), err, maxApprovalRows)
+		}
+	})
+	for _, tt := range []struct {
+		name     string
+		pages    []queryPage
+		wantHits int32
+	}{
+		{"one page over the limit", []queryPage{{200, page(maxApprovalRows+1, true, "")}}, 1},
+		{"the second page over the limit", []queryPage{{200, page(maxApprovalRows, false, next)}, {200, page(1, false, next)}}, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newQueryServer(t, tt.pages...)
+			_, err := newTestClient().QueryApprovals(context.Background(), srv.URL, queryToken, "a", queryUserID)
+			e := asError(t, err)
+			if e.Class != Retryable || !strings.Contains(e.Error(), fmt.Sprintf("more than %d approvals", maxApprovalRows)) {
+				t.Errorf("got %q (%v), want Retryable about the row limit", e.Error(), e.Class)
+			}
+			if n := srv.hits.Load(); n != tt.wantHits {
+				t.Errorf("%d requests, want %d", n, tt.wantHits)
+			}
+		})
+	}
+}
+
 // restErr is the REST API's error answer
 // (docs/salesforce-behaviour.md#rest-api-401-invalid_session_id).
 func restErr(code, message string) string {
@@ -251,7 +288,7 @@ func TestQueryApprovalsClassifies(t *testing.T) {
 		{"503 HTML", 503, "text/html", html, Retryable, "", "HTML answer (status 503)"},
 		{"403 HTML from a proxy", 403, "text/html", html, Retryable, "", "HTML answer (status 403)"},
 		{"400 OAuth envelope echoing the token", 400, "", `{"error":"invalid_grant","error_description":"` + echo + `"}`,
-			Terminal, "", "error answer not of the REST API's shape (status 400)"},
+			Terminal, "", "error answer (status 400): the answer quoted a credential of the request, so its text is withheld"},
 		{"500 OAuth envelope echoing the token", 500, "", `{"error":"` + echo + `"}`, Retryable, "", "server error (status 500)"},
 		{"302 not followed", 302, "text/html", "", Retryable, "", "redirect"},
 		{"200 HTML (a login page)", 200, "text/html", html, Retryable, "", "HTML answer (status 200)"},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode"
 )
@@ -21,8 +22,15 @@ type errorAnswer struct {
 // docs/salesforce-behaviour.md#answers-that-are-not-salesforces); a JSON error envelope on
 // a 4xx is classified from Salesforce's own words by classifyOAuthError
 // (docs/salesforce-behaviour.md#token-errors-http-400-with-error-and-error_description).
-func classifyFailure(grant Grant, status int, body []byte) *Error {
+// secrets are the credentials the request carried: an answer that quotes one (a proxy
+// echoing the request into error_description) keeps its class but not its words; see
+// withholdSecrets.
+func classifyFailure(grant Grant, status int, body []byte, secrets []string) *Error {
 	ans, isJSON := parseErrorAnswer(body)
+	return withholdSecrets(classifyAnswer(grant, status, body, ans, isJSON), secrets, ans.Error, ans.Description)
+}
+
+func classifyAnswer(grant Grant, status int, body []byte, ans errorAnswer, isJSON bool) *Error {
 	e := &Error{StatusCode: status, Code: bound(ans.Error), Description: bound(ans.Description)}
 	switch {
 	case status == http.StatusTooManyRequests:
@@ -208,14 +216,80 @@ func malformed(body []byte) *Error {
 // condition or a log line.
 func bound(s string) string {
 	const limit = 256
-	s = strings.Map(func(r rune) rune {
+	s = cleanText(s)
+	if r := []rune(s); len(r) > limit {
+		s = string(r[:limit]) + "..."
+	}
+	return strings.TrimSpace(s)
+}
+
+// minSecretLen is the shortest credential searched for in an answer: shorter values would
+// match ordinary words of Salesforce's messages, and no credential the operator sends is
+// that short (a client secret, a refresh or access token, a JWT, a device code, a password
+// joined with its security token).
+const minSecretLen = 8
+
+// secretFormKeys are the form fields of a request that carry credentials; client_id,
+// username, grant_type and scope do not.
+var secretFormKeys = []string{"client_secret", "password", "refresh_token", "assertion", "code", "token"}
+
+// formSecrets returns the credentials a form carries, for withholdSecrets.
+func formSecrets(form url.Values) []string {
+	var out []string
+	for _, k := range secretFormKeys {
+		out = append(out, form[k]...)
+	}
+	return out
+}
+
+// withholdSecrets returns e without the words of the answer when they quote one of the
+// request's secrets: Salesforce never echoes a credential, but a proxy, a WAF or a debug
+// endpoint in front of it may put the request into error_description, and e's text ends up
+// in status conditions, events and logs. raw are the answer's fields before bound cut and
+// cleaned them, so a secret cut short at the limit, or with a control character turned
+// into a space, is still found. The class, decided before, is kept: the code still says
+// what happened. A Code that quotes a secret is dropped with the description.
+func withholdSecrets(e *Error, secrets []string, raw ...string) *Error {
+	quotes := func(texts ...string) bool {
+		for _, s := range secrets {
+			if len(s) < minSecretLen {
+				continue
+			}
+			forms := []string{s, url.QueryEscape(s), cleanText(s)}
+			for _, t := range texts {
+				for _, f := range forms {
+					if len(f) >= minSecretLen && strings.Contains(t, f) {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	if !quotes(append(append([]string{}, raw...), e.Code, e.Description, e.Message, e.Error())...) {
+		return e
+	}
+	const withheld = "the answer quoted a credential of the request, so its text is withheld"
+	if !isErrorCode(e.Code) || quotes(e.Code) {
+		e.Code = ""
+	}
+	e.Description = ""
+	if e.Code != "" {
+		e.Description = withheld
+	}
+	if e.Message == "" || quotes(e.Message) {
+		e.Message = fmt.Sprintf("error answer (status %d): %s", e.StatusCode, withheld)
+	}
+	return e
+}
+
+// cleanText is what bound makes of the characters of s: valid UTF-8, control characters
+// as spaces.
+func cleanText(s string) string {
+	return strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '
 		}
 		return r
 	}, strings.ToValidUTF8(s, "?"))
-	if r := []rune(s); len(r) > limit {
-		s = string(r[:limit]) + "..."
-	}
-	return strings.TrimSpace(s)
 }

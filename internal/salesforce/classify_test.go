@@ -1,6 +1,7 @@
 package salesforce
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -124,5 +125,37 @@ func TestErrorFieldsAreBounded(t *testing.T) {
 	e := asError(t, err)
 	if len(e.Description) > 300 || strings.ContainsAny(e.Description, "\n\a") {
 		t.Errorf("description not bounded: %d bytes", len(e.Description))
+	}
+}
+
+// TestClassifyFailureWithholdsEchoedSecrets covers what a proxy echoing the request can do
+// to each field of an error answer.
+func TestClassifyFailureWithholdsEchoedSecrets(t *testing.T) {
+	const secret = "Rt-5Aep861cQ2x"
+	for _, tt := range []struct {
+		name, body, wantText string
+		want                 Class
+	}{
+		{"description", oauthErr("invalid_grant", "bad refresh_token="+secret), "salesforce: invalid_grant: the answer quoted a credential of the request, so its text is withheld", Revoked},
+		{"form-encoded description", oauthErr("invalid_grant", "refresh_token="+url.QueryEscape(secret+"+/=")), "withheld", Revoked},
+		{"code", oauthErr(secret, "x"), "salesforce: error answer (status 400): the answer quoted", Terminal},
+		{"cut at the limit", oauthErr("invalid_grant", strings.Repeat("x", 250)+secret), "withheld", Revoked},
+		{"control characters", oauthErr("invalid_grant", `Rt-5Aep\t61cQ2x`), "invalid_grant", Revoked},
+		{"nothing quoted", oauthErr("invalid_grant", "expired access/refresh token"), "salesforce: invalid_grant: expired access/refresh token", Revoked},
+	} {
+		secrets := []string{secret, secret + "+/=", "Rt-5Aep\t61cQ2x", "short"}
+		e := classifyFailure(GrantRefreshToken, 400, []byte(tt.body), secrets)
+		if e.Class != tt.want || !strings.Contains(e.Error(), tt.wantText) {
+			t.Errorf("%s: %v (%v), want %v containing %q", tt.name, e, e.Class, tt.want, tt.wantText)
+		}
+		for _, s := range secrets[:3] {
+			if strings.Contains(e.Error(), s) || strings.Contains(e.Error(), cleanText(s)) {
+				t.Errorf("%s: %q quotes %q", tt.name, e.Error(), s)
+			}
+		}
+	}
+	// A secret shorter than minSecretLen is not looked for: it would match plain words.
+	if e := classifyFailure(GrantPassword, 400, []byte(oauthErr("invalid_grant", "authentication failure")), []string{"fail"}); e.Description != "authentication failure" {
+		t.Errorf("short secret withheld %q", e.Description)
 	}
 }

@@ -67,7 +67,7 @@ func (c *HTTPClient) StartDeviceLogin(ctx context.Context, req DeviceLoginReques
 		return nil, err
 	}
 	if r.status != http.StatusOK {
-		return nil, classifyFailure(grantDeviceStart, r.status, r.body)
+		return nil, classifyFailure(grantDeviceStart, r.status, r.body, formSecrets(form))
 	}
 	return parseDeviceAnswer(r.body, r.receivedAt)
 }

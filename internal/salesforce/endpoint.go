@@ -98,10 +98,15 @@ func parseBaseURL(raw, label, field string) (base, host string, err error) {
 		return invalid("must not contain user info")
 	case u.Host == "" || u.Hostname() == "":
 		return invalid("missing host")
+	case strings.HasSuffix(u.Host, ":"):
+		return invalid("must not have an empty port")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return invalid("must not contain a query or fragment")
 	case u.Path != "" && u.Path != "/":
 		return invalid("must not contain a path")
 	}
-	return u.Scheme + "://" + u.Host, strings.ToLower(u.Hostname()), nil
+	// Rebuilt by url.URL so the host is escaped again: u.Host is decoded, and an IPv6 zone
+	// (%25 in the URL) pasted back as is would make every endpoint unparsable.
+	base = (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
+	return base, strings.ToLower(u.Hostname()), nil
 }

@@ -44,7 +44,8 @@ func (c Class) String() string {
 }
 
 // Error is a classified failure. Its text holds Salesforce's error code and description
-// (which never echo credentials) or a description of the transport failure, and never a
+// (withheld when they quote a credential of the request, as a proxy echoing the request
+// would; see withholdSecrets) or a description of the transport failure, and never a
 // secret value.
 type Error struct {
 	Class Class

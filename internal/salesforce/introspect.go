@@ -45,7 +45,7 @@ func (c *HTTPClient) Introspect(ctx context.Context, loginURL, clientID, clientS
 		return parseIntrospection(r.body)
 	}
 	// No grant was presented: the refresh- and device-specific rules do not apply.
-	return nil, classifyFailure("", r.status, r.body)
+	return nil, classifyFailure("", r.status, r.body, formSecrets(form))
 }
 
 // introspectAnswer is RFC 7662's answer as Salesforce sends it. The times are raw because

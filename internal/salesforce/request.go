@@ -33,7 +33,7 @@ func (c *HTTPClient) postToken(ctx context.Context, tokenURL string, grant Grant
 	if r.status == http.StatusOK {
 		return parseTokenAnswer(r.body, r.receivedAt)
 	}
-	return nil, classifyFailure(grant, r.status, r.body)
+	return nil, classifyFailure(grant, r.status, r.body, formSecrets(form))
 }
 
 // postForm sends form to target. A form body is what Salesforce parses on every OAuth

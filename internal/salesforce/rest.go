@@ -52,7 +52,7 @@ func (c *HTTPClient) RESTVersions(ctx context.Context, instanceURL, accessToken 
 		return nil, err
 	}
 	if r.status != http.StatusOK {
-		return nil, classifyResourceFailure(r.status, r.body, "API versions request",
+		return nil, classifyResourceFailure(r.status, r.body, []string{accessToken}, "API versions request",
 			"the REST API is not available on this instance")
 	}
 	return parseRESTVersions(r.body)
@@ -80,7 +80,7 @@ func (c *HTTPClient) Limits(ctx context.Context, instanceURL, accessToken, versi
 		return nil, err
 	}
 	if r.status != http.StatusOK {
-		return nil, classifyResourceFailure(r.status, r.body, "limits request",
+		return nil, classifyResourceFailure(r.status, r.body, []string{accessToken}, "limits request",
 			"the limits resource of API v"+v+" is not available on this instance")
 	}
 	return parseLimits(r.body)
@@ -180,8 +180,8 @@ func parseLimits(body []byte) (map[string]Limit, error) {
 // query: what every resource answers alike is classified by classifyRESTFailure; a refusal
 // of this resource is Terminal with Salesforce's errorCode and an explanation, never
 // Salesforce's message. what names the request ("limits request"); notFound explains a 404.
-func classifyResourceFailure(status int, body []byte, what, notFound string) *Error {
-	e, code := classifyRESTFailure(status, body)
+func classifyResourceFailure(status int, body []byte, secrets []string, what, notFound string) *Error {
+	e, code := classifyRESTFailure(status, body, secrets)
 	if e != nil {
 		return e
 	}

@@ -147,7 +147,7 @@ func TestRESTVersionsAndLimitsClassify(t *testing.T) {
 		{"403 HTML from a proxy", 403, "text/html", html, Retryable, "", "HTML answer (status 403)"},
 		{"400 plain text echoing the token", 400, "text/plain", "bad request: " + echo, Retryable, "", "non-JSON answer (status 400)"},
 		{"400 OAuth envelope echoing the token", 400, "", `{"error":"invalid_grant","error_description":"` + echo + `"}`,
-			Terminal, "", "error answer not of the REST API's shape (status 400)"},
+			Terminal, "", "error answer (status 400): the answer quoted a credential of the request, so its text is withheld"},
 		{"500 OAuth envelope echoing the token", 500, "", `{"error":"` + echo + `"}`, Retryable, "", "server error (status 500)"},
 		{"302 not followed", 302, "text/html", "", Retryable, "", "redirect (status 302) not followed"},
 		{"200 HTML (a login page)", 200, "text/html", html, Retryable, "", "HTML answer (status 200)"},

@@ -31,7 +31,7 @@ func (c *HTTPClient) Revoke(ctx context.Context, loginURL, token string) error {
 	if r.status == http.StatusOK {
 		return nil
 	}
-	return classifyRevokeFailure(r.status, r.body)
+	return classifyRevokeFailure(r.status, r.body, []string{token})
 }
 
 // classifyRevokeFailure classifies like the token endpoint, with one addition: jsforce
@@ -39,22 +39,22 @@ func (c *HTTPClient) Revoke(ctx context.Context, loginURL, token string) error {
 // not answer JSON there (assumed, docs/salesforce-behaviour.md#revoking-a-token). Read as a
 // non-JSON 4xx, that body would be Retryable, and a caller would retry revoking a dead
 // token forever. HTML is left alone: it comes from a proxy, and a proxy page could echo the
-// token.
-func classifyRevokeFailure(status int, body []byte) *Error {
+// token. secrets (the token revoked) are withheld from the error as by classifyFailure.
+func classifyRevokeFailure(status int, body []byte, secrets []string) *Error {
 	trimmed := bytes.TrimSpace(body)
 	if _, isJSON := parseErrorAnswer(body); !isJSON && status >= 400 && status < 500 &&
 		status != http.StatusTooManyRequests && status != http.StatusRequestTimeout &&
 		len(trimmed) > 0 && trimmed[0] != '<' {
 		if q, err := url.ParseQuery(string(trimmed)); err == nil && isErrorCode(q.Get("error")) {
 			code, desc := q.Get("error"), q.Get("error_description")
-			return &Error{
+			return withholdSecrets(&Error{
 				Class: classifyOAuthError("", code, desc), StatusCode: status,
 				Code: bound(code), Description: bound(desc),
-			}
+			}, secrets, code, desc)
 		}
 	}
 	// No grant was presented: the refresh- and device-specific rules do not apply.
-	return classifyFailure("", status, body)
+	return classifyFailure("", status, body, secrets)
 }
 
 // isErrorCode accepts what OAuth error codes look like (invalid_token), so a page that

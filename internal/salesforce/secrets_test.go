@@ -77,6 +77,8 @@ func TestErrorsNeverCarrySecrets(t *testing.T) {
 		{"text 502 echoing the request", "text/plain", "upstream said: %s", 502},
 		{"JSON 500 echoing the request in an unknown field", "application/json", `{"debug":%q}`, 500},
 		{"JSON 400 without code echoing the request", "application/json", `{"request":%q}`, 400},
+		{"JSON 400 echoing the request into error_description", "application/json", `{"error":"invalid_grant","error_description":%q}`, 400},
+		{"JSON 400 echoing the request into error", "application/json", `{"error":%q}`, 400},
 		{"redirect carrying the request", "text/html", "<a>%s</a>", 307},
 		{"200 truncated JSON with an access token", "application/json", `{"access_token":"` + leakAccessToken + `","request":%q`, 200},
 		{"200 JSON without access_token", "application/json", `{"refresh_token":"` + leakAccessToken + `","request":%q}`, 200},

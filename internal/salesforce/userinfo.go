@@ -43,7 +43,7 @@ func (c *HTTPClient) UserInfo(ctx context.Context, instanceURL, accessToken stri
 		return nil, &Error{Class: Terminal, StatusCode: r.status, Message: fmt.Sprintf("access token not accepted (status %d)", r.status)}
 	}
 	// No grant was presented: the refresh- and device-specific rules do not apply.
-	return nil, classifyFailure("", r.status, r.body)
+	return nil, classifyFailure("", r.status, r.body, []string{accessToken})
 }
 
 // userInfoAnswer holds the OpenID Connect claims Salesforce adds to userinfo that the
