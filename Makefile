@@ -125,7 +125,8 @@ FUZZTIME ?= 30s
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each; new failing inputs land in testdata/fuzz (the committed corpus runs in make test).
 	@for spec in ./internal/loginhost:FuzzCheck ./internal/salesforce:FuzzParseTokenAnswer ./internal/salesforce:FuzzParseIdentityURL \
-		./internal/salesforce:FuzzParseRSAPrivateKey ./internal/salesforce:FuzzParseDeviceAnswer ./internal/salesforce:FuzzParseUserInfo; do \
+		./internal/salesforce:FuzzParseRSAPrivateKey ./internal/salesforce:FuzzParseDeviceAnswer ./internal/salesforce:FuzzParseUserInfo \
+		./internal/tokentemplate:FuzzTemplate; do \
 		pkg=$${spec%%:*}; name=$${spec##*:}; echo "fuzz $$pkg $$name"; \
 		go test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
