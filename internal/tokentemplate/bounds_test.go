@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 )
 
 // What one Check or Render may cost, whatever the template and the fields.
@@ -80,7 +78,7 @@ func TestBombs(t *testing.T) {
 	f := fields()
 	for i, bomb := range bombs {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			tmpl := &sfv1.TokenSecretTemplate{Data: map[string]string{"bomb": bomb}}
+			tmpl := tmplOf(map[string]string{"bomb": bomb})
 			want := `spec.tokenSecret.template.data["bomb"]`
 			err := within(t, "Check", func() error { return Check(tmpl) })
 			if err == nil || !strings.HasPrefix(err.Error(), want) {
@@ -119,7 +117,7 @@ func TestWorstCases(t *testing.T) {
 			if l := len([]rune(text)); l > MaxTemplateChars {
 				t.Fatalf("test template of %d characters", l)
 			}
-			tmpl := &sfv1.TokenSecretTemplate{Data: map[string]string{"k": text}}
+			tmpl := tmplOf(map[string]string{"k": text})
 			checkErr := within(t, "Check", func() error { return Check(tmpl) })
 			renderErr := within(t, "Render", func() error { _, err := Render(tmpl, f); return err })
 			t.Logf("Check: %.200v; Render: %.200v", checkErr, renderErr)

@@ -11,8 +11,6 @@ import (
 	"unicode/utf8"
 
 	"sigs.k8s.io/yaml"
-
-	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 )
 
 var (
@@ -74,7 +72,7 @@ func TestDocsTemplates(t *testing.T) {
 		t.Fatalf("found %d templates in the docs; the extraction is broken", len(manifests))
 	}
 	for _, text := range manifests {
-		tmpl := &sfv1.TokenSecretTemplate{Data: map[string]string{"k": text}}
+		tmpl := tmplOf(map[string]string{"k": text})
 		if err := Check(tmpl); err != nil {
 			t.Errorf("Check(%q): %v", text, err)
 		}
@@ -116,7 +114,7 @@ func FuzzTemplate(f *testing.F) {
 		for i, s := range texts {
 			data[fmt.Sprintf("k%d", i)] = s
 		}
-		tmpl := &sfv1.TokenSecretTemplate{Data: data}
+		tmpl := tmplOf(data)
 		values := fields()
 		values.AccessToken = "00Dtok!" + strings.Map(func(r rune) rune {
 			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' {

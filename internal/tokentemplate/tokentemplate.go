@@ -112,7 +112,7 @@ func render(t *sfv1.TokenSecretTemplate, f Fields, explain bool) (map[string][]b
 	funcs := b.funcs()
 	total := MaxTotalBytes
 	for _, key := range sortedKeys(t.Data) {
-		text := t.Data[key]
+		text := string(t.Data[key])
 		if len(text) > MaxTemplateChars && utf8.RuneCountInString(text) > MaxTemplateChars {
 			limit := &LimitError{fmt.Sprintf("the template is longer than %d characters", MaxTemplateChars)}
 			return nil, &keyError{key: key, msg: ": " + limit.Error(), err: limit}

@@ -20,6 +20,15 @@ func fields() Fields {
 	return f
 }
 
+// tmplOf is a template with these data templates.
+func tmplOf(data map[string]string) *sfv1.TokenSecretTemplate {
+	t := &sfv1.TokenSecretTemplate{Data: make(map[string]sfv1.TemplateText, len(data))}
+	for k, v := range data {
+		t.Data[k] = sfv1.TemplateText(v)
+	}
+	return t
+}
+
 func TestRender(t *testing.T) {
 	cases := []struct {
 		name string
@@ -63,7 +72,7 @@ func TestRender(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tmpl := &sfv1.TokenSecretTemplate{Data: tc.data}
+			tmpl := tmplOf(tc.data)
 			if err := Check(tmpl); err != nil {
 				t.Fatalf("Check: %v", err)
 			}
@@ -126,7 +135,7 @@ func TestRefused(t *testing.T) {
 	cases = append(cases, struct{ name, text, want string }{"printf in a pipeline", `{{ .Name | printf "%s" }}`, `function "printf" is not allowed`})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tmpl := &sfv1.TokenSecretTemplate{Data: map[string]string{"ok": "{{ .Name }}", "k": tc.text}}
+			tmpl := tmplOf(map[string]string{"ok": "{{ .Name }}", "k": tc.text})
 			want := `spec.tokenSecret.template.data["k"]: `
 			err := Check(tmpl)
 			if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), tc.want) {
@@ -215,7 +224,7 @@ func TestCaps(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tmpl := &sfv1.TokenSecretTemplate{Data: tc.data}
+			tmpl := tmplOf(tc.data)
 			err := Check(tmpl)
 			if tc.key == "" || !tc.check {
 				if err != nil {
@@ -263,7 +272,7 @@ func TestTooManyKeys(t *testing.T) {
 	for i := range MaxKeys + 1 {
 		data[fmt.Sprintf("k%d", i)] = "x"
 	}
-	err := Check(&sfv1.TokenSecretTemplate{Data: data})
+	err := Check(tmplOf(data))
 	if err == nil || err.Error() != "spec.tokenSecret.template.data: 33 keys, more than the 32 allowed" {
 		t.Fatalf("Check = %v", err)
 	}
@@ -272,14 +281,14 @@ func TestTooManyKeys(t *testing.T) {
 func TestRenderRefusesAFieldLongerThanAKey(t *testing.T) {
 	f := fields()
 	f.AccessToken = "00D!" + strings.Repeat("s", MaxKeyBytes)
-	tmpl := &sfv1.TokenSecretTemplate{Data: map[string]string{"url": "{{ .InstanceURL }}", "k": `{{ .AccessToken | trimPrefix "00D!" }}`}}
+	tmpl := tmplOf(map[string]string{"url": "{{ .InstanceURL }}", "k": `{{ .AccessToken | trimPrefix "00D!" }}`})
 	_, err := Render(tmpl, f)
 	want := `spec.tokenSecret.template.data["k"] could not be rendered with the issued token: .AccessToken is longer than 65536 bytes, the most a key may hold`
 	if err == nil || err.Error() != want {
 		t.Fatalf("Render = %v, want %s", err, want)
 	}
 	// A template that does not read the long field renders.
-	if _, err := Render(&sfv1.TokenSecretTemplate{Data: map[string]string{"url": "{{ .InstanceURL }}"}}, f); err != nil {
+	if _, err := Render(tmplOf(map[string]string{"url": "{{ .InstanceURL }}"}), f); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -293,7 +302,7 @@ func TestRenderErrorNeverQuotesTheToken(t *testing.T) {
 		`{{ printf "%s" .AccessToken }}`,
 		`{{ .AccessToken.X }}`,
 	} {
-		tmpl := &sfv1.TokenSecretTemplate{Data: map[string]string{"k": text}}
+		tmpl := tmplOf(map[string]string{"k": text})
 		_, err := Render(tmpl, f)
 		if err == nil {
 			t.Fatalf("Render(%.40q) succeeded, want an error", text)
@@ -310,7 +319,7 @@ func TestErrorsAreClipped(t *testing.T) {
 		`{{ "` + long[:MaxTemplateChars-20] + `" "x" }}`,                                     // refused by the grammar
 		`{{ b64enc (replace "a" "aaaaaaaaaaaaaaaa" "` + long[:MaxTemplateChars-60] + `") }}`, // a cap
 	} {
-		err := Check(&sfv1.TokenSecretTemplate{Data: map[string]string{"k": text}})
+		err := Check(tmplOf(map[string]string{"k": text}))
 		if err == nil {
 			t.Fatalf("Check(%.40q...) succeeded", text)
 		}
