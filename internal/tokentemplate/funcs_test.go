@@ -2,6 +2,7 @@ package tokentemplate
 
 import (
 	"encoding/json"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,5 +68,24 @@ func TestFunctionsComputeTheirLengthBeforeAllocating(t *testing.T) {
 	}
 	if _, err := b.json(struct{}{}); err == nil || err.Error() != "json takes a string or a number, not struct {}" {
 		t.Errorf("json(struct{}{}) = %v", err)
+	}
+}
+
+// TestFunctionList: the functions the grammar allows are those the template runs with,
+// with the arguments their usage says.
+func TestFunctionList(t *testing.T) {
+	funcs := (&budget{}).funcs()
+	if len(funcs) != len(funcNames) || len(usage) != len(funcNames) {
+		t.Fatalf("%d functions, %d names, %d usages", len(funcs), len(funcNames), len(usage))
+	}
+	for _, name := range funcNames {
+		fn, ok := funcs[name]
+		if !ok {
+			t.Fatalf("%s is allowed but not defined", name)
+		}
+		words := strings.Fields(usage[name])
+		if typ := reflect.TypeOf(fn); words[0] != name || typ.NumIn() != len(words)-1 || typ.NumOut() != 2 {
+			t.Errorf("%s is %v, its usage %q", name, typ, usage[name])
+		}
 	}
 }

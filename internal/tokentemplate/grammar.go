@@ -14,7 +14,8 @@ import (
 //
 //   - fields of Fields, one level deep: .AccessToken;
 //   - string literals ("x", `x`) and number literals (1, 1.5, 0x1F, 'a'), not complex;
-//   - the functions of funcNames, called with arguments or as a pipeline stage;
+//   - the functions of funcNames, called with as many arguments as their usage says
+//     (counting, in a later stage of a pipeline, the value piped in);
 //   - parenthesized pipelines as arguments, nested at most maxNesting deep.
 //
 // Comments ({{/* ... */}}) are allowed and print nothing. Everything else is refused before
@@ -27,6 +28,18 @@ import (
 
 // funcNames are the functions a template may call, in the order the docs list them.
 var funcNames = []string{"json", "quote", "upper", "lower", "trimPrefix", "trimSuffix", "replace", "b64enc"}
+
+// usage is how each function is called; its words after the name are its arguments.
+var usage = map[string]string{
+	"json":       "json VALUE",
+	"quote":      "quote STRING",
+	"upper":      "upper STRING",
+	"lower":      "lower STRING",
+	"trimPrefix": "trimPrefix PREFIX STRING",
+	"trimSuffix": "trimSuffix SUFFIX STRING",
+	"replace":    "replace OLD NEW STRING",
+	"b64enc":     "b64enc STRING",
+}
 
 // fieldNames are the fields of Fields, in declaration order.
 var fieldNames = func() []string {
@@ -162,25 +175,45 @@ func (w *walker) pipe(p *parse.PipeNode, depth int) error {
 // command checks one command of a pipeline: stage is its index in the pipeline, since a
 // later stage receives the previous one's result as its last argument.
 func (w *walker) command(c *parse.CommandNode, stage, depth int) error {
-	for _, arg := range c.Args {
-		if err := w.arg(arg, depth); err != nil {
+	for i, arg := range c.Args {
+		if err := w.arg(arg, i == 0, depth); err != nil {
 			return err
 		}
 	}
 	if len(c.Args) == 0 {
 		return nil
 	}
-	if _, call := c.Args[0].(*parse.IdentifierNode); !call && (len(c.Args) > 1 || stage > 0) {
-		return w.refuse(c, "%s is not a function and takes no arguments; %s", c.Args[0], funcList)
+	fn, call := c.Args[0].(*parse.IdentifierNode)
+	if !call {
+		if len(c.Args) > 1 || stage > 0 {
+			return w.refuse(c, "%s is not a function and takes no arguments; %s", c.Args[0], funcList)
+		}
+		return nil
+	}
+	// A later stage of a pipeline gets the previous stage's result as its last argument.
+	given := len(c.Args) - 1
+	if stage > 0 {
+		given++
+	}
+	if want := len(strings.Fields(usage[fn.Ident])) - 1; given != want {
+		return w.refuse(fn, "%s takes %d argument(s), not %d: %s (after a |, the value piped in is the last one)",
+			fn.Ident, want, given, usage[fn.Ident])
 	}
 	return nil
 }
 
-func (w *walker) arg(n parse.Node, depth int) error {
+// arg checks one word of a command; first says it is the command's first word, the one
+// that names a function.
+func (w *walker) arg(n parse.Node, first bool, depth int) error {
 	switch n := n.(type) {
 	case *parse.IdentifierNode:
 		if !isFunc(n.Ident) {
 			return w.refuse(n, "function %q is not allowed; %s", n.Ident, funcList)
+		}
+		if !first {
+			// An argument that is a function name calls it without arguments.
+			return w.refuse(n, "%s takes %d argument(s), not 0: %s; put a call in an argument between parentheses",
+				n.Ident, len(strings.Fields(usage[n.Ident]))-1, usage[n.Ident])
 		}
 	case *parse.FieldNode:
 		name := "." + strings.Join(n.Ident, ".")

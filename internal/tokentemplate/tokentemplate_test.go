@@ -124,6 +124,10 @@ func TestRefused(t *testing.T) {
 		{"nested 9 deep", `{{ upper (upper (upper (upper (upper (upper (upper (upper (upper (upper .Name))))))))) }}`, "parentheses nest more than 8 deep"},
 		{"unknown function", `{{ env "HOME" }}`, `function "env" is not allowed; the functions are json, quote, upper, lower, trimPrefix, trimSuffix, replace and b64enc`},
 		{"unknown function as an argument", `{{ upper env }}`, `function "env" is not allowed`},
+		{"too many arguments", `{{ upper "a" "b" }}`, "line 1, column 4: upper takes 1 argument(s), not 2: upper STRING"},
+		{"too few arguments in a pipeline", `{{ .Name | replace "a" }}`, "replace takes 3 argument(s), not 2: replace OLD NEW STRING (after a |, the value piped in is the last one)"},
+		{"too many arguments in a pipeline", `{{ .Name | trimPrefix "a" "b" }}`, "trimPrefix takes 2 argument(s), not 3"},
+		{"a function as an argument", `{{ quote upper }}`, "upper takes 1 argument(s), not 0: upper STRING; put a call in an argument between parentheses"},
 		{"syntax error", `{{ .InstanceURL `, "unclosed action"},
 		{"break", `{{break}}`, "{{break}} outside {{range}}"},
 	}
