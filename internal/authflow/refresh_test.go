@@ -205,7 +205,7 @@ func TestRefreshTokenOtherFailures(t *testing.T) {
 	if err := w.emu.InjectFault(emulator.Fault{Endpoint: emulator.EndpointToken, Count: 1, Status: 502}); err != nil {
 		t.Fatal(err)
 	}
-	w.mustFail(flow, in, failure.Retryable, sfv1.ReasonSalesforceUnavailable)
+	_ = w.mustFail(flow, in, failure.Retryable, sfv1.ReasonSalesforceUnavailable)
 	// The outage passed: the same token still works.
 	if res := w.mustToken(flow, in); res.ApprovalSource != rt {
 		t.Error("wrong approval source after an outage")
