@@ -136,7 +136,8 @@ FUZZ_TARGETS := \
 	./internal/salesforce:FuzzClassifyFailure \
 	./internal/salesforce:FuzzQueryApprovalsPages \
 	./internal/salesforce:FuzzNextPageURL \
-	./internal/salesforce:FuzzParseBaseURL
+	./internal/salesforce:FuzzParseBaseURL \
+	./internal/tokentemplate:FuzzTemplate
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each; new failing inputs land in testdata/fuzz (the committed corpus runs in make test).

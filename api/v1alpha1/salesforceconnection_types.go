@@ -345,14 +345,27 @@ type TokenSecretTemplate struct {
 	// .IssuedAt, .ExpiresAt (RFC 3339), .IssuedAtUnix, .ExpiresAtUnix, .ID, .OrgID, .UserID,
 	// .Name and .Namespace (of the connection). Functions: json
 	// (a JSON value), quote (a double-quoted string), upper, lower, trimPrefix, trimSuffix,
-	// replace, b64enc. Example: {"SALESFORCE_INSTANCE_URL": "{{ .InstanceURL }}"}.
+	// replace, b64enc. A template holds only these, string and number literals, and
+	// pipelines: no if, range, with, define, template, block, variables or other functions.
+	// A key renders at most 64 KiB, all keys together at most 256 KiB. Example:
+	// {"SALESFORCE_INSTANCE_URL": "{{ .InstanceURL }}"}.
 	// +kubebuilder:validation:MaxProperties=32
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[-._a-zA-Z0-9]+$') && size(k) <= 253)",message="data keys must be valid Secret keys: letters, digits, '-', '_' and '.'"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['access_token', 'instance_url', 'token_type', 'issued_at', 'expires_at', 'id', 'org_id', 'user_id']))",message="data cannot replace the token Secret's fixed keys (access_token, instance_url, token_type, issued_at, expires_at, id, org_id, user_id)"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 16384)",message="a data template may be at most 16384 characters"
 	// +optional
-	Data map[string]string `json:"data,omitempty"`
+	Data map[string]TemplateText `json:"data,omitempty"`
 }
+
+// The maximum length is what lets the API server accept the rule below: a CEL rule's
+// estimated cost grows with the longest string it may read, and without a maxLength that
+// is the whole request. The rule refuses the actions a regular expression sees; the
+// operator refuses the rest (another function, a variable, nesting too deep) when it
+// checks the template, with Ready=False, reason InvalidSpec.
+
+// TemplateText is a Go template (text/template) of at most 16384 characters.
+// +kubebuilder:validation:MaxLength=16384
+// +kubebuilder:validation:XValidation:rule="!self.matches(r'\\{\\{-?\\s*(range|if|with|define|template|block)\\b')",message="a data template cannot use {{range}}, {{if}}, {{with}}, {{define}}, {{template}} or {{block}}: it holds only text, fields such as .AccessToken, string and number literals, and the functions json, quote, upper, lower, trimPrefix, trimSuffix, replace and b64enc, alone or in pipelines"
+type TemplateText string
 
 // TemplateMetadata is labels and annotations for the token Secret.
 type TemplateMetadata struct {

@@ -590,7 +590,7 @@ func (in *TokenSecretTemplate) DeepCopyInto(out *TokenSecretTemplate) {
 	in.Metadata.DeepCopyInto(&out.Metadata)
 	if in.Data != nil {
 		in, out := &in.Data, &out.Data
-		*out = make(map[string]string, len(*in))
+		*out = make(map[string]TemplateText, len(*in))
 		for key, val := range *in {
 			(*out)[key] = val
 		}

@@ -180,7 +180,7 @@ var _ = Describe("GitOps and consumers", func() {
 					Labels:      map[string]string{"team": "billing"},
 					Annotations: map[string]string{"reloader.stakater.com/match": "true"},
 				},
-				Data: map[string]string{
+				Data: map[string]sfv1.TemplateText{
 					".env":                    "SALESFORCE_INSTANCE_URL={{ .InstanceURL }}\nSALESFORCE_ACCESS_TOKEN={{ .AccessToken }}\n",
 					"SALESFORCE_INSTANCE_URL": "{{ .InstanceURL }}",
 				},
@@ -199,7 +199,7 @@ var _ = Describe("GitOps and consumers", func() {
 
 			By("re-rendering a changed template with the same token")
 			updateConn(ctx, ns, "crm", func(c *sfv1.SalesforceConnection) {
-				c.Spec.TokenSecret.Template.Data = map[string]string{"jsforce.json": `{"instanceUrl":{{ json .InstanceURL }},"accessToken":{{ json .AccessToken }}}`}
+				c.Spec.TokenSecret.Template.Data = map[string]sfv1.TemplateText{"jsforce.json": `{"instanceUrl":{{ json .InstanceURL }},"accessToken":{{ json .AccessToken }}}`}
 			})
 			Eventually(func() []byte { return tokenSecret(ctx, ns, "crm-token").Data["jsforce.json"] }).ShouldNot(BeEmpty())
 			s = tokenSecret(ctx, ns, "crm-token")
@@ -209,7 +209,7 @@ var _ = Describe("GitOps and consumers", func() {
 
 			By("reporting a template that cannot render, keeping the token")
 			updateConn(ctx, ns, "crm", func(c *sfv1.SalesforceConnection) {
-				c.Spec.TokenSecret.Template.Data = map[string]string{"broken": "{{ .RefreshToken }}"}
+				c.Spec.TokenSecret.Template.Data = map[string]sfv1.TemplateText{"broken": "{{ .RefreshToken }}"}
 			})
 			Eventually(readyReason(ctx, ns, "crm")).Should(Equal("False/" + sfv1.ReasonInvalidSpec))
 			Expect(condition(ctx, ns, "crm", sfv1.ConditionStalled)()).To(Equal("True/" + sfv1.ReasonInvalidSpec))
@@ -219,9 +219,19 @@ var _ = Describe("GitOps and consumers", func() {
 			Expect(accessToken(ctx, ns, "crm-token")()).To(Equal(token))
 			Eventually(eventReasons(ctx, ns, "crm")).Should(ContainElement(sfv1.ReasonInvalidSpec))
 
+			By("reporting what admission lets through and the template grammar refuses")
+			updateConn(ctx, ns, "crm", func(c *sfv1.SalesforceConnection) {
+				c.Spec.TokenSecret.Template.Data = map[string]sfv1.TemplateText{"printf": `{{ printf "%01000000000d" 0 }}`}
+			})
+			Eventually(func() string {
+				return meta.FindStatusCondition(getConn(ctx, ns, "crm").Status.Conditions, sfv1.ConditionReady).Message
+			}).Should(ContainSubstring(`spec.tokenSecret.template.data["printf"]: line 1, column 4: function "printf" is not allowed`))
+			Expect(readyReason(ctx, ns, "crm")()).To(Equal("False/" + sfv1.ReasonInvalidSpec))
+			Expect(accessToken(ctx, ns, "crm-token")()).To(Equal(token))
+
 			By("recovering when the template is fixed, still without a login")
 			updateConn(ctx, ns, "crm", func(c *sfv1.SalesforceConnection) {
-				c.Spec.TokenSecret.Template.Data = map[string]string{"url": "{{ .InstanceURL }}"}
+				c.Spec.TokenSecret.Template.Data = map[string]sfv1.TemplateText{"url": "{{ .InstanceURL }}"}
 			})
 			Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"))
 			Expect(tokenSecret(ctx, ns, "crm-token").Data).To(HaveKey("url"))

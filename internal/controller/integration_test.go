@@ -487,6 +487,21 @@ var _ = Describe("SalesforceConnection", func() {
 			{"bad Secret name", func(c *sfv1.SalesforceConnection) {
 				c.Spec.Auth.ClientCredentials.CredentialsSecretRef.Name = "Not_A_Name"
 			}, "credentialsSecretRef.name"},
+			{"template data that is too long", func(c *sfv1.SalesforceConnection) {
+				c.Spec.TokenSecret.Template = &sfv1.TokenSecretTemplate{Data: map[string]sfv1.TemplateText{
+					"k": sfv1.TemplateText(strings.Repeat("x", 16385))}}
+			}, `spec.tokenSecret.template.data.k: Too long: may not be more than 16384`},
+		}
+		for _, action := range []string{"{{range 100000000000}}{{end}}", "x{{- if .Name }}y{{ end }}", "{{  with .Name }}{{ end }}",
+			`{{define "d"}}{{end}}`, `{{ template "d" }}`, "{{-\tblock \"b\" .}}{{end}}"} {
+			tests = append(tests, struct {
+				name    string
+				mutate  func(*sfv1.SalesforceConnection)
+				message string
+			}{"template data with " + action, func(c *sfv1.SalesforceConnection) {
+				c.Spec.TokenSecret.Template = &sfv1.TokenSecretTemplate{Data: map[string]sfv1.TemplateText{
+					"ok": "{{ .InstanceURL }}", "bad": sfv1.TemplateText(action)}}
+			}, "a data template cannot use {{range}}, {{if}}, {{with}}, {{define}}, {{template}} or {{block}}: it holds only text"})
 		}
 		for _, tt := range tests {
 			c := connection(ns, "bad", sfv1.AuthSpec{ClientCredentials: &sfv1.ClientCredentialsAuth{CredentialsSecretRef: ref}})
@@ -495,8 +510,15 @@ var _ = Describe("SalesforceConnection", func() {
 			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%s: %v", tt.name, err)
 			Expect(err.Error()).To(ContainSubstring(tt.message), tt.name)
 		}
+		By("naming the key of a template that admission refuses")
+		c := connection(ns, "bad", sfv1.AuthSpec{ClientCredentials: &sfv1.ClientCredentialsAuth{CredentialsSecretRef: ref}})
+		c.Spec.TokenSecret.Template = &sfv1.TokenSecretTemplate{Data: map[string]sfv1.TemplateText{
+			"ok": "{{ .InstanceURL }}", "bad": "{{ range 1 }}{{ end }}"}}
+		Expect(k8s.Create(ctx, c)).To(MatchError(ContainSubstring(
+			`spec.tokenSecret.template.data[bad]: Invalid value: "{{ range 1 }}{{ end }}": a data template cannot use`)))
+
 		By("defaulting loginURL and sessionTimeout")
-		c := connection(ns, "defaults", sfv1.AuthSpec{ClientCredentials: &sfv1.ClientCredentialsAuth{CredentialsSecretRef: ref}})
+		c = connection(ns, "defaults", sfv1.AuthSpec{ClientCredentials: &sfv1.ClientCredentialsAuth{CredentialsSecretRef: ref}})
 		c.Spec.LoginURL, c.Spec.SessionTimeout = "", nil
 		Expect(k8s.Create(ctx, c)).To(Succeed())
 		Expect(c.Spec.LoginURL).To(Equal("https://login.salesforce.com"))

@@ -80,7 +80,7 @@ func TestIntrospectedExpiry(t *testing.T) {
 
 func TestTemplate(t *testing.T) {
 	tmpl := &sfv1.TokenSecretTemplate{
-		Data:     map[string]string{"config.json": `{"url":"{{ .InstanceURL }}"}`},
+		Data:     map[string]sfv1.TemplateText{"config.json": `{"url":"{{ .InstanceURL }}"}`},
 		Metadata: sfv1.TemplateMetadata{Labels: map[string]string{"team": "crm"}, Annotations: map[string]string{"reloader": "true"}},
 	}
 	tok := FromAnswer(answer(), 2*time.Hour, "inputs-1")
@@ -106,7 +106,7 @@ func TestTemplate(t *testing.T) {
 		t.Fatal("a lost template label was not noticed")
 	}
 
-	broken := &sfv1.TokenSecretTemplate{Data: map[string]string{"x": "{{ .NoSuchField }}"}}
+	broken := &sfv1.TokenSecretTemplate{Data: map[string]sfv1.TemplateText{"x": "{{ .NoSuchField }}"}}
 	secret, err = Desired(connection(broken), tok)
 	if err == nil {
 		t.Fatal("a broken template gave no error")

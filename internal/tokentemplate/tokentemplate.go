@@ -4,16 +4,14 @@
 package tokentemplate
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 	"text/template"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -67,23 +65,10 @@ var placeholder = Fields{
 	Namespace:     "default",
 }
 
-var funcs = template.FuncMap{
-	"json": func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return string(b), err
-	},
-	"quote":      strconv.Quote,
-	"upper":      strings.ToUpper,
-	"lower":      strings.ToLower,
-	"trimPrefix": func(prefix, s string) string { return strings.TrimPrefix(s, prefix) },
-	"trimSuffix": func(suffix, s string) string { return strings.TrimSuffix(s, suffix) },
-	"replace":    func(old, replacement, s string) string { return strings.ReplaceAll(s, old, replacement) },
-	"b64enc":     func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) },
-}
-
 // Check says whether the template can be used, without a token: it parses every data
-// template, renders it with placeholder values and checks labels and annotations. The
-// error names the key at fault and never holds a token, since none is used.
+// template, refuses what the grammar does not allow (see grammar.go), renders it with
+// placeholder values within the caps (see limits.go) and checks labels and annotations.
+// The error names the key at fault and never holds a token, since none is used.
 func Check(t *sfv1.TokenSecretTemplate) error {
 	if t == nil {
 		return nil
@@ -95,8 +80,9 @@ func Check(t *sfv1.TokenSecretTemplate) error {
 	return err
 }
 
-// Render renders the data templates with a token. Its error names the failing key but
-// never says why, since the template engine's words could quote the token.
+// Render renders the data templates with a token. Its error names the failing key. It
+// says why only when the reason comes from the template alone (a syntax error, something
+// the grammar refuses) or is a cap: the template engine's words could quote the token.
 func Render(t *sfv1.TokenSecretTemplate, f Fields) (map[string][]byte, error) {
 	if t == nil || len(t.Data) == 0 {
 		return nil, nil
@@ -104,23 +90,71 @@ func Render(t *sfv1.TokenSecretTemplate, f Fields) (map[string][]byte, error) {
 	return render(t, f, false)
 }
 
+// keyError is an error of one data template.
+type keyError struct {
+	key string
+	msg string
+	err error
+}
+
+func (e *keyError) Error() string {
+	return fmt.Sprintf("spec.tokenSecret.template.data[%q]%s", e.key, e.msg)
+}
+
+func (e *keyError) Unwrap() error { return e.err }
+
 func render(t *sfv1.TokenSecretTemplate, f Fields, explain bool) (map[string][]byte, error) {
+	if len(t.Data) > MaxKeys {
+		return nil, fmt.Errorf("spec.tokenSecret.template.data: %d keys, more than the %d allowed", len(t.Data), MaxKeys)
+	}
 	out := make(map[string][]byte, len(t.Data))
+	b := &budget{left: MaxFuncBytes}
+	funcs := b.funcs()
+	total := MaxTotalBytes
 	for _, key := range sortedKeys(t.Data) {
-		tmpl, err := template.New(key).Option("missingkey=error").Funcs(funcs).Parse(t.Data[key])
+		text := string(t.Data[key])
+		if len(text) > MaxTemplateChars && utf8.RuneCountInString(text) > MaxTemplateChars {
+			limit := &LimitError{fmt.Sprintf("the template is longer than %d characters", MaxTemplateChars)}
+			return nil, &keyError{key: key, msg: ": " + limit.Error(), err: limit}
+		}
+		tree, fields, err := parseKey(key, text)
 		if err != nil {
-			return nil, fmt.Errorf("spec.tokenSecret.template.data[%q]: %w", key, err)
+			return nil, &keyError{key: key, msg: ": " + clip(err.Error()), err: err}
 		}
-		var buf bytes.Buffer
-		if err := tmpl.Execute(&buf, f); err != nil {
+		if name := tooLong(f, fields); name != "" {
+			limit := &LimitError{fmt.Sprintf(".%s is longer than %d bytes, the most a key may hold", name, MaxKeyBytes)}
+			return nil, &keyError{key: key, msg: " could not be rendered with the issued token: " + limit.Error(), err: limit}
+		}
+		tmpl, err := template.New(key).Funcs(funcs).AddParseTree(key, tree)
+		if err != nil {
+			return nil, &keyError{key: key, msg: ": " + clip(err.Error()), err: err}
+		}
+		w := &capWriter{total: &total}
+		if err := tmpl.Execute(w, f); err != nil {
 			if explain {
-				return nil, fmt.Errorf("spec.tokenSecret.template.data[%q]: %w", key, err)
+				return nil, &keyError{key: key, msg: ": " + clip(err.Error()), err: err}
 			}
-			return nil, fmt.Errorf("spec.tokenSecret.template.data[%q] could not be rendered with the issued token", key)
+			var limit *LimitError
+			if errors.As(err, &limit) {
+				return nil, &keyError{key: key, msg: " could not be rendered with the issued token: " + limit.Error(), err: limit}
+			}
+			return nil, &keyError{key: key, msg: " could not be rendered with the issued token"}
 		}
-		out[key] = buf.Bytes()
+		out[key] = w.buf
 	}
 	return out, nil
+}
+
+// tooLong names the first of the fields (read by a template) whose value is longer than
+// a key may hold.
+func tooLong(f Fields, names []string) string {
+	v := reflect.ValueOf(f)
+	for _, name := range names {
+		if fv := v.FieldByName(name); fv.Kind() == reflect.String && fv.Len() > MaxKeyBytes {
+			return name
+		}
+	}
+	return ""
 }
 
 // checkMetadata catches labels the API server would refuse on the Secret, so the user
@@ -146,7 +180,7 @@ func checkMetadata(m sfv1.TemplateMetadata) error {
 	return nil
 }
 
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
