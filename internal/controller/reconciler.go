@@ -81,9 +81,19 @@ type memory struct {
 	probes byConnection[probeResult]
 	// revokeSince is when this process began revoking for a connection being deleted.
 	revokeSince byConnection[time.Time]
+	// templates is the outcome of checking the template of a generation of the spec.
+	templates byConnection[templateCheck]
 	// noIntrospection holds, by login URL and client ID, until when a connected app that
 	// refused to introspect is not asked again. Not per connection: it outlives them.
 	noIntrospection keyed[string, time.Time]
+}
+
+// templateCheck is what checking the template of one generation of a connection's spec
+// found: a problem, or none.
+type templateCheck struct {
+	uid        types.UID
+	generation int64
+	problem    string
 }
 
 // forget drops everything remembered of a connection that is gone.
@@ -92,6 +102,7 @@ func (r *Reconciler) forget(key types.NamespacedName) {
 	r.mem.patchedFrom.forget(key)
 	r.mem.probes.forget(key)
 	r.mem.revokeSince.forget(key)
+	r.mem.templates.forget(key)
 	r.state.Forget(key)
 	r.Limiter.Forget(key)
 }

@@ -98,7 +98,7 @@ func (r *Reconciler) observeToken(ctx context.Context, p *pass) (*facts, error) 
 	} else if problem, err = r.readCredentials(ctx, p, f); err != nil {
 		return nil, err
 	}
-	f.blocked = firstOf(problem, r.checkLoginHost(f.inputs), templateProblem(conn), p.failure, foreign(state))
+	f.blocked = firstOf(problem, r.checkLoginHost(f.inputs), r.templateProblem(p), p.failure, foreign(state))
 	if f.intact && r.rejectedBefore(p.key, f.stored) {
 		f.tokenRejected, p.rejected = true, true
 	}
@@ -135,9 +135,20 @@ func firstOf(failures ...*failure.Failure) *failure.Failure {
 	return nil
 }
 
-func templateProblem(conn *sfv1.SalesforceConnection) *failure.Failure {
-	if err := tokentemplate.Check(conn.Spec.TokenSecret.Template); err != nil {
-		return failure.New(failure.Terminal, sfv1.ReasonInvalidSpec, "%s", err.Error())
+// templateProblem checks spec.tokenSecret.template once per generation of the spec: a
+// large template takes a moment to check, and every pass would otherwise pay it again.
+func (r *Reconciler) templateProblem(p *pass) *failure.Failure {
+	gen := p.conn.Generation
+	checked, ok := r.mem.templates.load(p.key)
+	if !ok || checked.generation != gen || checked.uid != p.conn.UID {
+		checked = templateCheck{generation: gen, uid: p.conn.UID}
+		if err := tokentemplate.Check(p.conn.Spec.TokenSecret.Template); err != nil {
+			checked.problem = err.Error()
+		}
+		r.mem.templates.store(p.key, checked)
+	}
+	if checked.problem != "" {
+		return failure.New(failure.Terminal, sfv1.ReasonInvalidSpec, "%s", checked.problem)
 	}
 	return nil
 }
