@@ -50,7 +50,8 @@ type Reconciler struct {
 	LoginHosts     *loginhost.Policy
 	Clock          clock.PassiveClock
 	Recorder       events.EventRecorder
-	// ApprovalKey keys the hashes that identify approvals in status (approvals.ID).
+	// ApprovalKey is the operator's secret key: it keys the hashes that identify approvals
+	// in status (approvals.ID) and the seals of token Secrets.
 	ApprovalKey []byte
 	// Limiter spaces logins per Salesforce org; nil means no limit.
 	Limiter *pacing.LoginLimiter
@@ -59,7 +60,9 @@ type Reconciler struct {
 
 	once  sync.Once
 	state *rotation.Store
-	mem   memory
+	// sealKey seals the token Secrets (tokensecret.SealKey of ApprovalKey).
+	sealKey []byte
+	mem     memory
 }
 
 // SecretVersionReader returns a Secret's current resourceVersion, and whether it exists.
@@ -180,6 +183,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 
 func (r *Reconciler) init() {
 	r.state = rotation.NewStore(owned.Clients{Client: r.Client, Uncached: r.APIReader})
+	r.sealKey = tokensecret.SealKey(r.ApprovalKey)
 }
 
 // pass is one reconcile of one connection: what its steps observed and did.

@@ -496,8 +496,8 @@ func (h *harness) storedToken(name string) *tokensecret.Token {
 	if s == nil {
 		return nil
 	}
-	tok, intact := tokensecret.Read(s)
-	if tok == nil || !intact {
+	tok, integrity := tokensecret.Read(s, h.r.sealKey)
+	if tok == nil || integrity != tokensecret.Sealed {
 		h.t.Fatalf("token Secret %s is not intact", s.Name)
 	}
 	return tok

@@ -83,7 +83,7 @@ func (r *Reconciler) observeToken(ctx context.Context, p *pass) (*facts, error) 
 	}
 	f.secret = state
 	if state == secretOurs {
-		f.stored, f.intact = tokensecret.Read(secret)
+		f.stored, f.intact = r.readTokenSecret(p, secret)
 	}
 	if f.intact {
 		p.token = f.stored
@@ -104,7 +104,7 @@ func (r *Reconciler) observeToken(ctx context.Context, p *pass) (*facts, error) 
 	}
 
 	if state == secretOurs && f.stored != nil {
-		desired, err := tokensecret.Desired(conn, f.stored)
+		desired, err := tokensecret.Desired(conn, f.stored, r.sealKey)
 		if err != nil && f.blocked == nil {
 			f.blocked = failure.New(failure.Terminal, sfv1.ReasonInvalidSpec, "%s", err.Error())
 		}
@@ -123,6 +123,39 @@ func (r *Reconciler) observeToken(ctx context.Context, p *pass) (*facts, error) 
 		f.plannedStart = r.Limiter.PlannedStart(p.key, f.renewalOf(f.stored))
 	}
 	return f, nil
+}
+
+// readTokenSecret reads the token the operator wrote to the Secret and says whether the
+// operator can vouch for it. The Secret is not the operator's memory to trust: its seal
+// must hold (a Secret an older operator wrote must agree with status, which only the
+// operator writes), its times must be possible, and the instance URL workloads and probes
+// send the token to must pass the host policy now. A token that fails any of these is
+// treated as an edit: replaced from memory, or by a login.
+func (r *Reconciler) readTokenSecret(p *pass, s *corev1.Secret) (*tokensecret.Token, bool) {
+	tok, integrity := tokensecret.Read(s, r.sealKey)
+	if tok == nil {
+		return nil, false
+	}
+	st := p.conn.Status
+	switch {
+	case integrity == tokensecret.Unsealed:
+		if st.IssuedAt == nil || st.ExpiresAt == nil || !st.IssuedAt.Time.Equal(tok.IssuedAt) ||
+			!st.ExpiresAt.Time.Equal(tok.ExpiresAt) || st.InstanceURL != tok.InstanceURL() {
+			return tok, false
+		}
+	case integrity != tokensecret.Sealed:
+		return tok, false
+	}
+	if tok.IssuedAt.After(p.now.Add(lifetimeTolerance)) || !tok.ExpiresAt.After(tok.IssuedAt) ||
+		tok.ExpiresAt.Sub(tok.IssuedAt) > maxSessionTimeout+lifetimeTolerance {
+		p.log.Info("The token Secret's times are impossible; replacing its token", "issuedAt", tok.IssuedAt, "expiresAt", tok.ExpiresAt)
+		return tok, false
+	}
+	if err := r.LoginHosts.CheckInstance(tok.InstanceURL()); err != nil {
+		p.log.Info("The token Secret's instance URL is not allowed; replacing its token", "error", err.Error())
+		return tok, false
+	}
+	return tok, true
 }
 
 // firstOf is the first failure that is not nil.
@@ -293,12 +326,14 @@ func (r *Reconciler) issue(ctx context.Context, p *pass, f *facts, answer *sales
 // remembers what it wrote. A template that fails with this token still lets the token
 // through; the next pass reports the template.
 func (r *Reconciler) writeTokenSecret(ctx context.Context, p *pass, tok *tokensecret.Token) error {
-	desired, _ := tokensecret.Desired(p.conn, tok)
+	desired, _ := tokensecret.Desired(p.conn, tok, r.sealKey)
 	s := &corev1.Secret{}
 	s.Namespace, s.Name = desired.Namespace, desired.Name
 	err := owned.Ensure(ctx, r.clients(), p.conn, s, func() error {
 		s.Labels = owned.MergeMaps(s.Labels, desired.Labels)
 		s.Annotations = owned.MergeMaps(s.Annotations, desired.Annotations)
+		// The unkeyed hash of operators before seals means nothing any more.
+		delete(s.Annotations, tokensecret.AnnotationDataHash)
 		s.Type = desired.Type
 		s.Data = desired.Data
 		return nil

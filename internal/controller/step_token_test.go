@@ -58,10 +58,10 @@ func TestTokenFirstPassLogsInAndWritesTheSecret(t *testing.T) {
 		s.OwnerReferences[0].Name != hName {
 		t.Errorf("owner references = %+v, want the connection as controller", s.OwnerReferences)
 	}
-	if s.Annotations[tokensecret.AnnotationInputsHash] == "" || s.Annotations[tokensecret.AnnotationDataHash] != tokensecret.DataHash(s.Data) {
-		t.Errorf("annotations = %v, want the inputs hash and the data hash", s.Annotations)
+	if s.Annotations[tokensecret.AnnotationInputsHash] == "" || s.Annotations[tokensecret.AnnotationSeal] == "" {
+		t.Errorf("annotations = %v, want the inputs hash and the seal", s.Annotations)
 	}
-	if tok, intact := tokensecret.Read(s); tok == nil || !intact || tok.AccessToken() != p.token.AccessToken() {
+	if tok, integrity := tokensecret.Read(s, h.r.sealKey); tok == nil || integrity != tokensecret.Sealed || tok.AccessToken() != p.token.AccessToken() {
 		t.Errorf("the Secret does not hold the pass's token")
 	}
 

@@ -6,6 +6,7 @@
 package tokensecret
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -43,7 +44,13 @@ const (
 	AnnotationExpiresAt = "salesforce.sfconn.io/expires-at"
 	// AnnotationInputsHash identifies the spec and credentials the token came from.
 	AnnotationInputsHash = "salesforce.sfconn.io/inputs-hash"
-	// AnnotationDataHash detects edits of the Secret's data by anyone but the operator.
+	// AnnotationSeal is a keyed HMAC of the Secret's data and of every annotation the
+	// operator reads back: whoever may edit the Secret but does not hold the operator's
+	// key cannot change what the operator believes of its token (its times, its inputs,
+	// where it is sent) without the operator noticing.
+	AnnotationSeal = "salesforce.sfconn.io/seal"
+	// AnnotationDataHash is the unkeyed SHA-256 of the data that operators before seals
+	// wrote; Read reports such a Secret as Unsealed, and the next write replaces it.
 	AnnotationDataHash = "salesforce.sfconn.io/data-hash"
 	// AnnotationInputsVersion is the connection's generation and the credentials Secret's
 	// resourceVersion when the inputs hash was last checked: while both stay, the
@@ -140,17 +147,56 @@ func (t *Token) LifetimeMatches(sessionTimeout time.Duration) bool {
 	return t.Introspected || t.ExpiresAt.Equal(t.IssuedAt.Add(sessionTimeout))
 }
 
+// Integrity is what a token Secret's seal says.
+type Integrity int
+
+const (
+	// Edited: someone without the operator's key changed the data or an annotation the
+	// operator reads, or the Secret holds no seal at all.
+	Edited Integrity = iota
+	// Sealed: the data and annotations are as the operator wrote them.
+	Sealed
+	// Unsealed: written by an operator before seals, with an unkeyed hash of the data that
+	// matches. Only what the caller knows of the token (its status) can vouch for it.
+	Unsealed
+)
+
+// sealed are the annotations the operator reads back, in the order the seal covers them.
+var sealed = []string{AnnotationIssuedAt, AnnotationExpiresAt, AnnotationInputsHash, AnnotationInputsVersion, AnnotationExpirySource}
+
+// SealKey derives the key of token Secret seals from the operator's secret key, so that
+// the one key never serves two purposes.
+func SealKey(operatorKey []byte) []byte {
+	mac := hmac.New(sha256.New, operatorKey)
+	mac.Write([]byte("sfconn token Secret seal v1"))
+	return mac.Sum(nil)
+}
+
+// seal is the HMAC of data and the sealed annotations under key.
+func seal(key []byte, data map[string][]byte, annotations map[string]string) string {
+	mac := hmac.New(sha256.New, key)
+	for _, k := range slices.Sorted(maps.Keys(data)) {
+		fmt.Fprintf(mac, "d%d:%s;%d:", len(k), k, len(data[k]))
+		mac.Write(data[k])
+	}
+	for _, k := range sealed {
+		v := annotations[k]
+		fmt.Fprintf(mac, "a%d:%s;%d:%s", len(k), k, len(v), v)
+	}
+	return "v1:" + hex.EncodeToString(mac.Sum(nil))
+}
+
 // Read reads the token Secret the operator wrote. It returns nil when the Secret is not
-// usable as a record of a token (then a login replaces it), and says whether its data was
-// edited by someone else.
-func Read(s *corev1.Secret) (tok *Token, intact bool) {
+// usable as a record of a token (then a login replaces it), and what its seal, made with
+// key (SealKey), says of it.
+func Read(s *corev1.Secret, key []byte) (tok *Token, integrity Integrity) {
 	if s == nil {
-		return nil, false
+		return nil, Edited
 	}
 	issuedAt, err1 := time.Parse(time.RFC3339, s.Annotations[AnnotationIssuedAt])
 	expiresAt, err2 := time.Parse(time.RFC3339, s.Annotations[AnnotationExpiresAt])
 	if err1 != nil || err2 != nil || len(s.Data[KeyAccessToken]) == 0 {
-		return nil, false
+		return nil, Edited
 	}
 	data := make(map[string][]byte, len(Keys))
 	for _, k := range Keys {
@@ -161,7 +207,15 @@ func Read(s *corev1.Secret) (tok *Token, intact bool) {
 	tok = &Token{Data: data, IssuedAt: issuedAt, ExpiresAt: expiresAt,
 		InputsHash: s.Annotations[AnnotationInputsHash], InputsVersion: s.Annotations[AnnotationInputsVersion],
 		Introspected: s.Annotations[AnnotationExpirySource] == string(sfv1.ExpirySourceIntrospection)}
-	return tok, s.Annotations[AnnotationDataHash] == DataHash(s.Data)
+	switch got := s.Annotations[AnnotationSeal]; {
+	case got != "":
+		if hmac.Equal([]byte(got), []byte(seal(key, s.Data, s.Annotations))) {
+			return tok, Sealed
+		}
+	case s.Annotations[AnnotationDataHash] == DataHash(s.Data):
+		return tok, Unsealed
+	}
+	return tok, Edited
 }
 
 // MetadataDrifted says whether the Secret lost any label or annotation the operator sets,
@@ -181,11 +235,11 @@ func MetadataDrifted(actual, desired *corev1.Secret) bool {
 	return false
 }
 
-// Desired is the token Secret as the operator wants it: the token's keys, the keys and
-// metadata of spec.tokenSecret.template. When a template key cannot be rendered with this
-// token, the Secret comes without the template keys, with the error: the token is never
-// held back by a template.
-func Desired(conn *sfv1.SalesforceConnection, tok *Token) (*corev1.Secret, error) {
+// Desired is the token Secret as the operator wants it, sealed with key: the token's
+// keys, the keys and metadata of spec.tokenSecret.template. When a template key cannot be
+// rendered with this token, the Secret comes without the template keys, with the error:
+// the token is never held back by a template.
+func Desired(conn *sfv1.SalesforceConnection, tok *Token, key []byte) (*corev1.Secret, error) {
 	data := make(map[string][]byte, len(tok.Data))
 	tmpl := conn.Spec.TokenSecret.Template
 	rendered, err := tokentemplate.Render(tmpl, templateFields(conn, tok))
@@ -204,7 +258,6 @@ func Desired(conn *sfv1.SalesforceConnection, tok *Token) (*corev1.Secret, error
 		AnnotationIssuedAt:   tok.IssuedAt.Format(time.RFC3339),
 		AnnotationExpiresAt:  tok.ExpiresAt.Format(time.RFC3339),
 		AnnotationInputsHash: tok.InputsHash,
-		AnnotationDataHash:   DataHash(data),
 	})
 	if tok.InputsVersion != "" {
 		s.Annotations[AnnotationInputsVersion] = tok.InputsVersion
@@ -212,6 +265,7 @@ func Desired(conn *sfv1.SalesforceConnection, tok *Token) (*corev1.Secret, error
 	if tok.Introspected {
 		s.Annotations[AnnotationExpirySource] = string(sfv1.ExpirySourceIntrospection)
 	}
+	s.Annotations[AnnotationSeal] = seal(key, data, s.Annotations)
 	return s, err
 }
 

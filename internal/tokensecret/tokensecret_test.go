@@ -4,11 +4,14 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
 )
+
+var key = SealKey([]byte("operator-key-of-32-bytes-or-more!"))
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
@@ -33,27 +36,27 @@ func TestRoundTrip(t *testing.T) {
 	if got := string(tok.Data[KeyTokenType]); got != "Bearer" {
 		t.Fatalf("token_type = %q, want the default Bearer", got)
 	}
-	secret, err := Desired(connection(nil), tok)
+	secret, err := Desired(connection(nil), tok, key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if secret.Name != "crm-token" || secret.Labels["app.kubernetes.io/managed-by"] != "sfconn-operator" {
 		t.Fatalf("secret = %s %v", secret.Name, secret.Labels)
 	}
-	back, intact := Read(secret)
-	if !intact || back.AccessToken() != "00D!secret" || !back.ExpiresAt.Equal(tok.ExpiresAt) || back.InputsHash != "inputs-1" {
-		t.Fatalf("read back %+v, intact %v", back, intact)
+	back, integrity := Read(secret, key)
+	if integrity != Sealed || back.AccessToken() != "00D!secret" || !back.ExpiresAt.Equal(tok.ExpiresAt) || back.InputsHash != "inputs-1" {
+		t.Fatalf("read back %+v, integrity %v", back, integrity)
 	}
 	if back.ExpirySource() != sfv1.ExpirySourceSessionTimeout {
 		t.Fatal("a spec lifetime is not reported as SessionTimeout")
 	}
 
 	secret.Data[KeyAccessToken] = []byte("edited")
-	if _, intact := Read(secret); intact {
+	if _, integrity := Read(secret, key); integrity != Edited {
 		t.Fatal("an edited access token was taken as the operator's")
 	}
 	delete(secret.Annotations, AnnotationIssuedAt)
-	if tok, _ := Read(secret); tok != nil {
+	if tok, _ := Read(secret, key); tok != nil {
 		t.Fatal("a Secret without its issue time was taken as a record of a token")
 	}
 }
@@ -68,12 +71,12 @@ func TestIntrospectedExpiry(t *testing.T) {
 	if !tok.ExpiresAt.Equal(t0.Add(15 * time.Minute)) {
 		t.Fatalf("SetLifetime moved an introspected expiry to %v", tok.ExpiresAt)
 	}
-	secret, err := Desired(connection(nil), tok)
+	secret, err := Desired(connection(nil), tok, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, intact := Read(secret)
-	if !intact || !back.Introspected || !back.ExpiresAt.Equal(tok.ExpiresAt) || back.ExpirySource() != sfv1.ExpirySourceIntrospection {
+	back, integrity := Read(secret, key)
+	if integrity != Sealed || !back.Introspected || !back.ExpiresAt.Equal(tok.ExpiresAt) || back.ExpirySource() != sfv1.ExpirySourceIntrospection {
 		t.Fatalf("stored token lost its introspected expiry: %+v", back)
 	}
 }
@@ -84,7 +87,7 @@ func TestTemplate(t *testing.T) {
 		Metadata: sfv1.TemplateMetadata{Labels: map[string]string{"team": "crm"}, Annotations: map[string]string{"reloader": "true"}},
 	}
 	tok := FromAnswer(answer(), 2*time.Hour, "inputs-1")
-	secret, err := Desired(connection(tmpl), tok)
+	secret, err := Desired(connection(tmpl), tok, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +97,8 @@ func TestTemplate(t *testing.T) {
 	if secret.Labels["team"] != "crm" || secret.Annotations["reloader"] != "true" {
 		t.Fatalf("template metadata missing: %v %v", secret.Labels, secret.Annotations)
 	}
-	if _, intact := Read(secret); !intact {
-		t.Fatal("template keys broke the data hash")
+	if _, integrity := Read(secret, key); integrity != Sealed {
+		t.Fatal("template keys broke the seal")
 	}
 	if MetadataDrifted(secret, secret) {
 		t.Fatal("a Secret drifted from itself")
@@ -107,11 +110,56 @@ func TestTemplate(t *testing.T) {
 	}
 
 	broken := &sfv1.TokenSecretTemplate{Data: map[string]sfv1.TemplateText{"x": "{{ .NoSuchField }}"}}
-	secret, err = Desired(connection(broken), tok)
+	secret, err = Desired(connection(broken), tok, key)
 	if err == nil {
 		t.Fatal("a broken template gave no error")
 	}
 	if string(secret.Data[KeyAccessToken]) != "00D!secret" {
 		t.Fatal("a broken template held the token back")
+	}
+}
+
+func TestSealCoversWhatTheOperatorReads(t *testing.T) {
+	tok := FromAnswer(answer(), 2*time.Hour, "inputs-1")
+	tok.InputsVersion = "3/100"
+	fresh := func() *corev1.Secret {
+		s, err := Desired(connection(nil), tok, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, annotation := range []string{AnnotationIssuedAt, AnnotationExpiresAt, AnnotationInputsHash, AnnotationInputsVersion, AnnotationExpirySource} {
+		s := fresh()
+		s.Annotations[annotation] = "2099-01-01T00:00:00Z"
+		if _, integrity := Read(s, key); integrity != Edited {
+			t.Errorf("an edit of %s was not noticed", annotation)
+		}
+	}
+	s := fresh()
+	s.Data[KeyInstanceURL] = []byte("https://attacker.example")
+	s.Annotations[AnnotationDataHash] = DataHash(s.Data)
+	if _, integrity := Read(s, key); integrity != Edited {
+		t.Error("a data edit with a recomputed unkeyed hash was taken as the operator's")
+	}
+	if _, integrity := Read(fresh(), SealKey([]byte("another operator's key"))); integrity != Edited {
+		t.Error("a seal of another key was accepted")
+	}
+	s = fresh()
+	s.Annotations["reloader.stakater.com/match"] = "true"
+	s.Labels["team"] = "crm"
+	if _, integrity := Read(s, key); integrity != Sealed {
+		t.Error("metadata of others broke the seal")
+	}
+
+	legacy := fresh()
+	delete(legacy.Annotations, AnnotationSeal)
+	legacy.Annotations[AnnotationDataHash] = DataHash(legacy.Data)
+	if _, integrity := Read(legacy, key); integrity != Unsealed {
+		t.Error("a Secret of an operator before seals is not reported as Unsealed")
+	}
+	delete(legacy.Annotations, AnnotationDataHash)
+	if _, integrity := Read(legacy, key); integrity != Edited {
+		t.Error("a Secret without seal or hash is not reported as Edited")
 	}
 }
