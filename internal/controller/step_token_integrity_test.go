@@ -75,7 +75,9 @@ func TestTokenSecretOfAnOperatorBeforeSeals(t *testing.T) {
 		h := newHarness(t)
 		h.add(h.newConn(), credentials())
 		h.mustReconcile(hName)
-		unseal(h, func(data map[string][]byte) { data[tokensecret.KeyInstanceURL] = []byte("https://acme.my.salesforce.com") })
+		unseal(h, func(data map[string][]byte) {
+			data[tokensecret.KeyInstanceURL] = []byte("https://acme.my.salesforce.com")
+		})
 		h.restart()
 		h.mustReconcile(hName)
 		if h.logins() != 2 {
