@@ -619,6 +619,12 @@ type LoginFailure struct {
 	// +optional
 	Class string `json:"class,omitempty"`
 
+	// requested is set when the attempt was asked for with a new value of the
+	// reconcile.fluxcd.io/requestedAt annotation, which goes past a backoff once: another
+	// request waits for this failure's backoff. It never goes past a rate limit.
+	// +optional
+	Requested bool `json:"requested,omitempty"`
+
 	// message says what failed, in words a person can act on.
 	// +optional
 	Message string `json:"message,omitempty"`

@@ -59,6 +59,7 @@ func main() {
 		maxConcurrent          int
 		salesforceQPS          float64
 		salesforceBurst        int
+		userLoginsPerHour      float64
 		verifyQPS              float64
 		kubeAPIQPS             float64
 		kubeAPIBurst           int
@@ -81,6 +82,9 @@ func main() {
 	flag.Float64Var(&salesforceQPS, "salesforce-qps", 0,
 		"Logins per second to each Salesforce org, at most (0: no limit). Logins over the limit wait their turn; one login per token lifetime is the usual rate.")
 	flag.IntVar(&salesforceBurst, "salesforce-burst", 10, "Logins to one org allowed at once above --salesforce-qps.")
+	flag.Float64Var(&userLoginsPerHour, "user-logins-per-hour", pacing.DefaultLoginsPerUserPerHour,
+		"Logins per hour of each Salesforce user, at most, over all its connections (Salesforce allows 3,600 per user per hour, counting other systems too); "+
+			"an hour's budget may go at once. 0: no budget. A rate limit met by one connection holds back all of the user's connections either way.")
 	flag.Float64Var(&verifyQPS, "verify-qps", 5,
 		"Liveness probes (spec.verifyInterval) per second to each Salesforce org, at most, in bursts of up to 10; 0: no limit.")
 	flag.Float64Var(&kubeAPIQPS, "kube-api-qps", -1,
@@ -193,6 +197,7 @@ func main() {
 		ApprovalKey:    key,
 		Limiter:        pacing.NewLoginLimiter(salesforceQPS, salesforceBurst, clock.RealClock{}),
 		ProbeLimiter:   pacing.NewProbeLimiter(verifyQPS, 10),
+		Users:          pacing.NewUserBudget(userLoginsPerHour),
 	}
 	if err := r.SetupWithManager(mgr, secretVersions, controllerOptions(maxConcurrent)); err != nil {
 		log.Error(err, "Unable to set up the controller")

@@ -52,6 +52,9 @@ type facts struct {
 	// plannedStart is when the org's renewal plan starts the stored token's renewal, when
 	// the login limiter needs it earlier than the renewal time; zero without a plan.
 	plannedStart time.Time
+	// userBlockedUntil is set while Salesforce's rate limit of the user, met by any of the
+	// user's connections, holds every login of the user back.
+	userBlockedUntil time.Time
 
 	secret secretState
 	// stored is the token in the token Secret, nil when there is none usable.
@@ -70,6 +73,8 @@ type facts struct {
 	// requestedAt is the reconcile.fluxcd.io/requestedAt annotation; lastHandled the value
 	// the operator last acted on.
 	requestedAt, lastHandled string
+	// user names the Salesforce user the connection logs in as (userKey).
+	user string
 }
 
 // decision is what the token step will do.
@@ -82,6 +87,8 @@ type decision struct {
 	// rewrite is set when the stored token stays but its Secret must be rewritten: a new
 	// session timeout changes expires_at, or its labels or annotations were lost.
 	rewrite bool
+	// forced is set when a renewal request let the login go past a held failure.
+	forced bool
 }
 
 // loginTrigger is one rule of the renewal policy chain: it returns why a new token is
@@ -148,13 +155,32 @@ func decide(f *facts) decision {
 	if why == "" {
 		return decision{rewrite: f.metadataDrift || !f.stored.LifetimeMatches(f.sessionTimeout)}
 	}
-	// A new renewal request is a person saying "try now" (after fixing something the
-	// operator cannot see, such as a Salesforce setting): it goes past a backoff or a
-	// terminal failure, once.
-	if held := heldByFailure(f); held != nil && !renewalRequested(f) {
+	// Nothing goes past a rate limit: another login only prolongs it, for every
+	// connection of the user.
+	if !f.userBlockedUntil.IsZero() {
+		return decision{blocked: &failure.Failure{Class: failure.RateLimited, Reason: sfv1.ReasonRateLimited, RetryAt: f.userBlockedUntil,
+			Message: fmt.Sprintf("Salesforce refused a login of this user as over its login rate limit (3,600 logins per user per hour); every connection of the user waits until %s", stamp(f.userBlockedUntil))}}
+	}
+	held := heldByFailure(f)
+	if held != nil && !requestPasses(f, held) {
 		return decision{blocked: held}
 	}
-	return decision{login: true, why: why}
+	return decision{login: true, why: why, forced: held != nil}
+}
+
+// requestPasses says whether a new renewal request goes past a held failure. A request is
+// a person saying "try now", after fixing something the operator cannot see (a Salesforce
+// setting): it goes past a terminal failure each time, and past a backoff once per step
+// of it, so that a tool setting requestedAt in a loop cannot make a login storm; never
+// past a rate limit.
+func requestPasses(f *facts, held *failure.Failure) bool {
+	switch {
+	case !renewalRequested(f), held.Class == failure.RateLimited:
+		return false
+	case held.Class.WaitsForChange():
+		return true
+	}
+	return !f.lastFailure.Requested
 }
 
 // renewalRequested says whether the requestedAt annotation holds a value not acted on yet.

@@ -130,6 +130,17 @@ func TestDecide(t *testing.T) {
 		{name: "rate limit retried after the wait", facts: newFacts(noSecret(), withFailure(sfv1.ReasonRateLimited, 1, 20*time.Minute)),
 			login: true, whyPrefix: "the token Secret does not exist"},
 		{name: "a failure does not block when nothing needs a login", facts: newFacts(withFailure(sfv1.ReasonAuthenticationFailed, 1, time.Hour))},
+		{name: "a new renewal request never goes past a rate limit", facts: newFacts(noSecret(), func(f *facts) { f.requestedAt = "r" },
+			withFailure(sfv1.ReasonRateLimited, 1, time.Minute)), blocked: sfv1.ReasonRateLimited},
+		{name: "a request goes past a backoff once per step: not past the failure of a forced attempt", facts: newFacts(noSecret(),
+			withFailure(sfv1.ReasonSalesforceUnavailable, 2, time.Second), func(f *facts) { f.lastFailure.Requested, f.requestedAt = true, "again" }),
+			blocked: sfv1.ReasonSalesforceUnavailable},
+		{name: "a request goes past a terminal failure each time", facts: newFacts(noSecret(),
+			withFailure(sfv1.ReasonAuthenticationFailed, 2, time.Second), func(f *facts) { f.lastFailure.Requested, f.requestedAt = true, "again" }),
+			login: true, whyPrefix: "the token Secret does not exist"},
+		{name: "a rate limit met by another connection of the user holds this one back, requests too", facts: newFacts(at(80*time.Minute), func(f *facts) {
+			f.userBlockedUntil, f.requestedAt = t0.Add(95*time.Minute), "r"
+		}), blocked: sfv1.ReasonRateLimited},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

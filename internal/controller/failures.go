@@ -191,6 +191,7 @@ func nextLastFailure(p *pass, f *facts) *sfv1.LoginFailure {
 		Class:              string(p.failure.Class),
 		Message:            p.failure.Message,
 		ObservedGeneration: f.generation,
+		Requested:          p.forced,
 	}
 	if f.inputs != nil {
 		lf.CredentialsResourceVersion = f.inputs.CredentialsVersion

@@ -57,6 +57,9 @@ type Reconciler struct {
 	Limiter *pacing.LoginLimiter
 	// ProbeLimiter spaces liveness probes (spec.verifyInterval) per org; nil means no limit.
 	ProbeLimiter *pacing.ProbeLimiter
+	// Users keeps each Salesforce user's logins within a budget, and holds all of a user's
+	// connections back when Salesforce rate-limits one; nil does only the latter.
+	Users *pacing.UserBudget
 
 	once  sync.Once
 	state *rotation.Store
@@ -184,6 +187,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 func (r *Reconciler) init() {
 	r.state = rotation.NewStore(owned.Clients{Client: r.Client, Uncached: r.APIReader})
 	r.sealKey = tokensecret.SealKey(r.ApprovalKey)
+	if r.Users == nil {
+		r.Users = pacing.NewUserBudget(0)
+	}
 }
 
 // pass is one reconcile of one connection: what its steps observed and did.
@@ -221,6 +227,8 @@ type pass struct {
 	// a failed login, which status records so that backoff survives restarts.
 	failure     *failure.Failure
 	loginFailed bool
+	// forced is set when a renewal request let this pass's login go past a held failure.
+	forced bool
 	// announced holds the reasons of the events this pass recorded.
 	announced map[string]bool
 }

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -34,6 +35,11 @@ func (r *Reconciler) token(ctx context.Context, p *pass) (time.Time, error) {
 	if d.login {
 		// Asked before the credentials are read: a connection that must wait for its turn
 		// reads them once, when the turn comes.
+		if wait := r.Users.Admit(f.user, f.now); wait > 0 {
+			p.log.V(1).Info("Waiting for the user's login budget", "for", wait)
+			p.deferred = true
+			return f.now.Add(wait), nil
+		}
 		if wait := r.Limiter.Admit(r.orgOf(p), p.key, f.now); wait > 0 {
 			// Waiting for a login slot changes nothing a person needs to see: the status
 			// stays as it is (a new connection reads as in progress), and the turn is kept.
@@ -47,10 +53,14 @@ func (r *Reconciler) token(ctx context.Context, p *pass) (time.Time, error) {
 	case d.rewrite:
 		err = r.rewrite(ctx, p, f)
 	case d.login:
+		p.forced = d.forced
 		err = r.renew(ctx, p, f, d.why)
 	}
 	if p.failure != nil && p.failure.RetryAt.IsZero() {
 		p.failure.RetryAt = retryAt(p.failure, consecutiveFailures(f), f.uid, f.now)
+	}
+	if p.loginFailed && p.failure.Class == failure.RateLimited {
+		r.Users.Block(f.user, p.failure.RetryAt)
 	}
 	p.status.LastFailure = nextLastFailure(p, f)
 	p.status.LastHandledReconcileAt = f.requestedAt
@@ -122,7 +132,23 @@ func (r *Reconciler) observeToken(ctx context.Context, p *pass) (*facts, error) 
 	if f.stored != nil {
 		f.plannedStart = r.Limiter.PlannedStart(p.key, f.renewalOf(f.stored))
 	}
+	f.user = userKey(p, f.inputs)
+	f.userBlockedUntil = r.Users.Blocked(f.user, f.now)
 	return f, nil
+}
+
+// userKey names the Salesforce user a connection logs in as, for the user's login budget:
+// the login host and client, and the user's id once a login told it, else the username
+// the inputs name, else the credentials Secret that holds it.
+func userKey(p *pass, in *authflow.Inputs) string {
+	host := authflow.LoginURL(p.conn)
+	if pr := p.conn.Status.Principal; pr != nil && pr.UserID != "" {
+		return host + " " + pr.ClientID + " id:" + pr.OrgID + "/" + pr.UserID
+	}
+	if in != nil && in.Request.Username != "" {
+		return host + " " + in.Request.ClientID + " name:" + strings.ToLower(in.Request.Username)
+	}
+	return host + " secret:" + p.conn.Namespace + "/" + p.flow.CredentialsSecret()
 }
 
 // readTokenSecret reads the token the operator wrote to the Secret and says whether the

@@ -75,6 +75,7 @@ func TestChartEveryOption(t *testing.T) {
 		"--max-concurrent-reconciles=8",
 		"--salesforce-qps=2.5",
 		"--salesforce-burst=5",
+		"--user-logins-per-hour=1200",
 		"--zap-log-level=debug",
 	}))
 	c := managerContainer(t, deploy)
