@@ -55,6 +55,10 @@ type Reconciler struct {
 	Limiter *pacing.LoginLimiter
 	// ProbeLimiter spaces liveness probes (spec.verifyInterval) per org; nil means no limit.
 	ProbeLimiter *pacing.ProbeLimiter
+	// RolloutRestarts lets the operator patch spec.rolloutRestartTargets
+	// (--enable-rollout-restarts). Off, a restart that would be due gets a Warning event
+	// instead, and status.rolloutRestart stays as it was.
+	RolloutRestarts bool
 
 	once  sync.Once
 	state *rotation.Store

@@ -292,6 +292,8 @@ func startManagerWith(kubeconfigPath string, extraArgs ...string) *process {
 	args := append([]string{"--kubeconfig", kubeconfigPath,
 		"--allowed-login-hosts=127.0.0.1", "--health-probe-bind-address=0", "--leader-elect",
 		"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false",
+		// consumers_test.go restarts a Deployment of spec.rolloutRestartTargets.
+		"--enable-rollout-restarts",
 		"--zap-log-level=debug"}, extraArgs...)
 	cmd := exec.Command(filepath.Join(binDir, "manager"), args...)
 	w := io.MultiWriter(&managerOutput, GinkgoWriter)
