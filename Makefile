@@ -39,9 +39,14 @@ help: ## Show this help.
 
 ##@ Development
 
+# controller-gen writes the roles of all +kubebuilder:rbac markers into one file. The rules of
+# rollout restarts (roleName=rollout-restart-role) go to config/rollout-restarts, apart from
+# config/rbac/role.yaml, since they are granted only where restarts are turned on.
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate the CRD and RBAC manifests from the API types and markers, and copy them into the Helm chart.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config="$$tmp"; \
+	hack/split-roles.sh "$$tmp/role.yaml" manager-role=config/rbac/role.yaml rollout-restart-role=config/rollout-restarts/role.yaml
 	@$(MAKE) --no-print-directory sync-chart
 
 CHART_DIR ?= charts/sfconn-operator
@@ -53,6 +58,7 @@ sync-chart: ## Copy the CRD, the manager's RBAC rules, the alerts and the Grafan
 	rm -f $(CHART_DIR)/crds/*.yaml
 	cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
 	cp config/rbac/role.yaml $(CHART_DIR)/files/manager-role.yaml
+	cp config/rollout-restarts/role.yaml $(CHART_DIR)/files/rollout-restart-role.yaml
 	cp config/prometheus/prometheus_rule.yaml $(CHART_DIR)/files/prometheus_rule.yaml
 	cp config/grafana/sfconn-dashboard.json $(CHART_DIR)/files/sfconn-dashboard.json
 

@@ -71,7 +71,9 @@ func restartMinInterval(spec *sfv1.SalesforceConnectionSpec) time.Duration {
 	return defaultRestartMinInterval
 }
 
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=patch
+// The patch rule is a role of its own, rollout-restart-role (config/rollout-restarts,
+// the chart's rolloutRestarts.enabled): it is granted only where restarts are turned on.
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=patch,roleName=rollout-restart-role
 
 // restarts restarts spec.rolloutRestartTargets when the token in the Secret is not the one
 // they run with, and records the outcome in status.rolloutRestart, which it owns. A target

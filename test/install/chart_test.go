@@ -71,6 +71,7 @@ func TestChartEveryOption(t *testing.T) {
 		"--metrics-secure=true",
 		"--allowed-login-hosts=login.salesforce.com,test.salesforce.com,*.my.salesforce.com,login.acme.com,127.0.0.1:18080",
 		"--watch-namespaces=billing,crm",
+		"--enable-rollout-restarts",
 		"--approval-key-secret=sfconn-all-approval-key",
 		"--max-concurrent-reconciles=8",
 		"--salesforce-qps=2.5",
@@ -154,10 +155,12 @@ func checkWiring(t *testing.T, objs []*unstructured.Unstructured) {
 	for _, kind := range []string{"ClusterRoleBinding", "RoleBinding"} {
 		for _, b := range ofKind(objs, kind) {
 			ref, _ := field(t, b, "roleRef").(map[string]any)
-			role := find(t, objs, ref["kind"].(string), ref["name"].(string))
-			if kind == "RoleBinding" {
-				g.Expect(role.GetNamespace()).To(Equal(b.GetNamespace()), "RoleBinding %s", b.GetName())
+			// A RoleBinding's Role is in its own namespace; a ClusterRole has none.
+			ns := b.GetNamespace()
+			if ref["kind"] == "ClusterRole" {
+				ns = ""
 			}
+			findIn(t, objs, ref["kind"].(string), ns, ref["name"].(string))
 			subjects, _ := field(t, b, "subjects").([]any)
 			g.Expect(subjects).To(ConsistOf(map[string]any{
 				"kind": "ServiceAccount", "name": sa, "namespace": deploy.GetNamespace(),
@@ -256,16 +259,19 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 // same RBAC rules, bindings, container hardening, probes, resources and ports, so that the
 // two ways to install cannot drift apart.
 func TestChartMatchesConfigDefault(t *testing.T) {
-	g := NewWithT(t)
-	chart := render(t, "sfconn", "sfconn-system", "--set", "fullnameOverride=sfconn")
-	kust := kustomize(t, "config/default")
+	expectSameInstall(t, render(t, "sfconn", "sfconn-system", "--set", "fullnameOverride=sfconn"), kustomize(t, "config/default"))
+}
 
+// expectSameInstall compares a rendering of the chart with a kustomization's objects (see
+// TestChartMatchesConfigDefault).
+func expectSameInstall(t *testing.T, chart, kust []*unstructured.Unstructured) {
+	t.Helper()
+	g := NewWithT(t)
 	for _, k := range kust {
 		if k.GetKind() == "Namespace" {
 			continue
 		}
-		c := find(t, chart, k.GetKind(), k.GetName())
-		g.Expect(c.GetNamespace()).To(Equal(k.GetNamespace()), "%s %s", k.GetKind(), k.GetName())
+		c := findIn(t, chart, k.GetKind(), k.GetNamespace(), k.GetName())
 		switch k.GetKind() {
 		case "ClusterRole", "Role":
 			g.Expect(normalizeRules(field(t, c, "rules"))).To(Equal(normalizeRules(field(t, k, "rules"))), "rules of %s %s", k.GetKind(), k.GetName())

@@ -18,9 +18,10 @@ import (
 
 // copies maps each copy in the chart to its original.
 var copies = map[string]string{
-	chartDir + "/files/manager-role.yaml":     "config/rbac/role.yaml",
-	chartDir + "/files/prometheus_rule.yaml":  "config/prometheus/prometheus_rule.yaml",
-	chartDir + "/files/sfconn-dashboard.json": "config/grafana/sfconn-dashboard.json",
+	chartDir + "/files/manager-role.yaml":         "config/rbac/role.yaml",
+	chartDir + "/files/rollout-restart-role.yaml": "config/rollout-restarts/role.yaml",
+	chartDir + "/files/prometheus_rule.yaml":      "config/prometheus/prometheus_rule.yaml",
+	chartDir + "/files/sfconn-dashboard.json":     "config/grafana/sfconn-dashboard.json",
 }
 
 const staleHint = "the chart's copy is stale: run `make manifests` (or `make sync-chart`)"
@@ -62,7 +63,8 @@ func TestChartCRDsAreCurrent(t *testing.T) {
 }
 
 // TestRenderedChartMatchesOriginals checks what the chart renders from its copies: the
-// manager ClusterRole's rules are config/rbac/role.yaml's, the PrometheusRule's groups are
+// manager ClusterRole's rules are config/rbac/role.yaml's, the rollout restart role's are
+// config/rollout-restarts/role.yaml's, the PrometheusRule's groups are
 // config/prometheus's, and the dashboard ConfigMap holds config/grafana's dashboard.
 func TestRenderedChartMatchesOriginals(t *testing.T) {
 	g := NewWithT(t)
@@ -74,6 +76,11 @@ func TestRenderedChartMatchesOriginals(t *testing.T) {
 	g.Expect(normalizeRules(field(t, managerRole, "rules"))).To(Equal(normalizeRules(role["rules"])),
 		"the chart's manager ClusterRole must have the rules of config/rbac/role.yaml")
 	g.Expect(field(t, managerRole, "rules")).To(HaveLen(len(role["rules"].([]any))))
+
+	var restartRole map[string]any
+	g.Expect(yaml.Unmarshal(readRepoFile(t, "config/rollout-restarts/role.yaml"), &restartRole)).To(Succeed())
+	g.Expect(normalizeRules(field(t, find(t, objs, "ClusterRole", "sfconn-all-rollout-restart-role"), "rules"))).
+		To(Equal(normalizeRules(restartRole["rules"])), "the chart's rollout restart role must have the rules of config/rollout-restarts/role.yaml")
 
 	var rule map[string]any
 	g.Expect(yaml.Unmarshal(readRepoFile(t, "config/prometheus/prometheus_rule.yaml"), &rule)).To(Succeed())

@@ -102,3 +102,37 @@ Deployment, so that `helm template` and `helm install` both refuse them.
 {{- fail "serviceMonitor.enabled requires metrics.enabled" }}
 {{- end }}
 {{- end }}
+
+{{/*
+Grants the manager a set of rules: a ClusterRole and a ClusterRoleBinding named
+<fullname>-<name>-role and <fullname>-<name>-rolebinding. Called with a dict: root (the
+chart's context), name, rules, and what (a comment saying what the rules are for).
+*/}}
+{{- define "sfconn-operator.grant" -}}
+{{- $root := .root }}
+{{- $fullname := include "sfconn-operator.fullname" $root }}
+# {{ .what | wrapWith 88 "\n# " }}
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ $fullname }}-{{ .name }}-role
+  labels:
+    {{- include "sfconn-operator.labels" $root | nindent 4 }}
+rules:
+  {{- toYaml .rules | nindent 2 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: {{ $fullname }}-{{ .name }}-rolebinding
+  labels:
+    {{- include "sfconn-operator.labels" $root | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: {{ $fullname }}-{{ .name }}-role
+subjects:
+- kind: ServiceAccount
+  name: {{ include "sfconn-operator.serviceAccountName" $root }}
+  namespace: {{ $root.Release.Namespace }}
+{{- end }}
