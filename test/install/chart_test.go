@@ -13,8 +13,11 @@ import (
 
 func TestHelmLint(t *testing.T) {
 	for name, extra := range map[string][]string{
-		"default values": nil,
-		"every option":   {"--values", valuesAll},
+		"default values":                nil,
+		"every option":                  {"--values", valuesAll},
+		"watchNamespaces":               {"--set", "watchNamespaces={a,b}"},
+		"rollout restarts":              {"--set", "rolloutRestarts.enabled=true"},
+		"both, without leader election": {"--set", "watchNamespaces={a},rolloutRestarts.enabled=true,leaderElection.enabled=false,replicaCount=1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := helm(t, append([]string{"lint", "--strict", chartDir}, extra...)...)
@@ -91,9 +94,19 @@ func TestChartEveryOption(t *testing.T) {
 	g.Expect(field(t, deploy, "spec", "template", "metadata", "annotations")).To(HaveKeyWithValue("example.com/note", "all values"))
 	g.Expect(field(t, deploy, "spec", "template", "metadata", "labels")).To(HaveKeyWithValue("team", "platform"))
 
-	// The leader election Role lives with the Lease.
-	g.Expect(find(t, objs, "Role", "sfconn-all-leader-election-role").GetNamespace()).To(Equal("sfconn-leases"))
-	g.Expect(find(t, objs, "RoleBinding", "sfconn-all-leader-election-rolebinding").GetNamespace()).To(Equal("sfconn-leases"))
+	// The leader election Role lives with the Lease, and so does the approval key's.
+	for _, kind := range []string{"Role", "RoleBinding"} {
+		findIn(t, objs, kind, "sfconn-leases", "sfconn-all-leader-election-"+strings.ToLower(kind))
+		findIn(t, objs, kind, "sfconn-leases", "sfconn-all-approval-key-"+strings.ToLower(kind))
+	}
+	// The manager's rules, and those of rollout restarts, in the watched namespaces only.
+	for _, ns := range []string{"billing", "crm"} {
+		for _, name := range []string{"manager", "rollout-restart"} {
+			findIn(t, objs, "Role", ns, "sfconn-all-"+name+"-role")
+			findIn(t, objs, "RoleBinding", ns, "sfconn-all-"+name+"-rolebinding")
+		}
+	}
+	g.Expect(ofKind(objs, "Role")).To(HaveLen(6))
 
 	sm := only(t, objs, "ServiceMonitor")
 	g.Expect(sm.GetLabels()).To(HaveKeyWithValue("release", "prometheus"))
@@ -241,6 +254,7 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		"ServiceMonitor without metrics":   {[]string{"--set", "metrics.enabled=false,serviceMonitor.enabled=true"}, "requires metrics.enabled"},
 		"no reconciles":                    {[]string{"--set", "maxConcurrentReconciles=0"}, "at least 1"},
 		"no service account name":          {[]string{"--set", "serviceAccount.create=false"}, "serviceAccount.name is required"},
+		"a namespace watched twice":        {[]string{"--set", "watchNamespaces={a,b,a}"}, "names a namespace twice"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := helm(t, append([]string{"template", "x", chartDir}, tc.args...)...)
