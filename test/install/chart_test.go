@@ -53,6 +53,7 @@ func TestChartDefaults(t *testing.T) {
 	only(t, objs, "CustomResourceDefinition")
 	only(t, objs, "ServiceAccount")
 	only(t, objs, "Service")
+	only(t, objs, "NetworkPolicy")
 	find(t, objs, "Role", "sfconn-operator-leader-election-role")
 	find(t, objs, "ClusterRole", "sfconn-operator-metrics-auth-role")
 	find(t, objs, "ClusterRole", "sfconn-operator-metrics-reader")
@@ -108,6 +109,23 @@ func TestChartEveryOption(t *testing.T) {
 	}
 	g.Expect(ofKind(objs, "Role")).To(HaveLen(6))
 
+	np := only(t, objs, "NetworkPolicy")
+	g.Expect(field(t, np, "spec", "ingress")).To(ContainElement(map[string]any{
+		"ports": []any{map[string]any{"port": int64(9443), "protocol": "TCP"}},
+		"from": []any{map[string]any{"namespaceSelector": map[string]any{
+			"matchLabels": map[string]any{"kubernetes.io/metadata.name": "sfconn-monitoring"}}}},
+	}), "scrapes on metrics.port from networkPolicy.metricsFrom")
+	g.Expect(field(t, np, "spec", "egress")).To(ContainElements(
+		map[string]any{
+			"ports": []any{map[string]any{"port": int64(6443), "protocol": "TCP"}, map[string]any{"port": int64(8443), "protocol": "TCP"}},
+			"to":    []any{map[string]any{"ipBlock": map[string]any{"cidr": "10.96.0.1/32"}}, map[string]any{"ipBlock": map[string]any{"cidr": "172.18.0.2/32"}}},
+		},
+		map[string]any{
+			"ports": []any{map[string]any{"port": int64(3128), "protocol": "TCP"}},
+			"to":    []any{map[string]any{"ipBlock": map[string]any{"cidr": "10.1.2.3/32"}}},
+		},
+	), "the API server's ports and addresses, and networkPolicy.extraEgress")
+
 	sm := only(t, objs, "ServiceMonitor")
 	g.Expect(sm.GetLabels()).To(HaveKeyWithValue("release", "prometheus"))
 	endpoints, _ := field(t, sm, "spec", "endpoints").([]any)
@@ -161,6 +179,22 @@ func checkWiring(t *testing.T, objs []*unstructured.Unstructured) {
 			}
 			for _, e := range field(t, sm, "spec", "endpoints").([]any) {
 				g.Expect(names).To(ContainElement(e.(map[string]any)["port"]))
+			}
+		}
+	}
+
+	for _, np := range ofKind(objs, "NetworkPolicy") {
+		g.Expect(np.GetNamespace()).To(Equal(deploy.GetNamespace()))
+		npSelector, _ := field(t, np, "spec", "podSelector", "matchLabels").(map[string]any)
+		g.Expect(npSelector).NotTo(BeEmpty(), "NetworkPolicy %s must select the manager's pods only", np.GetName())
+		g.Expect(podLabels).To(includeAll(npSelector), "NetworkPolicy %s must select the manager's pods", np.GetName())
+		var containerPorts []any
+		for _, p := range managerContainer(t, deploy)["ports"].([]any) {
+			containerPorts = append(containerPorts, p.(map[string]any)["containerPort"])
+		}
+		for _, rule := range asSlice(field(t, np, "spec", "ingress")) {
+			for _, p := range asSlice(rule.(map[string]any)["ports"]) {
+				g.Expect(containerPorts).To(ContainElement(p.(map[string]any)["port"]), "NetworkPolicy %s admits a port the manager has", np.GetName())
 			}
 		}
 	}
@@ -224,6 +258,14 @@ func TestChartOptions(t *testing.T) {
 		objs := render(t, "sfconn-operator", "sfconn-system", "--set", "metrics.enabled=false")
 		g.Expect(args(t, only(t, objs, "Deployment"))).To(ContainElement("--metrics-bind-address=0"))
 		g.Expect(ofKind(objs, "Service")).To(BeEmpty())
+		// Only the probes may come in.
+		g.Expect(field(t, only(t, objs, "NetworkPolicy"), "spec", "ingress")).To(ConsistOf(
+			map[string]any{"ports": []any{map[string]any{"port": int64(8081), "protocol": "TCP"}}}))
+		checkWiring(t, objs)
+	})
+	t.Run("no NetworkPolicy", func(t *testing.T) {
+		objs := render(t, "sfconn-operator", "sfconn-system", "--set", "networkPolicy.enabled=false")
+		NewWithT(t).Expect(ofKind(objs, "NetworkPolicy")).To(BeEmpty())
 	})
 	t.Run("one replica without leader election", func(t *testing.T) {
 		g := NewWithT(t)
@@ -299,6 +341,12 @@ func expectSameInstall(t *testing.T, chart, kust []*unstructured.Unstructured) {
 			g.Expect(field(t, c, "spec", "ports")).To(Equal(withNamedTargetPort(field(t, k, "spec", "ports"))))
 		case "Deployment":
 			compareDeployments(t, c, k)
+		case "NetworkPolicy":
+			// The pod selectors differ (the chart's names the release), as the
+			// Deployments' do; checkWiring checks that each selects the manager's pods.
+			for _, f := range []string{"policyTypes", "ingress", "egress"} {
+				g.Expect(field(t, c, "spec", f)).To(Equal(field(t, k, "spec", f)), "NetworkPolicy %s", f)
+			}
 		}
 	}
 	// And nothing more than config/default, bar the objects that are off by default.
