@@ -64,6 +64,7 @@ func main() {
 		kubeAPIQPS             float64
 		kubeAPIBurst           int
 		pprofAddr              string
+		rolloutRestarts        bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to: :8443 for HTTPS, :8080 for HTTP, 0 to turn it off.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health probe endpoint binds to.")
@@ -90,6 +91,9 @@ func main() {
 	flag.Float64Var(&kubeAPIQPS, "kube-api-qps", -1,
 		"Requests per second to the API server, at most, on the client side; negative: no client-side limit (the API server's priority and fairness applies).")
 	flag.IntVar(&kubeAPIBurst, "kube-api-burst", 0, "Requests to the API server allowed at once above a positive --kube-api-qps (0: twice --kube-api-qps).")
+	flag.BoolVar(&rolloutRestarts, "enable-rollout-restarts", false,
+		"Restart the workloads of spec.rolloutRestartTargets when their token changes, by patching their pod template. "+
+			"Needs patch on Deployments, StatefulSets and DaemonSets (the rollout-restart-role). Off: a due restart gets a Warning event, RolloutRestartDisabled.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "The address /debug/pprof/ is served on, such as 127.0.0.1:8082; 0 turns it off.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
@@ -187,17 +191,18 @@ func main() {
 	}
 
 	r := &controller.Reconciler{
-		Client:         mgr.GetClient(),
-		APIReader:      mgr.GetAPIReader(),
-		SecretVersions: secretVersions,
-		Salesforce:     requests.Instrument(salesforce.NewClient()),
-		LoginHosts:     hosts,
-		Clock:          clock.RealClock{},
-		Recorder:       mgr.GetEventRecorder("sfconn-operator"),
-		ApprovalKey:    key,
-		Limiter:        pacing.NewLoginLimiter(salesforceQPS, salesforceBurst, clock.RealClock{}),
-		ProbeLimiter:   pacing.NewProbeLimiter(verifyQPS, 10),
-		Users:          pacing.NewUserBudget(userLoginsPerHour),
+		Client:          mgr.GetClient(),
+		APIReader:       mgr.GetAPIReader(),
+		SecretVersions:  secretVersions,
+		Salesforce:      requests.Instrument(salesforce.NewClient()),
+		LoginHosts:      hosts,
+		Clock:           clock.RealClock{},
+		Recorder:        mgr.GetEventRecorder("sfconn-operator"),
+		ApprovalKey:     key,
+		Limiter:         pacing.NewLoginLimiter(salesforceQPS, salesforceBurst, clock.RealClock{}),
+		ProbeLimiter:    pacing.NewProbeLimiter(verifyQPS, 10),
+		RolloutRestarts: rolloutRestarts,
+		Users:           pacing.NewUserBudget(userLoginsPerHour),
 	}
 	if err := r.SetupWithManager(mgr, secretVersions, controllerOptions(maxConcurrent)); err != nil {
 		log.Error(err, "Unable to set up the controller")
@@ -212,7 +217,7 @@ func main() {
 		os.Exit(1)
 	}
 
-	log.Info("Starting manager", "allowedLoginHosts", allowedLoginHosts)
+	log.Info("Starting manager", "allowedLoginHosts", allowedLoginHosts, "rolloutRestarts", rolloutRestarts)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "Manager stopped")
 		os.Exit(1)

@@ -60,6 +60,10 @@ type Reconciler struct {
 	// Users keeps each Salesforce user's logins within a budget, and holds all of a user's
 	// connections back when Salesforce rate-limits one; nil does only the latter.
 	Users *pacing.UserBudget
+	// RolloutRestarts lets the operator patch spec.rolloutRestartTargets
+	// (--enable-rollout-restarts). Off, a restart that would be due gets a Warning event
+	// instead, and status.rolloutRestart stays as it was.
+	RolloutRestarts bool
 
 	once  sync.Once
 	state *rotation.Store

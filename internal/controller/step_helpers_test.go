@@ -170,6 +170,8 @@ func newHarness(t *testing.T) *harness {
 		Clock:       h.clk,
 		Recorder:    h.rec,
 		ApprovalKey: []byte("step-test-approval-key"),
+		// The restart tests patch workloads; restarts disabled have a test of their own.
+		RolloutRestarts: true,
 	}
 	return h
 }
@@ -233,7 +235,7 @@ func (h *harness) clearWriteFaults() {
 func (h *harness) restart() {
 	h.r = &Reconciler{Client: h.r.Client, APIReader: h.r.APIReader, Salesforce: h.r.Salesforce,
 		LoginHosts: h.r.LoginHosts, Clock: h.r.Clock, Recorder: h.r.Recorder, ApprovalKey: h.r.ApprovalKey,
-		Limiter: h.r.Limiter, ProbeLimiter: h.r.ProbeLimiter}
+		Limiter: h.r.Limiter, ProbeLimiter: h.r.ProbeLimiter, Users: h.r.Users, RolloutRestarts: h.r.RolloutRestarts}
 }
 
 // connOption shapes a connection.

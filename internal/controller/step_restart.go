@@ -71,17 +71,24 @@ func restartMinInterval(spec *sfv1.SalesforceConnectionSpec) time.Duration {
 	return defaultRestartMinInterval
 }
 
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=patch
+// The patch rule is a role of its own, rollout-restart-role (config/rollout-restarts,
+// the chart's rolloutRestarts.enabled): it is granted only where restarts are turned on.
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=patch,roleName=rollout-restart-role
 
 // restarts restarts spec.rolloutRestartTargets when the token in the Secret is not the one
 // they run with, and records the outcome in status.rolloutRestart, which it owns. A target
 // that does not exist or may not be patched is reported and skipped: retrying would not
 // help until someone changes something. Other failures are retried soon. It is due when a
-// restart held back by the minimum interval, or a failed one, is.
+// restart held back by the minimum interval, or a failed one, is. With restarts turned
+// off (Reconciler.RolloutRestarts), it only says so (restartsDisabled).
 func (r *Reconciler) restarts(ctx context.Context, p *pass) (time.Time, error) {
 	conn := p.conn
 	plan := planRestart(&conn.Spec, conn.Status.RolloutRestart, p.token, p.now)
 	p.status.RolloutRestart = plan.record
+	if !r.RolloutRestarts {
+		r.restartsDisabled(p, plan)
+		return time.Time{}, nil
+	}
 	if !plan.restart {
 		return plan.wait, nil
 	}
@@ -120,6 +127,31 @@ func (r *Reconciler) restarts(ctx context.Context, p *pass) (time.Time, error) {
 		return p.now.Add(restartRetry), nil
 	}
 	return time.Time{}, nil
+}
+
+// restartsDisabled answers a restart that would be due, now or after the minimum interval,
+// while restarts are turned off. status.rolloutRestart keeps the token the targets run
+// with, so that turning restarts on restarts them for the current token. A Warning event
+// says so once per token: in the pass that first sees it (it logged in, or status does not
+// show the token yet), so that later passes over the same token stay quiet.
+func (r *Reconciler) restartsDisabled(p *pass, plan restartPlan) {
+	if !plan.restart && plan.wait.IsZero() {
+		return
+	}
+	p.status.RolloutRestart = p.conn.Status.RolloutRestart
+	if seen := p.conn.Status.IssuedAt; !p.renewed && seen != nil && seen.Time.Equal(p.token.IssuedAt) {
+		return
+	}
+	targets := make([]string, 0, len(p.conn.Spec.RolloutRestartTargets))
+	for _, t := range p.conn.Spec.RolloutRestartTargets {
+		targets = append(targets, t.Kind+"/"+t.Name)
+	}
+	r.event(p, corev1.EventTypeWarning, "RolloutRestartDisabled", "RolloutRestart",
+		"Did not restart %s for the token issued at %s: rollout restarts are disabled in this operator. "+
+			"An operator administrator enables them with the manager flag --enable-rollout-restarts "+
+			"(Helm value rolloutRestarts.enabled=true), which also grants patch on Deployments, StatefulSets and DaemonSets; "+
+			"the targets are then restarted for the current token",
+		strings.Join(targets, ", "), stamp(p.token.IssuedAt))
 }
 
 func restartTarget(kind string) client.Object {

@@ -133,6 +133,9 @@ func startManager() context.CancelFunc {
 		Clock:          fakeClock,
 		Recorder:       mgr.GetEventRecorder("sfconn-operator"),
 		ApprovalKey:    []byte("integration-test-approval-key-32b"),
+		// spec.rolloutRestartTargets restarts (gitops_integration_test.go); their absence is
+		// tested in restart_disabled_test.go.
+		RolloutRestarts: true,
 	}
 	Expect(r.SetupWithManager(mgr, secretVersions, crcontroller.Options{
 		SkipNameValidation: ptr.To(true),

@@ -39,8 +39,9 @@ var (
 	kubectlBin string
 	workDir    string
 	kubeconfig string
-	// managerKubeconfig is a user bound to config/rbac's roles only, so the e2e run
-	// proves the shipped RBAC is enough.
+	// managerKubeconfig is a user bound to config/rbac's roles and to the rule of rollout
+	// restarts (config/rollout-restarts) only, so the e2e run proves the shipped RBAC is
+	// enough.
 	managerKubeconfig string
 	testEnv           *envtest.Environment
 
@@ -127,7 +128,7 @@ var _ = BeforeSuite(func() {
 	kubectl("apply", "-k", filepath.Join(root, "config", "crd"))
 	kubectl("wait", "--for=condition=Established", "crd/salesforceconnections.salesforce.sfconn.io", "--timeout=60s")
 
-	By("giving the manager only the RBAC that config/rbac grants it")
+	By("giving the manager only the RBAC that config/rbac and config/rollout-restarts grant it")
 	managerUser, err := testEnv.AddUser(envtest.User{Name: "sfconn-manager"}, nil)
 	Expect(err).NotTo(HaveOccurred())
 	mkc, err := managerUser.KubeConfig()
@@ -139,7 +140,9 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	out, err := kubectlWithInput(strings.Replace(string(leaderRole), "namespace: system", "namespace: default", 1), "apply", "-f", "-")
 	Expect(err).NotTo(HaveOccurred(), out)
+	kubectl("apply", "-f", filepath.Join(root, "config", "rollout-restarts", "role.yaml"))
 	kubectl("create", "clusterrolebinding", "sfconn-manager", "--clusterrole=manager-role", "--user=sfconn-manager")
+	kubectl("create", "clusterrolebinding", "sfconn-rollout-restarts", "--clusterrole=rollout-restart-role", "--user=sfconn-manager")
 	kubectl("create", "rolebinding", "sfconn-leader-election", "-n", "default", "--role=leader-election-role", "--user=sfconn-manager")
 
 	By("starting the Salesforce emulator")
@@ -292,6 +295,8 @@ func startManagerWith(kubeconfigPath string, extraArgs ...string) *process {
 	args := append([]string{"--kubeconfig", kubeconfigPath,
 		"--allowed-login-hosts=127.0.0.1", "--health-probe-bind-address=0", "--leader-elect",
 		"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false",
+		// consumers_test.go restarts a Deployment of spec.rolloutRestartTargets.
+		"--enable-rollout-restarts",
 		"--zap-log-level=debug"}, extraArgs...)
 	cmd := exec.Command(filepath.Join(binDir, "manager"), args...)
 	w := io.MultiWriter(&managerOutput, GinkgoWriter)

@@ -12,6 +12,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 )
@@ -417,6 +418,56 @@ spec:
 		manager.stop()
 		manager = startManager()
 		Eventually(readyReason(unwatched, "scoped")).Should(Equal("True/TokenIssued"))
+	})
+
+	It("needs no more than config/watch-namespaces' Roles to watch some namespaces", func() {
+		// A user bound as config/watch-namespaces binds the manager: the Role of
+		// config/rbac/role.yaml in the watched namespace only, and, in the manager's
+		// namespace, leader election and the approval key, which it must create.
+		watched, managerNS := newNamespace(), "sfconn-system"
+		kubectl("create", "namespace", managerNS)
+		user, err := testEnv.AddUser(envtest.User{Name: "sfconn-scoped-manager"}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		kc, err := user.KubeConfig()
+		Expect(err).NotTo(HaveOccurred())
+		scopedKubeconfig := filepath.Join(workDir, "scoped-manager-kubeconfig")
+		Expect(os.WriteFile(scopedKubeconfig, kc, 0o600)).To(Succeed())
+		kubectl("apply", "-n", watched, "-f", filepath.Join(root, "config", "watch-namespaces", "namespace", "role.yaml"))
+		kubectl("create", "rolebinding", "sfconn-manager", "-n", watched, "--role=manager-role", "--user=sfconn-scoped-manager")
+		leaderRole, err := os.ReadFile(filepath.Join(root, "config", "rbac", "leader_election_role.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		out, err := kubectlWithInput(strings.Replace(string(leaderRole), "namespace: system", "namespace: "+managerNS, 1), "apply", "-f", "-")
+		Expect(err).NotTo(HaveOccurred(), out)
+		kubectl("create", "rolebinding", "sfconn-leader-election", "-n", managerNS, "--role=leader-election-role", "--user=sfconn-scoped-manager")
+		kubectl("apply", "-f", filepath.Join(root, "config", "watch-namespaces", "approval_key_role.yaml"))
+		kubectl("create", "rolebinding", "sfconn-approval-key", "-n", managerNS, "--role=sfconn-approval-key-role", "--user=sfconn-scoped-manager")
+
+		manager.stop()
+		logStart := len(managerOutput.String())
+		scoped := startManagerWith(scopedKubeconfig, "--watch-namespaces="+watched, "--leader-election-namespace="+managerNS)
+		DeferCleanup(func() {
+			scoped.stop()
+			manager = startManager()
+		})
+		apply(watched, `
+apiVersion: v1
+kind: Secret
+metadata: {name: scoped-credentials}
+stringData: {client_id: "`+creds.clientID+`", client_secret: "`+creds.clientSecret+`"}
+---
+apiVersion: salesforce.sfconn.io/v1alpha1
+kind: SalesforceConnection
+metadata: {name: scoped}
+spec:
+  loginURL: `+emulatorURL+`
+  auth: {clientCredentials: {credentialsSecretRef: {name: scoped-credentials}}}
+`)
+		Eventually(readyReason(watched, "scoped")).Should(Equal("True/TokenIssued"))
+		Expect(secretData(watched, "scoped-token")).To(HaveKey("access_token"))
+		remember(secretData(watched, "scoped-token")["access_token"])
+		Expect(secretData(managerNS, "sfconn-approval-key")).To(HaveKey("key"), "the manager created its approval key")
+		scoped.stop()
+		Expect(managerOutput.String()[logStart:]).NotTo(ContainSubstring("forbidden"))
 	})
 
 	It("rides out an API server it cannot reach for a while, and renews afterwards", func() {

@@ -29,7 +29,7 @@ func TestApplyHelmDefaults(t *testing.T) {
 
 func TestApplyHelmEveryOption(t *testing.T) {
 	c := cluster(t)
-	for _, ns := range []string{"helm-all", "sfconn-leases", "sfconn-monitoring"} {
+	for _, ns := range []string{"helm-all", "sfconn-leases", "sfconn-monitoring", "billing", "crm"} {
 		createNamespace(t, c, ns)
 	}
 	objs := render(t, "sfconn-all", "helm-all", "--values", valuesAll)
@@ -115,21 +115,31 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	g.Expect(c.Get(t.Context(), key, deploy)).To(Succeed())
 	g.Expect(args(t, deploy)).NotTo(ContainElement(HavePrefix("--watch-namespaces")))
 
+	role := &unstructured.Unstructured{}
+	role.SetAPIVersion("rbac.authorization.k8s.io/v1")
+	role.SetKind("ClusterRole")
+	g.Expect(c.Get(t.Context(), client.ObjectKey{Name: "sfconn-rel-manager-role"}, role)).To(Succeed())
+
+	// Watching one namespace trades the ClusterRole for a Role there.
+	createNamespace(t, c, "billing")
 	_, err = helm(t, append(append([]string{"upgrade", "sfconn-rel", chartDir}, base...),
 		append(chartArgs, "--set", "watchNamespaces={billing}")...)...)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(c.Get(t.Context(), key, deploy)).To(Succeed())
 	g.Expect(args(t, deploy)).To(ContainElement("--watch-namespaces=billing"))
+	g.Expect(apierrors.IsNotFound(c.Get(t.Context(), client.ObjectKey{Name: "sfconn-rel-manager-role"}, role))).To(BeTrue(),
+		"helm upgrade to watchNamespaces removes the manager's ClusterRole")
+	nsRole := &unstructured.Unstructured{}
+	nsRole.SetAPIVersion("rbac.authorization.k8s.io/v1")
+	nsRole.SetKind("Role")
+	g.Expect(c.Get(t.Context(), client.ObjectKey{Namespace: "billing", Name: "sfconn-rel-manager-role"}, nsRole)).To(Succeed())
 
 	_, err = helm(t, append([]string{"uninstall", "sfconn-rel"}, base...)...)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Eventually(func() bool {
 		return apierrors.IsNotFound(c.Get(t.Context(), key, deploy))
 	}).WithTimeout(30 * time.Second).WithPolling(100 * time.Millisecond).Should(BeTrue())
-	role := &unstructured.Unstructured{}
-	role.SetAPIVersion("rbac.authorization.k8s.io/v1")
-	role.SetKind("ClusterRole")
-	g.Expect(apierrors.IsNotFound(c.Get(t.Context(), client.ObjectKey{Name: "sfconn-rel-manager-role"}, role))).To(BeTrue())
+	g.Expect(apierrors.IsNotFound(c.Get(t.Context(), client.ObjectKey{Namespace: "billing", Name: "sfconn-rel-manager-role"}, nsRole))).To(BeTrue())
 	g.Expect(c.Get(t.Context(), client.ObjectKey{Name: crd.GetName()}, crd)).To(Succeed(), "helm uninstall keeps the CRD")
 }
 

@@ -13,8 +13,11 @@ import (
 
 func TestHelmLint(t *testing.T) {
 	for name, extra := range map[string][]string{
-		"default values": nil,
-		"every option":   {"--values", valuesAll},
+		"default values":                nil,
+		"every option":                  {"--values", valuesAll},
+		"watchNamespaces":               {"--set", "watchNamespaces={a,b}"},
+		"rollout restarts":              {"--set", "rolloutRestarts.enabled=true"},
+		"both, without leader election": {"--set", "watchNamespaces={a},rolloutRestarts.enabled=true,leaderElection.enabled=false,replicaCount=1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := helm(t, append([]string{"lint", "--strict", chartDir}, extra...)...)
@@ -50,6 +53,7 @@ func TestChartDefaults(t *testing.T) {
 	only(t, objs, "CustomResourceDefinition")
 	only(t, objs, "ServiceAccount")
 	only(t, objs, "Service")
+	only(t, objs, "NetworkPolicy")
 	find(t, objs, "Role", "sfconn-operator-leader-election-role")
 	find(t, objs, "ClusterRole", "sfconn-operator-metrics-auth-role")
 	find(t, objs, "ClusterRole", "sfconn-operator-metrics-reader")
@@ -71,6 +75,7 @@ func TestChartEveryOption(t *testing.T) {
 		"--metrics-secure=true",
 		"--allowed-login-hosts=login.salesforce.com,test.salesforce.com,*.my.salesforce.com,login.acme.com,127.0.0.1:18080",
 		"--watch-namespaces=billing,crm",
+		"--enable-rollout-restarts",
 		"--approval-key-secret=sfconn-all-approval-key",
 		"--max-concurrent-reconciles=8",
 		"--salesforce-qps=2.5",
@@ -91,9 +96,36 @@ func TestChartEveryOption(t *testing.T) {
 	g.Expect(field(t, deploy, "spec", "template", "metadata", "annotations")).To(HaveKeyWithValue("example.com/note", "all values"))
 	g.Expect(field(t, deploy, "spec", "template", "metadata", "labels")).To(HaveKeyWithValue("team", "platform"))
 
-	// The leader election Role lives with the Lease.
-	g.Expect(find(t, objs, "Role", "sfconn-all-leader-election-role").GetNamespace()).To(Equal("sfconn-leases"))
-	g.Expect(find(t, objs, "RoleBinding", "sfconn-all-leader-election-rolebinding").GetNamespace()).To(Equal("sfconn-leases"))
+	// The leader election Role lives with the Lease, and so does the approval key's.
+	for _, kind := range []string{"Role", "RoleBinding"} {
+		findIn(t, objs, kind, "sfconn-leases", "sfconn-all-leader-election-"+strings.ToLower(kind))
+		findIn(t, objs, kind, "sfconn-leases", "sfconn-all-approval-key-"+strings.ToLower(kind))
+	}
+	// The manager's rules, and those of rollout restarts, in the watched namespaces only.
+	for _, ns := range []string{"billing", "crm"} {
+		for _, name := range []string{"manager", "rollout-restart"} {
+			findIn(t, objs, "Role", ns, "sfconn-all-"+name+"-role")
+			findIn(t, objs, "RoleBinding", ns, "sfconn-all-"+name+"-rolebinding")
+		}
+	}
+	g.Expect(ofKind(objs, "Role")).To(HaveLen(6))
+
+	np := only(t, objs, "NetworkPolicy")
+	g.Expect(field(t, np, "spec", "ingress")).To(ContainElement(map[string]any{
+		"ports": []any{map[string]any{"port": int64(9443), "protocol": "TCP"}},
+		"from": []any{map[string]any{"namespaceSelector": map[string]any{
+			"matchLabels": map[string]any{"kubernetes.io/metadata.name": "sfconn-monitoring"}}}},
+	}), "scrapes on metrics.port from networkPolicy.metricsFrom")
+	g.Expect(field(t, np, "spec", "egress")).To(ContainElements(
+		map[string]any{
+			"ports": []any{map[string]any{"port": int64(6443), "protocol": "TCP"}, map[string]any{"port": int64(8443), "protocol": "TCP"}},
+			"to":    []any{map[string]any{"ipBlock": map[string]any{"cidr": "10.96.0.1/32"}}, map[string]any{"ipBlock": map[string]any{"cidr": "172.18.0.2/32"}}},
+		},
+		map[string]any{
+			"ports": []any{map[string]any{"port": int64(3128), "protocol": "TCP"}},
+			"to":    []any{map[string]any{"ipBlock": map[string]any{"cidr": "10.1.2.3/32"}}},
+		},
+	), "the API server's ports and addresses, and networkPolicy.extraEgress")
 
 	sm := only(t, objs, "ServiceMonitor")
 	g.Expect(sm.GetLabels()).To(HaveKeyWithValue("release", "prometheus"))
@@ -152,13 +184,31 @@ func checkWiring(t *testing.T, objs []*unstructured.Unstructured) {
 		}
 	}
 
+	for _, np := range ofKind(objs, "NetworkPolicy") {
+		g.Expect(np.GetNamespace()).To(Equal(deploy.GetNamespace()))
+		npSelector, _ := field(t, np, "spec", "podSelector", "matchLabels").(map[string]any)
+		g.Expect(npSelector).NotTo(BeEmpty(), "NetworkPolicy %s must select the manager's pods only", np.GetName())
+		g.Expect(podLabels).To(includeAll(npSelector), "NetworkPolicy %s must select the manager's pods", np.GetName())
+		var containerPorts []any
+		for _, p := range managerContainer(t, deploy)["ports"].([]any) {
+			containerPorts = append(containerPorts, p.(map[string]any)["containerPort"])
+		}
+		for _, rule := range asSlice(field(t, np, "spec", "ingress")) {
+			for _, p := range asSlice(rule.(map[string]any)["ports"]) {
+				g.Expect(containerPorts).To(ContainElement(p.(map[string]any)["port"]), "NetworkPolicy %s admits a port the manager has", np.GetName())
+			}
+		}
+	}
+
 	for _, kind := range []string{"ClusterRoleBinding", "RoleBinding"} {
 		for _, b := range ofKind(objs, kind) {
 			ref, _ := field(t, b, "roleRef").(map[string]any)
-			role := find(t, objs, ref["kind"].(string), ref["name"].(string))
-			if kind == "RoleBinding" {
-				g.Expect(role.GetNamespace()).To(Equal(b.GetNamespace()), "RoleBinding %s", b.GetName())
+			// A RoleBinding's Role is in its own namespace; a ClusterRole has none.
+			ns := b.GetNamespace()
+			if ref["kind"] == "ClusterRole" {
+				ns = ""
 			}
+			findIn(t, objs, ref["kind"].(string), ns, ref["name"].(string))
 			subjects, _ := field(t, b, "subjects").([]any)
 			g.Expect(subjects).To(ConsistOf(map[string]any{
 				"kind": "ServiceAccount", "name": sa, "namespace": deploy.GetNamespace(),
@@ -209,6 +259,14 @@ func TestChartOptions(t *testing.T) {
 		objs := render(t, "sfconn-operator", "sfconn-system", "--set", "metrics.enabled=false")
 		g.Expect(args(t, only(t, objs, "Deployment"))).To(ContainElement("--metrics-bind-address=0"))
 		g.Expect(ofKind(objs, "Service")).To(BeEmpty())
+		// Only the probes may come in.
+		g.Expect(field(t, only(t, objs, "NetworkPolicy"), "spec", "ingress")).To(ConsistOf(
+			map[string]any{"ports": []any{map[string]any{"port": int64(8081), "protocol": "TCP"}}}))
+		checkWiring(t, objs)
+	})
+	t.Run("no NetworkPolicy", func(t *testing.T) {
+		objs := render(t, "sfconn-operator", "sfconn-system", "--set", "networkPolicy.enabled=false")
+		NewWithT(t).Expect(ofKind(objs, "NetworkPolicy")).To(BeEmpty())
 	})
 	t.Run("one replica without leader election", func(t *testing.T) {
 		g := NewWithT(t)
@@ -239,6 +297,7 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		"ServiceMonitor without metrics":   {[]string{"--set", "metrics.enabled=false,serviceMonitor.enabled=true"}, "requires metrics.enabled"},
 		"no reconciles":                    {[]string{"--set", "maxConcurrentReconciles=0"}, "at least 1"},
 		"no service account name":          {[]string{"--set", "serviceAccount.create=false"}, "serviceAccount.name is required"},
+		"a namespace watched twice":        {[]string{"--set", "watchNamespaces={a,b,a}"}, "names a namespace twice"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := helm(t, append([]string{"template", "x", chartDir}, tc.args...)...)
@@ -257,16 +316,19 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 // same RBAC rules, bindings, container hardening, probes, resources and ports, so that the
 // two ways to install cannot drift apart.
 func TestChartMatchesConfigDefault(t *testing.T) {
-	g := NewWithT(t)
-	chart := render(t, "sfconn", "sfconn-system", "--set", "fullnameOverride=sfconn")
-	kust := kustomize(t, "config/default")
+	expectSameInstall(t, render(t, "sfconn", "sfconn-system", "--set", "fullnameOverride=sfconn"), kustomize(t, "config/default"))
+}
 
+// expectSameInstall compares a rendering of the chart with a kustomization's objects (see
+// TestChartMatchesConfigDefault).
+func expectSameInstall(t *testing.T, chart, kust []*unstructured.Unstructured) {
+	t.Helper()
+	g := NewWithT(t)
 	for _, k := range kust {
 		if k.GetKind() == "Namespace" {
 			continue
 		}
-		c := find(t, chart, k.GetKind(), k.GetName())
-		g.Expect(c.GetNamespace()).To(Equal(k.GetNamespace()), "%s %s", k.GetKind(), k.GetName())
+		c := findIn(t, chart, k.GetKind(), k.GetNamespace(), k.GetName())
 		switch k.GetKind() {
 		case "ClusterRole", "Role":
 			g.Expect(normalizeRules(field(t, c, "rules"))).To(Equal(normalizeRules(field(t, k, "rules"))), "rules of %s %s", k.GetKind(), k.GetName())
@@ -280,6 +342,12 @@ func TestChartMatchesConfigDefault(t *testing.T) {
 			g.Expect(field(t, c, "spec", "ports")).To(Equal(withNamedTargetPort(field(t, k, "spec", "ports"))))
 		case "Deployment":
 			compareDeployments(t, c, k)
+		case "NetworkPolicy":
+			// The pod selectors differ (the chart's names the release), as the
+			// Deployments' do; checkWiring checks that each selects the manager's pods.
+			for _, f := range []string{"policyTypes", "ingress", "egress"} {
+				g.Expect(field(t, c, "spec", f)).To(Equal(field(t, k, "spec", f)), "NetworkPolicy %s", f)
+			}
 		}
 	}
 	// And nothing more than config/default, bar the objects that are off by default.

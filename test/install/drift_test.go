@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
 
@@ -18,9 +19,10 @@ import (
 
 // copies maps each copy in the chart to its original.
 var copies = map[string]string{
-	chartDir + "/files/manager-role.yaml":     "config/rbac/role.yaml",
-	chartDir + "/files/prometheus_rule.yaml":  "config/prometheus/prometheus_rule.yaml",
-	chartDir + "/files/sfconn-dashboard.json": "config/grafana/sfconn-dashboard.json",
+	chartDir + "/files/manager-role.yaml":         "config/rbac/role.yaml",
+	chartDir + "/files/rollout-restart-role.yaml": "config/rollout-restarts/role.yaml",
+	chartDir + "/files/prometheus_rule.yaml":      "config/prometheus/prometheus_rule.yaml",
+	chartDir + "/files/sfconn-dashboard.json":     "config/grafana/sfconn-dashboard.json",
 }
 
 const staleHint = "the chart's copy is stale: run `make manifests` (or `make sync-chart`)"
@@ -32,6 +34,30 @@ func TestChartCopiesAreCurrent(t *testing.T) {
 			want, got := readRepoFile(t, orig), readRepoFile(t, cp)
 			g.Expect(parseAny(t, got)).To(Equal(parseAny(t, want)), "%s differs from %s: %s", cp, orig, staleHint)
 			g.Expect(bytes.Equal(got, want)).To(BeTrue(), "%s is not byte-identical to %s: %s", cp, orig, staleHint)
+		})
+	}
+}
+
+// roleCopies maps each Role that `make manifests` writes for config/watch-namespaces to the
+// ClusterRole it is a copy of.
+var roleCopies = map[string]string{
+	"config/watch-namespaces/namespace/role.yaml":                  "config/rbac/role.yaml",
+	"config/watch-namespaces/namespace-rollout-restarts/role.yaml": "config/rollout-restarts/role.yaml",
+}
+
+// TestNamespacedRoleCopiesAreCurrent checks that the Roles of config/watch-namespaces are
+// their ClusterRoles, but for the kind.
+func TestNamespacedRoleCopiesAreCurrent(t *testing.T) {
+	for cp, orig := range roleCopies {
+		t.Run(cp, func(t *testing.T) {
+			g := NewWithT(t)
+			var want, got map[string]any
+			g.Expect(yaml.Unmarshal(readRepoFile(t, orig), &want)).To(Succeed())
+			g.Expect(yaml.Unmarshal(readRepoFile(t, cp), &got)).To(Succeed())
+			g.Expect(want).To(HaveKeyWithValue("kind", "ClusterRole"), orig)
+			g.Expect(got).To(HaveKeyWithValue("kind", "Role"), cp)
+			want["kind"] = "Role"
+			g.Expect(got).To(Equal(want), "%s is not %s as a Role: run `make manifests`", cp, orig)
 		})
 	}
 }
@@ -62,7 +88,8 @@ func TestChartCRDsAreCurrent(t *testing.T) {
 }
 
 // TestRenderedChartMatchesOriginals checks what the chart renders from its copies: the
-// manager ClusterRole's rules are config/rbac/role.yaml's, the PrometheusRule's groups are
+// manager's role's rules are config/rbac/role.yaml's, the rollout restart role's are
+// config/rollout-restarts/role.yaml's, the PrometheusRule's groups are
 // config/prometheus's, and the dashboard ConfigMap holds config/grafana's dashboard.
 func TestRenderedChartMatchesOriginals(t *testing.T) {
 	g := NewWithT(t)
@@ -70,10 +97,27 @@ func TestRenderedChartMatchesOriginals(t *testing.T) {
 
 	var role map[string]any
 	g.Expect(yaml.Unmarshal(readRepoFile(t, "config/rbac/role.yaml"), &role)).To(Succeed())
-	managerRole := find(t, objs, "ClusterRole", "sfconn-all-manager-role")
-	g.Expect(normalizeRules(field(t, managerRole, "rules"))).To(Equal(normalizeRules(role["rules"])),
-		"the chart's manager ClusterRole must have the rules of config/rbac/role.yaml")
-	g.Expect(field(t, managerRole, "rules")).To(HaveLen(len(role["rules"].([]any))))
+	var restartRole map[string]any
+	g.Expect(yaml.Unmarshal(readRepoFile(t, "config/rollout-restarts/role.yaml"), &restartRole)).To(Succeed())
+	// values-all.yaml watches billing and crm: the rules are Roles there. Without
+	// watchNamespaces they are ClusterRoles.
+	defaults := render(t, "sfconn-x", "helm-x", "--set", "rolloutRestarts.enabled=true")
+	for _, r := range []*unstructured.Unstructured{
+		findIn(t, objs, "Role", "billing", "sfconn-all-manager-role"),
+		findIn(t, objs, "Role", "crm", "sfconn-all-manager-role"),
+		find(t, defaults, "ClusterRole", "sfconn-x-sfconn-operator-manager-role"),
+	} {
+		g.Expect(normalizeRules(field(t, r, "rules"))).To(Equal(normalizeRules(role["rules"])),
+			"the chart's manager %s %s must have the rules of config/rbac/role.yaml", r.GetKind(), r.GetNamespace())
+		g.Expect(field(t, r, "rules")).To(HaveLen(len(role["rules"].([]any))))
+	}
+	for _, r := range []*unstructured.Unstructured{
+		findIn(t, objs, "Role", "billing", "sfconn-all-rollout-restart-role"),
+		find(t, defaults, "ClusterRole", "sfconn-x-sfconn-operator-rollout-restart-role"),
+	} {
+		g.Expect(normalizeRules(field(t, r, "rules"))).To(Equal(normalizeRules(restartRole["rules"])),
+			"the chart's rollout restart %s must have the rules of config/rollout-restarts/role.yaml", r.GetKind())
+	}
 
 	var rule map[string]any
 	g.Expect(yaml.Unmarshal(readRepoFile(t, "config/prometheus/prometheus_rule.yaml"), &rule)).To(Succeed())

@@ -98,7 +98,80 @@ Deployment, so that `helm template` and `helm install` both refuse them.
 {{- fail (printf "allowedLoginHosts and watchNamespaces take one entry per list item, without commas or blanks: %q" .) }}
 {{- end }}
 {{- end }}
+{{- if ne (len .Values.watchNamespaces) (len (uniq .Values.watchNamespaces)) }}
+{{- fail "watchNamespaces names a namespace twice" }}
+{{- end }}
 {{- if and .Values.serviceMonitor.enabled (not .Values.metrics.enabled) }}
 {{- fail "serviceMonitor.enabled requires metrics.enabled" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Grants the manager a set of rules where it works: with watchNamespaces, a Role and a
+RoleBinding in each watched namespace; without, a ClusterRole and a ClusterRoleBinding.
+They are named <fullname>-<name>-role and <fullname>-<name>-rolebinding. Called with a dict:
+root (the chart's context), name, rules, and what (a comment saying what the rules are for).
+*/}}
+{{- define "sfconn-operator.grant" -}}
+{{- $root := .root }}
+{{- $fullname := include "sfconn-operator.fullname" $root }}
+{{- $comment := printf "# %s" (.what | wrapWith 88 "\n# ") }}
+{{- if $root.Values.watchNamespaces }}
+{{- range $i, $ns := $root.Values.watchNamespaces }}
+{{- if $i }}
+---
+{{- end }}
+{{ $comment }}
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ $fullname }}-{{ $.name }}-role
+  namespace: {{ $ns }}
+  labels:
+    {{- include "sfconn-operator.labels" $root | nindent 4 }}
+rules:
+  {{- toYaml $.rules | nindent 2 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ $fullname }}-{{ $.name }}-rolebinding
+  namespace: {{ $ns }}
+  labels:
+    {{- include "sfconn-operator.labels" $root | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ $fullname }}-{{ $.name }}-role
+subjects:
+- kind: ServiceAccount
+  name: {{ include "sfconn-operator.serviceAccountName" $root }}
+  namespace: {{ $root.Release.Namespace }}
+{{- end }}
+{{- else }}
+{{ $comment }}
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ $fullname }}-{{ .name }}-role
+  labels:
+    {{- include "sfconn-operator.labels" $root | nindent 4 }}
+rules:
+  {{- toYaml .rules | nindent 2 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: {{ $fullname }}-{{ .name }}-rolebinding
+  labels:
+    {{- include "sfconn-operator.labels" $root | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: {{ $fullname }}-{{ .name }}-role
+subjects:
+- kind: ServiceAccount
+  name: {{ include "sfconn-operator.serviceAccountName" $root }}
+  namespace: {{ $root.Release.Namespace }}
 {{- end }}
 {{- end }}
