@@ -182,3 +182,12 @@ func TestListsAreBounded(t *testing.T) {
 		t.Fatalf("Describe() = %d bytes: %s", len(d), d)
 	}
 }
+
+func TestPendingDeviceLoginsReserveAnApproval(t *testing.T) {
+	pending := holder("laptop", "", 0)
+	pending.Status.DeviceLogin = &sfv1.DeviceLoginStatus{UserCode: "ABCD", ExpiresAt: metav1.NewTime(t0.Add(10 * time.Minute))}
+	v := Compute([]sfv1.SalesforceConnection{holder("a", "1", 0), pending})
+	if v.Count() != 2 || !strings.Contains(v.Describe(), "ns/laptop (device login waiting for approval)") {
+		t.Fatalf("count %d, %s: a pending device login must reserve an approval", v.Count(), v.Describe())
+	}
+}

@@ -59,6 +59,8 @@ type Held struct {
 	ID      string
 	Since   time.Time
 	Holders []string
+	// Pending is set for the approval a device login waiting for a person reserves.
+	Pending bool
 }
 
 // View is what the cluster holds for one principal.
@@ -100,6 +102,10 @@ func (v *View) Holders() []string {
 func (v *View) Describe() string {
 	parts := make([]string, 0, min(len(v.Approvals), maxDescribed))
 	for _, a := range v.Approvals[:min(len(v.Approvals), maxDescribed)] {
+		if a.Pending {
+			parts = append(parts, fmt.Sprintf("%s (device login waiting for approval)", JoinHolders(a.Holders)))
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("%s (since %s)", JoinHolders(a.Holders), stamp(a.Since)))
 	}
 	if extra := len(v.Approvals) - maxDescribed; extra > 0 {
@@ -126,7 +132,15 @@ func Compute(conns []sfv1.SalesforceConnection) *View {
 	byID := map[string]*Held{}
 	for i := range conns {
 		c := &conns[i]
-		if !c.DeletionTimestamp.IsZero() || c.Status.Approval == nil || c.Status.Approval.ID == "" {
+		if !c.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if c.Status.Approval == nil || c.Status.Approval.ID == "" {
+			if d := c.Status.DeviceLogin; d != nil {
+				// A device login shown to a person reserves the approval it will make.
+				byID["pending:"+c.Namespace+"/"+c.Name] = &Held{ID: "pending:" + c.Namespace + "/" + c.Name,
+					Since: d.ExpiresAt.Time, Holders: []string{c.Namespace + "/" + c.Name}, Pending: true}
+			}
 			continue
 		}
 		a := byID[c.Status.Approval.ID]

@@ -3,6 +3,7 @@ package authflow
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -68,7 +69,60 @@ func (f *deviceLogin) Login(ctx context.Context, env *Env, in *Inputs) (*Result,
 	if err != nil {
 		return nil, f.refused(err, "")
 	}
-	return &Result{Token: tok, ApprovalSource: marker, Minted: true}, nil
+	if f.conn.Status.Principal == nil {
+		// The approver was never confirmed (Salesforce could not say at the time).
+		return f.verified(ctx, env, tok, in)
+	}
+	return &Result{Token: tok, ApprovalSource: marker, Minted: true, Username: f.conn.Status.Principal.Username}, nil
+}
+
+// verified checks who approved a device login before its token goes anywhere. The user
+// code is shown to whoever can read the connection or its events, and any Salesforce user
+// of any org who enters it first would become the connection's principal: Salesforce must
+// say the token belongs to spec.auth.deviceLogin.username (and to the org the connection
+// knew, if any), or the token is revoked at once and a new device login starts. The
+// principal's name then comes from Salesforce, not from the spec.
+func (f *deviceLogin) verified(ctx context.Context, env *Env, tok *salesforce.Token, in *Inputs) (*Result, error) {
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), LoginTimeout)
+	defer cancel()
+	info, err := env.Salesforce.UserInfo(vctx, tok.InstanceURL, tok.AccessToken)
+	if err != nil {
+		// Not known to be wrong: the refresh token stays stored, and the next pass asks
+		// again before the token is used.
+		return nil, &failure.Failure{Class: failure.Retryable, Reason: sfv1.ReasonSalesforceUnavailable,
+			Message: fmt.Sprintf("Salesforce could not say who approved the device login (%v); the operator asks again before it uses the token", err)}
+	}
+	wantOrg := ""
+	if p := f.conn.Status.Principal; p != nil {
+		wantOrg = p.OrgID
+	}
+	if strings.EqualFold(info.Username, f.spec.Username) && (wantOrg == "" || info.OrgID == wantOrg) {
+		return &Result{Token: tok, ApprovalSource: Marker(f.conn), Minted: true, Username: info.Username}, nil
+	}
+	// Someone else approved: neither their token nor their approval may stay.
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), LoginTimeout)
+	defer rcancel()
+	refresh, _ := env.State.Current(rctx, f.conn, Marker(f.conn))
+	for _, t := range []string{refresh, tok.AccessToken} {
+		if t != "" && t != Marker(f.conn) {
+			if err := env.Salesforce.Revoke(rctx, in.Request.LoginURL, t); err != nil {
+				env.Log.Info("Revoking the token of a device login approved by someone else failed", "error", err.Error())
+			}
+		}
+	}
+	if err := env.State.Update(ctx, f.conn, func(s *corev1.Secret) { delete(s.Data, rotation.KeyRefreshToken) }); err != nil {
+		return nil, err
+	}
+	who := info.Username
+	if wantOrg != "" && info.OrgID != wantOrg {
+		who += " of org " + info.OrgID
+	}
+	restart := &failure.Failure{Class: failure.WaitingForPerson, Reason: sfv1.ReasonAwaitingApproval, RetryAt: env.Now.Add(time.Second),
+		Message: fmt.Sprintf("The device login was approved by %s, not by %s: the operator revoked that token at once and starts a new device login, whose code only %s may enter",
+			who, f.spec.Username, f.spec.Username)}
+	env.Log.Info("A device login was approved by someone else; its token was revoked", "approver", info.Username)
+	env.Record(corev1.EventTypeWarning, "DeviceLoginWrongUser", "DeviceLogin", restart.Message)
+	return &Result{Pending: restart}, nil
 }
 
 // request is the device flow request of the connection.
@@ -86,6 +140,18 @@ func (f *deviceLogin) approve(ctx context.Context, env *Env, in *Inputs) (*Resul
 	}
 	prev := f.conn.Status.DeviceLogin
 	if state != nil && len(state.Data[rotation.KeyDeviceCode]) > 0 && prev != nil && env.Now.Before(prev.ExpiresAt.Time) {
+		// Counted again before each poll: the approval is made when the answer to a poll
+		// carries the token, and since the code was shown other approvals may have been
+		// made. A refusal abandons the code.
+		if err := env.checkApprovals(ctx); err != nil {
+			if fl := failure.As(err); fl != nil {
+				if err := env.State.Update(ctx, f.conn, func(s *corev1.Secret) { delete(s.Data, rotation.KeyDeviceCode) }); err != nil {
+					return nil, err
+				}
+				return &Result{Pending: fl}, nil
+			}
+			return nil, err
+		}
 		return f.poll(ctx, env, in, state)
 	}
 	if err := env.ReserveApproval(ctx); err != nil {
@@ -133,7 +199,7 @@ func (f *deviceLogin) poll(ctx context.Context, env *Env, in *Inputs, state *cor
 		if err := env.State.Rotated(pctx, f.conn, Marker(f.conn), tok.RefreshToken, in.Request.LoginURL); err != nil {
 			env.Log.Error(err, "Storing the device login's refresh token failed; keeping it in memory")
 		}
-		return &Result{Token: tok, ApprovalSource: Marker(f.conn), Minted: true}, nil
+		return f.verified(ctx, env, tok, in)
 	case salesforce.ClassOf(err) == salesforce.Pending:
 		if salesforce.IsSlowDown(err) {
 			interval += 5 * time.Second

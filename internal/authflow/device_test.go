@@ -372,3 +372,61 @@ func TestDeviceLoginApprovalSurvivesCancellation(t *testing.T) {
 		t.Fatal("the approved refresh token was not stored")
 	}
 }
+
+// Whoever enters the user code first approves the device login: the operator asks
+// Salesforce who the token belongs to, and revokes it at once when it is not the user the
+// spec names.
+func TestDeviceLoginVerifiesItsApprover(t *testing.T) {
+	w := newWorld(t)
+	conn, flow, in := deviceSetup(t, w, appID, appSecret)
+	res := w.mustPending(conn, flow, in, failure.WaitingForPerson, sfv1.ReasonAwaitingApproval)
+	if err := w.emu.ApproveDevice(res.Device.UserCode, limited); err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Step(5 * time.Second)
+	res = w.mustPending(conn, flow, in, failure.WaitingForPerson, sfv1.ReasonAwaitingApproval)
+	if !strings.Contains(res.Pending.Message, "approved by "+limited) || !strings.Contains(res.Pending.Message, "not by "+alice) {
+		t.Fatalf("pending message %q does not say who approved", res.Pending.Message)
+	}
+	if got := w.storedRefreshToken(conn, Marker(conn)); got != "" {
+		t.Fatal("the wrong approver's refresh token was kept")
+	}
+	if n := len(w.emu.Approvals(appID, limited)); n != 0 {
+		t.Fatalf("the wrong approver still holds %d approval(s): the token was not revoked", n)
+	}
+	if last := w.events[len(w.events)-1]; last.reason != "DeviceLoginWrongUser" || last.eventType != corev1.EventTypeWarning {
+		t.Fatalf("last event = %+v, want a Warning DeviceLoginWrongUser", last)
+	}
+
+	// The next pass starts over; the right person approves; the principal's name is
+	// Salesforce's.
+	w.clk.Step(time.Second)
+	res = w.mustPending(conn, flow, in, failure.WaitingForPerson, sfv1.ReasonAwaitingApproval)
+	if err := w.emu.ApproveDevice(res.Device.UserCode, alice); err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Step(5 * time.Second)
+	res = w.mustToken(flow, in)
+	if res.Username != alice {
+		t.Fatalf("username %q, want Salesforce's %q", res.Username, alice)
+	}
+}
+
+// A pending device login counts the approvals again before each poll: when other
+// approvals took the user to five since the code was shown, the code is abandoned.
+func TestDeviceLoginChecksApprovalsBeforePolling(t *testing.T) {
+	w := newWorld(t)
+	conn, flow, in := deviceSetup(t, w, appID, appSecret)
+	w.mustPending(conn, flow, in, failure.WaitingForPerson, sfv1.ReasonAwaitingApproval)
+	refused := failure.New(failure.Terminal, sfv1.ReasonApprovalLimitReached, "five already")
+	env := w.env()
+	env.CheckApprovals = func(context.Context) error { return refused }
+	w.clk.Step(5 * time.Second)
+	res, err := flow.Login(context.Background(), env, in)
+	if err != nil || res.Pending != refused || res.Token != nil {
+		t.Fatalf("Login = %+v, %v; want the refusal", res, err)
+	}
+	if w.deviceCode(conn) != "" || w.grants(emulator.GrantDevice) != 0 {
+		t.Fatalf("code %q kept, %d polls: want the code abandoned unpolled", w.deviceCode(conn), w.grants(emulator.GrantDevice))
+	}
+}

@@ -67,10 +67,20 @@ type Env struct {
 	// ReserveApproval is asked before a device login makes a new approval: a
 	// *failure.Failure when the connection may not make one.
 	ReserveApproval func(ctx context.Context) error
+	// CheckApprovals counts again, before a pending device login is polled, whether the
+	// connection may still make its approval: a *failure.Failure when it may not.
+	CheckApprovals func(ctx context.Context) error
 	// Record records a Kubernetes event about the connection.
 	Record func(eventType, reason, action, note string)
 	Now    time.Time
 	Log    logr.Logger
+}
+
+func (e *Env) checkApprovals(ctx context.Context) error {
+	if e.CheckApprovals == nil {
+		return nil
+	}
+	return e.CheckApprovals(ctx)
 }
 
 // Result is what a login obtained.
@@ -82,6 +92,9 @@ type Result struct {
 	ApprovalSource string
 	// Minted is set when the operator made the approval itself (device login).
 	Minted bool
+	// Username is who the token speaks for, as Salesforce said it; empty when the flow
+	// did not ask.
+	Username string
 	// Device is a pending device login's instructions for a person.
 	Device *sfv1.DeviceLoginStatus
 	// Pending says why no token came although no login failed: the flow waits for a

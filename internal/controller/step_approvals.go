@@ -36,6 +36,10 @@ func (r *Reconciler) approvals(ctx context.Context, p *pass) (time.Time, error) 
 	}
 	if p.renewed {
 		clientID, username = p.inputs.Request.ClientID, p.inputs.Request.Username
+		if p.login.Username != "" {
+			// What Salesforce said beats what the spec says.
+			username = p.login.Username
+		}
 		if holds && p.login.ApprovalSource != "" {
 			approvalID, minted = approvals.ID(r.ApprovalKey, p.login.ApprovalSource), p.login.Minted
 		}
@@ -135,21 +139,8 @@ func lastSalesforceCount(conn *sfv1.SalesforceConnection) *sfv1.SalesforceApprov
 // approval when it goes.
 func (r *Reconciler) reserveApproval(ctx context.Context, p *pass) error {
 	conn := p.conn
-	if conn.Spec.ApprovalPolicy != sfv1.ApprovalPolicyEvictOldest {
-		username := conn.Spec.Auth.DeviceLogin.Username
-		self := conn.DeepCopy()
-		self.Status.Approval = nil
-		key := approvals.NameKey(p.inputs.Request.ClientID, username)
-		if prev := conn.Status.Principal; prev != nil && prev.UserID != "" {
-			key = approvals.IDKey(prev)
-		}
-		view, err := approvals.Ledger(ctx, r.Client, key, self)
-		if err != nil {
-			return err
-		}
-		if refusal := approvals.NewApprovalRefusal(username, view, lastSalesforceCount(conn)); refusal != "" {
-			return failure.New(failure.Terminal, sfv1.ReasonApprovalLimitReached, "%s", refusal)
-		}
+	if err := r.approvalRefusal(ctx, p); err != nil {
+		return err
 	}
 	if !controllerutil.ContainsFinalizer(conn, FinalizerRevoke) {
 		patch := client.MergeFrom(conn.DeepCopy())
@@ -157,6 +148,31 @@ func (r *Reconciler) reserveApproval(ctx context.Context, p *pass) error {
 		if err := r.Client.Patch(ctx, conn, patch); err != nil {
 			return fmt.Errorf("adding the finalizer: %w", err)
 		}
+	}
+	return nil
+}
+
+// approvalRefusal says whether a device login may make its approval: a failure when the
+// user and app hold five in the cluster (other connections' approvals, and their pending
+// device logins, which reserve one each) or in Salesforce's last count.
+func (r *Reconciler) approvalRefusal(ctx context.Context, p *pass) error {
+	conn := p.conn
+	if conn.Spec.ApprovalPolicy == sfv1.ApprovalPolicyEvictOldest {
+		return nil
+	}
+	username := conn.Spec.Auth.DeviceLogin.Username
+	self := conn.DeepCopy()
+	self.Status.Approval, self.Status.DeviceLogin = nil, nil
+	key := approvals.NameKey(p.inputs.Request.ClientID, username)
+	if prev := conn.Status.Principal; prev != nil && prev.UserID != "" {
+		key = approvals.IDKey(prev)
+	}
+	view, err := approvals.Ledger(ctx, r.Client, key, self)
+	if err != nil {
+		return err
+	}
+	if refusal := approvals.NewApprovalRefusal(username, view, lastSalesforceCount(conn)); refusal != "" {
+		return failure.New(failure.Terminal, sfv1.ReasonApprovalLimitReached, "%s", refusal)
 	}
 	return nil
 }

@@ -387,6 +387,7 @@ func (r *Reconciler) loginEnv(p *pass) *authflow.Env {
 			r.event(p, eventType, reason, action, "%s", note)
 		},
 		ReserveApproval: func(ctx context.Context) error { return r.reserveApproval(ctx, p) },
+		CheckApprovals:  func(ctx context.Context) error { return r.approvalRefusal(ctx, p) },
 	}
 	if p.keys != nil {
 		env.Keys = &generatedKeys{r: r, p: p}
