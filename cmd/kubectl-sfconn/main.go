@@ -27,7 +27,7 @@ func main() {
 	err := kubectlplugin.NewCommand(kubectlplugin.Env{Streams: streams}).ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "error: %v\n", err)
+		fmt.Fprintf(os.Stderr, "error: %s\n", kubectlplugin.Printable(err.Error()))
 		os.Exit(1)
 	}
 }

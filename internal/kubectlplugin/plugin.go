@@ -117,6 +117,12 @@ func (env Env) complete() *Env {
 	if e.PollInterval <= 0 {
 		e.PollInterval = time.Second
 	}
+	if e.Streams.Out != nil {
+		e.Streams.Out = printableWriter{e.Streams.Out}
+	}
+	if e.Streams.ErrOut != nil {
+		e.Streams.ErrOut = printableWriter{e.Streams.ErrOut}
+	}
 	return &e
 }
 
