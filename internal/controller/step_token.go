@@ -311,11 +311,20 @@ func (r *Reconciler) renew(ctx context.Context, p *pass, f *facts, why string) e
 		return nil
 	}
 	if err := r.LoginHosts.CheckInstance(res.Token.InstanceURL); err != nil {
-		// Workloads send the token wherever instance_url points. Not kept in status as a
-		// login failure: the remedy is the operator's --allowed-login-hosts, which only a
-		// restart changes, and a restart must then try again.
-		p.failure = failure.New(failure.Terminal, sfv1.ReasonInvalidSpec,
-			"Salesforce answered with an instance_url the operator will not hand to workloads: %v; add its host to --allowed-login-hosts if it is right", err)
+		// Workloads send the token wherever instance_url points, so it goes nowhere, and
+		// Salesforce is asked to forget it. Recorded as a failed login that backs off
+		// rather than waits for a change: the remedy is the operator's
+		// --allowed-login-hosts, which the connection does not see change.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), authflow.LoginTimeout)
+		revokeErr := r.Salesforce.Revoke(rctx, f.inputs.Request.LoginURL, res.Token.AccessToken)
+		cancel()
+		revoked := "the operator revoked it"
+		if revokeErr != nil {
+			revoked = fmt.Sprintf("revoking it failed (%v); it lapses with its session", revokeErr)
+		}
+		p.failure = failure.New(failure.Retryable, sfv1.ReasonInvalidSpec,
+			"Salesforce answered with an instance_url the operator will not hand to workloads: %v; %s. Add its host to --allowed-login-hosts if it is right", err, revoked)
+		p.loginFailed = true
 		r.recordLoginFailure(p, p.failure, err)
 		return nil
 	}

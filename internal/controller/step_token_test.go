@@ -353,9 +353,12 @@ func TestTokenInstanceURLOutsideAllowedHosts(t *testing.T) {
 	h.add(h.newConn(), credentials())
 
 	p, next := h.tokenPass(hName)
-	if p.failure == nil || p.failure.Class != failure.Terminal || p.failure.Reason != sfv1.ReasonInvalidSpec ||
-		!strings.Contains(p.failure.Message, "instance_url") {
-		t.Fatalf("failure = %+v, want Terminal InvalidSpec about instance_url", p.failure)
+	if p.failure == nil || p.failure.Class != failure.Retryable || p.failure.Reason != sfv1.ReasonInvalidSpec ||
+		!strings.Contains(p.failure.Message, "instance_url") || !strings.Contains(p.failure.Message, "revoked") {
+		t.Fatalf("failure = %+v, want a Retryable InvalidSpec about instance_url, its token revoked", p.failure)
+	}
+	if n := h.requests(emulator.EndpointRevoke); n != 1 {
+		t.Errorf("revoke requests = %d, want the refused token revoked", n)
 	}
 	if s := h.getSecret("crm-token"); s != nil {
 		t.Errorf("token Secret written: %v", s.Data)
@@ -366,8 +369,8 @@ func TestTokenInstanceURLOutsideAllowedHosts(t *testing.T) {
 	if p.token != nil || p.renewed || !next.IsZero() {
 		t.Errorf("token %v, renewed %v, next %v", p.token, p.renewed, next)
 	}
-	if p.status.LastFailure != nil {
-		t.Errorf("lastFailure = %+v, want none", p.status.LastFailure)
+	if lf := p.status.LastFailure; lf == nil || lf.Class != string(failure.Retryable) || p.failure.RetryAt.IsZero() {
+		t.Errorf("lastFailure = %+v, retry at %v: want a recorded failure that backs off", lf, p.failure.RetryAt)
 	}
 	if e := eventWith(h.events(), corev1.EventTypeWarning, sfv1.ReasonInvalidSpec); e == "" {
 		t.Errorf("no InvalidSpec event")
