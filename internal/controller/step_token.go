@@ -365,6 +365,7 @@ func (r *Reconciler) writeTokenSecret(ctx context.Context, p *pass, tok *tokense
 	s := &corev1.Secret{}
 	s.Namespace, s.Name = desired.Namespace, desired.Name
 	err := owned.Ensure(ctx, r.clients(), p.conn, s, func() error {
+		tokensecret.PruneTemplateMetadata(s, desired)
 		s.Labels = owned.MergeMaps(s.Labels, desired.Labels)
 		s.Annotations = owned.MergeMaps(s.Annotations, desired.Annotations)
 		// The unkeyed hash of operators before seals means nothing any more.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -59,6 +60,10 @@ const (
 	// AnnotationExpirySource is "Introspection" when Salesforce's introspection gave the
 	// expiry; absent, the expiry is issued-at plus the spec's session timeout.
 	AnnotationExpirySource = "salesforce.sfconn.io/expiry-source"
+	// AnnotationTemplateMetadata lists the label and annotation keys that
+	// spec.tokenSecret.template put on the Secret, so that a key the template no longer has
+	// is taken off (a replication annotation must not keep copying tokens).
+	AnnotationTemplateMetadata = "salesforce.sfconn.io/template-metadata"
 )
 
 // Name is spec.tokenSecret.name, or <connection>-token (shortened for a name too long
@@ -232,7 +237,10 @@ func MetadataDrifted(actual, desired *corev1.Secret) bool {
 			return true
 		}
 	}
-	return false
+	// Template metadata to take off.
+	_, had := actual.Annotations[AnnotationTemplateMetadata]
+	_, has := desired.Annotations[AnnotationTemplateMetadata]
+	return had && !has
 }
 
 // Desired is the token Secret as the operator wants it, sealed with key: the token's
@@ -253,6 +261,10 @@ func Desired(conn *sfv1.SalesforceConnection, tok *Token, key []byte) (*corev1.S
 	if tmpl != nil {
 		s.Labels = owned.MergeMaps(maps.Clone(tmpl.Metadata.Labels), s.Labels)
 		s.Annotations = owned.MergeMaps(maps.Clone(tmpl.Metadata.Annotations), s.Annotations)
+		if len(tmpl.Metadata.Labels)+len(tmpl.Metadata.Annotations) > 0 {
+			s.Annotations = owned.MergeMaps(s.Annotations, map[string]string{
+				AnnotationTemplateMetadata: formatTemplateKeys(tmpl.Metadata.Labels, tmpl.Metadata.Annotations)})
+		}
 	}
 	s.Annotations = owned.MergeMaps(s.Annotations, map[string]string{
 		AnnotationIssuedAt:   tok.IssuedAt.Format(time.RFC3339),
@@ -267,6 +279,33 @@ func Desired(conn *sfv1.SalesforceConnection, tok *Token, key []byte) (*corev1.S
 	}
 	s.Annotations[AnnotationSeal] = seal(key, data, s.Annotations)
 	return s, err
+}
+
+// formatTemplateKeys lists label and annotation keys as "labels=a,b;annotations=c".
+func formatTemplateKeys(labels, annotations map[string]string) string {
+	return "labels=" + strings.Join(slices.Sorted(maps.Keys(labels)), ",") +
+		";annotations=" + strings.Join(slices.Sorted(maps.Keys(annotations)), ",")
+}
+
+// PruneTemplateMetadata takes off s the labels and annotations that the template of an
+// earlier write put there (AnnotationTemplateMetadata of s) and that desired no longer
+// has. Keys of other writers stay.
+func PruneTemplateMetadata(s, desired *corev1.Secret) {
+	for _, part := range strings.Split(s.Annotations[AnnotationTemplateMetadata], ";") {
+		kind, keys, _ := strings.Cut(part, "=")
+		target, keep := s.Labels, desired.Labels
+		if kind == "annotations" {
+			target, keep = s.Annotations, desired.Annotations
+		}
+		for _, k := range strings.Split(keys, ",") {
+			if _, wanted := keep[k]; k != "" && !wanted && !strings.HasPrefix(k, "salesforce.sfconn.io/") && k != owned.LabelManagedBy {
+				delete(target, k)
+			}
+		}
+	}
+	if _, ok := desired.Annotations[AnnotationTemplateMetadata]; !ok {
+		delete(s.Annotations, AnnotationTemplateMetadata)
+	}
 }
 
 // templateFields are the values a template reads: the token's keys and the connection's

@@ -163,3 +163,44 @@ func TestSealCoversWhatTheOperatorReads(t *testing.T) {
 		t.Error("a Secret without seal or hash is not reported as Edited")
 	}
 }
+
+func TestTemplateMetadataIsPruned(t *testing.T) {
+	tok := FromAnswer(answer(), 2*time.Hour, "inputs-1")
+	withReplication := &sfv1.TokenSecretTemplate{Metadata: sfv1.TemplateMetadata{
+		Labels:      map[string]string{"team": "crm", "tier": "gold"},
+		Annotations: map[string]string{"replicator.v1.mittwald.de/replicate-to": "other-ns", "reloader.stakater.com/match": "true"}}}
+	actual, err := Desired(connection(withReplication), tok, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actual.Annotations["kept-by-someone-else"] = "yes"
+
+	narrower := &sfv1.TokenSecretTemplate{Metadata: sfv1.TemplateMetadata{
+		Labels: map[string]string{"team": "crm"}, Annotations: map[string]string{"reloader.stakater.com/match": "true"}}}
+	desired, _ := Desired(connection(narrower), tok, key)
+	if !MetadataDrifted(actual, desired) {
+		t.Fatal("a narrower template is not noticed")
+	}
+	PruneTemplateMetadata(actual, desired)
+	if _, ok := actual.Annotations["replicator.v1.mittwald.de/replicate-to"]; ok {
+		t.Error("an annotation the template no longer has was kept")
+	}
+	if _, ok := actual.Labels["tier"]; ok {
+		t.Error("a label the template no longer has was kept")
+	}
+	if actual.Labels["team"] != "crm" || actual.Annotations["kept-by-someone-else"] != "yes" || actual.Labels["app.kubernetes.io/managed-by"] == "" {
+		t.Errorf("pruned too much: labels %v annotations %v", actual.Labels, actual.Annotations)
+	}
+
+	none, _ := Desired(connection(nil), tok, key)
+	if !MetadataDrifted(actual, none) {
+		t.Fatal("a template removed altogether is not noticed")
+	}
+	PruneTemplateMetadata(actual, none)
+	if _, ok := actual.Labels["team"]; ok {
+		t.Error("the labels of a removed template were kept")
+	}
+	if _, ok := actual.Annotations[AnnotationTemplateMetadata]; ok {
+		t.Error("the list of template keys outlived the template")
+	}
+}
