@@ -18,6 +18,10 @@ const (
 	ConditionRevoked = "Revoked"
 	// ConditionApprovalLimit is True when the user and connected app hold five approvals.
 	ConditionApprovalLimit = "ApprovalLimit"
+	// ConditionRefreshTokenUnsaved is True while a rotated refresh token of the
+	// connection's chain is held in the operator's memory only: the API server failed to
+	// store it, and a restart of the operator now would lose it (present only while True).
+	ConditionRefreshTokenUnsaved = "RefreshTokenUnsaved"
 )
 
 // Reasons of the Ready, Reconciling and Stalled conditions.
@@ -69,6 +73,13 @@ const (
 const (
 	// ReasonRefreshTokenRevoked: Salesforce answered invalid_grant to a refresh.
 	ReasonRefreshTokenRevoked = "RefreshTokenRevoked"
+)
+
+// Reasons of the RefreshTokenUnsaved condition.
+const (
+	// ReasonStoreFailed: storing the rotated refresh token failed; it is stored before the
+	// chain's next refresh.
+	ReasonStoreFailed = "StoreFailed"
 )
 
 // Reasons of the ApprovalLimit condition.

@@ -19,6 +19,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -31,15 +32,21 @@ import (
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/approvals"
+	"github.com/sfconn/sfconn-operator/internal/authflow"
 	"github.com/sfconn/sfconn-operator/internal/controller"
 	"github.com/sfconn/sfconn-operator/internal/loginhost"
 	"github.com/sfconn/sfconn-operator/internal/metrics"
 	"github.com/sfconn/sfconn-operator/internal/pacing"
+	"github.com/sfconn/sfconn-operator/internal/rotation"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
 	"github.com/sfconn/sfconn-operator/internal/secretversions"
 )
 
 var scheme = runtime.NewScheme()
+
+// shutdownGrace is how long a stopping manager waits for passes in flight: a login
+// (authflow.LoginTimeout) and the store of what it rotated (rotation.StoreBudget).
+const shutdownGrace = authflow.LoginTimeout + rotation.StoreBudget + 30*time.Second
 
 func init() {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -153,7 +160,12 @@ func main() {
 		// Releasing the lease on shutdown lets the next leader renew without waiting for
 		// the lease to run out; the process exits right after.
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                         controller.CacheOptions(cache.Options{DefaultNamespaces: namespaces}),
+		// A login in flight (up to a minute) and the store of the refresh token it rotated
+		// (up to two more) finish before the process exits: the rotated token would
+		// otherwise live in this process alone. The Pod's terminationGracePeriodSeconds is
+		// longer still.
+		GracefulShutdownTimeout: ptr.To(shutdownGrace),
+		Cache:                   controller.CacheOptions(cache.Options{DefaultNamespaces: namespaces}),
 	})
 	if err != nil {
 		log.Error(err, "Unable to create the manager")
@@ -184,13 +196,19 @@ func main() {
 		os.Exit(1)
 	}
 
-	requests, err := metrics.Register(crmetrics.Registry, mgr.GetClient())
+	var r *controller.Reconciler
+	requests, err := metrics.Register(crmetrics.Registry, mgr.GetClient(), func() int {
+		if r == nil {
+			return 0
+		}
+		return r.UnsavedRefreshTokens()
+	})
 	if err != nil {
 		log.Error(err, "Unable to register the metrics")
 		os.Exit(1)
 	}
 
-	r := &controller.Reconciler{
+	r = &controller.Reconciler{
 		Client:          mgr.GetClient(),
 		APIReader:       mgr.GetAPIReader(),
 		SecretVersions:  secretVersions,
@@ -203,6 +221,8 @@ func main() {
 		ProbeLimiter:    pacing.NewProbeLimiter(verifyQPS, 10),
 		RolloutRestarts: rolloutRestarts,
 		Users:           pacing.NewUserBudget(userLoginsPerHour),
+		StateNamespace:  leaseNamespace(leaderElectionNS),
+		Identity:        identity(),
 	}
 	if err := r.SetupWithManager(mgr, secretVersions, controllerOptions(maxConcurrent)); err != nil {
 		log.Error(err, "Unable to set up the controller")
@@ -238,6 +258,15 @@ func leaseNamespace(flagValue string) string {
 		return strings.TrimSpace(string(ns))
 	}
 	return "default"
+}
+
+// identity names this process in the claims of refresh token chains: its Pod's name (the
+// host name in a Pod), so that a log or a claim says which replica holds one.
+func identity() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return ""
 }
 
 func splitList(s string) []string {

@@ -45,19 +45,20 @@ func (f *deviceLogin) Inputs(secret *corev1.Secret) (*Inputs, *failure.Failure) 
 
 func (f *deviceLogin) Login(ctx context.Context, env *Env, in *Inputs) (*Result, error) {
 	marker := Marker(f.conn)
-	rt, err := env.State.Current(ctx, f.conn, marker)
+	ch := f.chain(env, in)
+	rt, err := env.Chains.Current(ctx, ch)
 	if err != nil {
 		return nil, fmt.Errorf("reading the device login's refresh token: %w", err)
 	}
 	if rt == marker {
 		return f.approve(ctx, env, in)
 	}
-	tok, err := f.refresh(ctx, env, in.Request, marker)
+	tok, err := f.refresh(ctx, env, in.Request, ch)
 	if salesforce.ClassOf(err) == salesforce.Revoked {
 		// The operator obtained this token with a person's approval, and only a person
 		// can approve again: drop the dead token and start a new device login, which
 		// makes no approval until someone approves it.
-		if err := env.State.Update(ctx, f.conn, func(s *corev1.Secret) { delete(s.Data, rotation.KeyRefreshToken) }); err != nil {
+		if err := env.Chains.Drop(ctx, ch); err != nil {
 			return nil, err
 		}
 		restart := &failure.Failure{Class: failure.Retryable, Reason: sfv1.ReasonRevoked, RetryAt: env.Now.Add(time.Second),
@@ -102,7 +103,8 @@ func (f *deviceLogin) verified(ctx context.Context, env *Env, tok *salesforce.To
 	// Someone else approved: neither their token nor their approval may stay.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), LoginTimeout)
 	defer rcancel()
-	refresh, _ := env.State.Current(rctx, f.conn, Marker(f.conn))
+	ch := f.chain(env, in)
+	refresh, _ := env.Chains.Current(rctx, ch)
 	for _, t := range []string{refresh, tok.AccessToken} {
 		if t != "" && t != Marker(f.conn) {
 			if err := env.Salesforce.Revoke(rctx, in.Request.LoginURL, t); err != nil {
@@ -110,7 +112,7 @@ func (f *deviceLogin) verified(ctx context.Context, env *Env, tok *salesforce.To
 			}
 		}
 	}
-	if err := env.State.Update(ctx, f.conn, func(s *corev1.Secret) { delete(s.Data, rotation.KeyRefreshToken) }); err != nil {
+	if err := env.Chains.Drop(ctx, ch); err != nil {
 		return nil, err
 	}
 	who := info.Username
@@ -123,6 +125,12 @@ func (f *deviceLogin) verified(ctx context.Context, env *Env, tok *salesforce.To
 	env.Log.Info("A device login was approved by someone else; its token was revoked", "approver", info.Username)
 	env.Record(corev1.EventTypeWarning, "DeviceLoginWrongUser", "DeviceLogin", restart.Message)
 	return &Result{Pending: restart}, nil
+}
+
+// chain is the device login's chain: it starts at the connection's marker, with the
+// first refresh token the operator obtained.
+func (f *deviceLogin) chain(env *Env, in *Inputs) rotation.Chain {
+	return env.Chains.Of(f.conn, Marker(f.conn), in.Request.LoginURL, true)
 }
 
 // request is the device flow request of the connection.
@@ -196,8 +204,11 @@ func (f *deviceLogin) poll(ctx context.Context, env *Env, in *Inputs, state *cor
 			Message: "the device login was approved without a refresh token: add the refresh_token scope to spec.auth.deviceLogin.scope and to the connected app"}, "")
 	case err == nil:
 		// Stored before anything else: it is the only copy.
-		if err := env.State.Rotated(pctx, f.conn, Marker(f.conn), tok.RefreshToken, in.Request.LoginURL); err != nil {
+		if err := env.Chains.Start(pctx, f.chain(env, in), tok.RefreshToken); err != nil {
 			env.Log.Error(err, "Storing the device login's refresh token failed; keeping it in memory")
+		} else if err := env.State.Update(pctx, f.conn, func(s *corev1.Secret) { delete(s.Data, rotation.KeyDeviceCode) }); err != nil {
+			// The code is spent; left behind, it is only stale.
+			env.Log.V(1).Info("Dropping the spent device code failed", "error", err.Error())
 		}
 		return f.verified(ctx, env, tok, in)
 	case salesforce.ClassOf(err) == salesforce.Pending:

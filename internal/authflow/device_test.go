@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/failure"
@@ -122,9 +123,12 @@ func TestDeviceLoginLifecycle(t *testing.T) {
 	if refresh == "" || w.storedRefreshToken(conn, marker) != refresh {
 		t.Fatal("the device login's refresh token was not stored")
 	}
-	st := w.state(conn)
-	if _, ok := st.Data[rotation.KeyDeviceCode]; ok || st.Annotations[rotation.AnnotationLoginURL] != w.url {
-		t.Errorf("state Secret keeps the device code or lacks the login URL: %v", st.Annotations)
+	if st := w.state(conn); st != nil && len(st.Data[rotation.KeyDeviceCode]) > 0 {
+		t.Error("the state Secret keeps the spent device code")
+	}
+	if ch := w.chains.Of(conn, marker, w.url, true); w.kube.Get(context.Background(), types.NamespacedName{Namespace: chainNamespace,
+		Name: rotation.ChainSecretName(ch.ID)}, &corev1.Secret{}) != nil {
+		t.Error("no chain Secret for the device login")
 	}
 	if a := w.emu.Approvals(appID, alice); len(a) != 1 || a[0].Source != emulator.SourceDevice {
 		t.Fatalf("approvals = %+v, want the device login's", a)
@@ -156,7 +160,7 @@ func TestDeviceLoginLifecycle(t *testing.T) {
 	if want := w.clk.Now().Add(time.Second); !res.Pending.RetryAt.Equal(want) {
 		t.Errorf("restart at %s, want %s", res.Pending.RetryAt, want)
 	}
-	if st := w.state(conn); st == nil || len(st.Data[rotation.KeyRefreshToken]) != 0 {
+	if w.chain(conn, marker) != nil {
 		t.Fatal("the revoked refresh token is still stored")
 	}
 	last := w.events[len(w.events)-1]
@@ -345,7 +349,7 @@ func TestDeviceLoginPollFailures(t *testing.T) {
 	if fl == nil || fl.Class != failure.Terminal || fl.Reason != sfv1.ReasonAuthenticationFailed || !strings.Contains(fl.Message, "refresh_token scope") {
 		t.Fatalf("Login = %+v, %v; want a terminal failure naming the scope", res, err)
 	}
-	if st := w.state(conn); len(st.Data[rotation.KeyRefreshToken]) != 0 {
+	if s := w.chain(conn, Marker(conn)); s != nil && len(s.Data[rotation.KeyRefreshToken]) != 0 {
 		t.Error("a refresh token stored without one")
 	}
 	noSecrets(t, "failure message", fl.Message, "00D000000000001!AQnorefresh", code)
@@ -388,7 +392,7 @@ func TestDeviceLoginVerifiesItsApprover(t *testing.T) {
 	if !strings.Contains(res.Pending.Message, "approved by "+limited) || !strings.Contains(res.Pending.Message, "not by "+alice) {
 		t.Fatalf("pending message %q does not say who approved", res.Pending.Message)
 	}
-	if got := w.storedRefreshToken(conn, Marker(conn)); got != "" {
+	if w.chain(conn, Marker(conn)) != nil {
 		t.Fatal("the wrong approver's refresh token was kept")
 	}
 	if n := len(w.emu.Approvals(appID, limited)); n != 0 {

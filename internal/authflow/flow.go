@@ -60,7 +60,9 @@ type Inputs struct {
 // Env is what a login works with.
 type Env struct {
 	Salesforce salesforce.Client
-	// State keeps the refresh tokens of rotating chains and device logins.
+	// Chains keep the refresh tokens of rotating chains and device logins.
+	Chains *rotation.Chains
+	// State keeps a pending device login's code in the connection's state Secret.
 	State *rotation.Store
 	// Keys is the generated key pair of spec.auth.jwtBearer.generateKey.
 	Keys Keys

@@ -2,13 +2,14 @@ package authflow
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/failure"
+	"github.com/sfconn/sfconn-operator/internal/rotation"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
 )
 
@@ -131,7 +132,8 @@ func (f *refreshToken) Inputs(secret *corev1.Secret) (*Inputs, *failure.Failure)
 }
 
 func (f *refreshToken) Login(ctx context.Context, env *Env, in *Inputs) (*Result, error) {
-	tok, err := f.refresh(ctx, env, in.Request, in.Request.RefreshToken)
+	ch := env.Chains.Of(f.conn, in.Request.RefreshToken, in.Request.LoginURL, false)
+	tok, err := f.refresh(ctx, env, in.Request, ch)
 	if err != nil {
 		return nil, f.refused(err, "")
 	}
@@ -148,29 +150,21 @@ func (b base) loginOnce(ctx context.Context, env *Env, in *Inputs, hint string) 
 	return &Result{Token: tok}, nil
 }
 
-// refresh runs the refresh token grant on the chain that starts at source: with the
-// latest rotated refresh token, storing the next one, under rotation, before the new
-// access token goes anywhere.
-func (b base) refresh(ctx context.Context, env *Env, req salesforce.LoginRequest, source string) (*salesforce.Token, error) {
-	rt, err := env.State.Current(ctx, b.conn, source)
-	if err != nil {
-		return nil, fmt.Errorf("reading the rotated refresh token: %w", err)
+// refresh runs the refresh token grant on the chain that starts at source, which every
+// connection holding source shares: with the chain's latest refresh token, storing the
+// next one, under rotation, before the new access token goes anywhere.
+func (b base) refresh(ctx context.Context, env *Env, req salesforce.LoginRequest, ch rotation.Chain) (*salesforce.Token, error) {
+	tok, err := env.Chains.Refresh(ctx, ch, func(ctx context.Context, rt string) (*salesforce.Token, error) {
+		r := req
+		r.RefreshToken = rt
+		return login(ctx, env, r)
+	})
+	var unsaved *rotation.UnsavedError
+	if errors.As(err, &unsaved) {
+		// The access token is good; the refresh token stays in memory, is stored before
+		// the chain's next refresh, and the connection says so meanwhile.
+		env.Log.Error(unsaved.Err, "Storing the rotated refresh token failed; keeping it in memory until it can be stored")
+		return tok, nil
 	}
-	req.RefreshToken = rt
-	tok, err := login(ctx, env, req)
-	if err != nil {
-		return nil, err
-	}
-	if tok.RefreshToken != "" && tok.RefreshToken != rt {
-		// Stored even when the pass was cancelled meanwhile (a shutdown): Salesforce has
-		// rotated, and this is the only live refresh token.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), LoginTimeout)
-		defer cancel()
-		if err := env.State.Rotated(sctx, b.conn, source, tok.RefreshToken, req.LoginURL); err != nil {
-			// The access token is good; the refresh token stays in memory and is stored
-			// before the next refresh.
-			env.Log.Error(err, "Storing the rotated refresh token failed; keeping it in memory until it can be stored")
-		}
-	}
-	return tok, nil
+	return tok, err
 }

@@ -134,13 +134,14 @@ func (k *fakeKeys) PromoteNext(context.Context) error {
 // world is one test's Salesforce (the emulator over HTTP, on a fake clock) and API
 // server (a fake client, whose writes a test can make fail).
 type world struct {
-	t     *testing.T
-	clk   *clocktesting.FakeClock
-	emu   *emulator.Emulator
-	url   string
-	sf    *recordingClient
-	kube  client.Client
-	store *rotation.Store
+	t      *testing.T
+	clk    *clocktesting.FakeClock
+	emu    *emulator.Emulator
+	url    string
+	sf     *recordingClient
+	kube   client.Client
+	store  *rotation.Store
+	chains *rotation.Chains
 
 	// failWrites fails that many creates and updates of Secrets; negative fails all.
 	failWrites int
@@ -217,6 +218,8 @@ func newWorld(t *testing.T) *world {
 		},
 	}).Build()
 	w.store = rotation.NewStore(owned.Clients{Client: w.kube, Uncached: w.kube})
+	w.chains = rotation.NewChains(rotation.ChainsOptions{Client: w.kube, Uncached: w.kube, Namespace: chainNamespace,
+		Key: []byte("flow-test-operator-key"), Holder: "flow-test", Clock: w.clk, StoreBudget: 300 * time.Millisecond})
 	return w
 }
 
@@ -225,6 +228,7 @@ func (w *world) env() *Env {
 	return &Env{
 		Salesforce: w.sf,
 		State:      w.store,
+		Chains:     w.chains,
 		Now:        w.clk.Now(),
 		Log:        w.logger(),
 		Record: func(eventType, reason, action, note string) {
@@ -331,21 +335,46 @@ func (w *world) state(conn *sfv1.SalesforceConnection) *corev1.Secret {
 	return &s
 }
 
-// storedRefreshToken is the refresh token the state Secret holds for the chain from
-// source; it fails the test when the Secret ties it to another source.
+// chainNamespace is the operator's namespace, where chains live.
+const chainNamespace = "sfconn-system"
+
+// chainOf is the chain of the refresh token source, for conn.
+func (w *world) chainOf(conn *sfv1.SalesforceConnection, source string) rotation.Chain {
+	return w.chains.Of(conn, source, w.url, false)
+}
+
+// chain is the chain Secret of source as stored, nil when there is none.
+func (w *world) chain(conn *sfv1.SalesforceConnection, source string) *corev1.Secret {
+	w.t.Helper()
+	var s corev1.Secret
+	err := w.kube.Get(context.Background(), types.NamespacedName{Namespace: chainNamespace,
+		Name: rotation.ChainSecretName(w.chainOf(conn, source).ID)}, &s)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return &s
+}
+
+// storedRefreshToken is the refresh token the chain from source holds; it fails the test
+// when there is no chain, or the chain is tied to another source.
 func (w *world) storedRefreshToken(conn *sfv1.SalesforceConnection, source string) string {
 	w.t.Helper()
-	s := w.state(conn)
+	s := w.chain(conn, source)
 	if s == nil {
-		w.t.Fatal("no state Secret")
+		w.t.Fatal("no chain Secret")
 	}
 	if got := s.Annotations[rotation.AnnotationSourceHash]; got != rotation.Digest(source) {
-		w.t.Fatalf("state Secret source hash %q, want the digest of the chain's source", got)
-	}
-	if !owned.IsControlledBy(s, conn.UID) {
-		w.t.Fatalf("state Secret is not controlled by the connection: %+v", s.OwnerReferences)
+		w.t.Fatalf("chain Secret source hash %q, want the digest of the chain's source", got)
 	}
 	return string(s.Data[rotation.KeyRefreshToken])
+}
+
+// unsaved says whether the chain from source holds a token in memory only.
+func (w *world) unsaved(conn *sfv1.SalesforceConnection, source string) bool {
+	return w.chains.Unsaved(w.chainOf(conn, source).ID)
 }
 
 // grants counts the token requests the emulator saw for a grant.

@@ -49,8 +49,8 @@ func TestRefreshTokenWithoutRotation(t *testing.T) {
 	if got := w.sf.sentTokens(); len(got) != 2 || got[0] != rt || got[1] != rt {
 		t.Errorf("sent %d refresh tokens, want the user's twice", len(got))
 	}
-	if w.state(conn) != nil {
-		t.Error("a state Secret without rotation")
+	if s := w.chain(conn, rt); s != nil && len(s.Data[rotation.KeyRefreshToken]) != 0 {
+		t.Error("a chain holds a token without rotation")
 	}
 	if a := w.emu.Approvals(appID, alice); len(a) != 1 || a[0].UseCount != 2 {
 		t.Errorf("approvals = %+v, want the user's one, used twice", a)
@@ -72,7 +72,7 @@ func TestRefreshTokenRotation(t *testing.T) {
 	if got := w.storedRefreshToken(conn, rt); got != rotated1 {
 		t.Fatal("the state Secret does not hold the rotated token")
 	}
-	if v := w.state(conn).Annotations[rotation.AnnotationLoginURL]; v != w.url {
+	if v := w.chain(conn, rt).Annotations[rotation.AnnotationLoginURL]; v != w.url {
 		t.Errorf("login URL annotation %q, want %q", v, w.url)
 	}
 
@@ -93,7 +93,7 @@ func TestRefreshTokenRotation(t *testing.T) {
 	if a := w.emu.Approvals(rtrAppID, alice); len(a) != 1 || a[0].Rotations != 2 {
 		t.Fatalf("approvals = %+v, want one rotated twice", a)
 	}
-	if _, ok := w.store.Unsaved(connKey(conn)); ok {
+	if w.unsaved(conn, rt) {
 		t.Error("a token held in memory though every write succeeded")
 	}
 
@@ -123,17 +123,20 @@ func TestRefreshTokenRotationWhenTheAPIServerFails(t *testing.T) {
 	w, conn, rt := refreshWorld(t, rtrAppID)
 	flow, in := flowFor(t, conn, creds("client_secret", rtrSecret, "refresh_token", rt))
 
-	w.failWrites = -1
+	// The chain is claimed; then the API server fails, while Salesforce rotates.
+	w.sf.beforeLogin = func(salesforce.LoginRequest) { w.failWrites = -1 }
+	writes := w.writes
 	first := w.mustToken(flow, in)
+	w.sf.beforeLogin = nil
 	rotated1 := first.Token.RefreshToken
-	if held, ok := w.store.Unsaved(connKey(conn)); !ok || held != rotated1 {
-		t.Fatalf("held in memory: %t (the rotated token: %t)", ok, held == rotated1)
+	if held, _ := w.chains.Current(context.Background(), w.chainOf(conn, rt)); !w.unsaved(conn, rt) || held != rotated1 {
+		t.Fatalf("held in memory: %t (the rotated token: %t)", w.unsaved(conn, rt), held == rotated1)
 	}
-	if w.state(conn) != nil {
-		t.Fatal("a state Secret although every write failed")
+	if got := w.storedRefreshToken(conn, rt); got != "" {
+		t.Fatal("a token in the chain Secret although its write failed")
 	}
-	if w.writes < 2 {
-		t.Errorf("%d writes: the rotated token's write is retried", w.writes)
+	if w.writes-writes < 3 {
+		t.Errorf("%d writes: the rotated token's write is retried", w.writes-writes)
 	}
 
 	// While the API server still fails, no refresh: the live token would be sent, rotated
@@ -162,7 +165,7 @@ func TestRefreshTokenRotationWhenTheAPIServerFails(t *testing.T) {
 	if got := w.storedRefreshToken(conn, rt); got != second.Token.RefreshToken {
 		t.Fatal("the state Secret does not hold the latest rotated token")
 	}
-	if _, ok := w.store.Unsaved(connKey(conn)); ok {
+	if w.unsaved(conn, rt) {
 		t.Error("the token is still held in memory after it was stored")
 	}
 	if a := w.emu.Approvals(rtrAppID, alice); len(a) != 1 || a[0].Rotations != 2 {
@@ -225,10 +228,10 @@ func TestRefreshTokenRotationSurvivesCancellation(t *testing.T) {
 	if err != nil || res.Token == nil {
 		t.Fatalf("Login = %+v, %v; want the token Salesforce issued", res, err)
 	}
-	if _, ok := w.store.Unsaved(connKey(conn)); ok {
+	if w.unsaved(conn, rt) {
 		t.Error("the rotated token is only in memory, which a shutdown loses")
 	}
-	if w.state(conn) == nil || w.storedRefreshToken(conn, rt) != res.Token.RefreshToken {
+	if w.storedRefreshToken(conn, rt) != res.Token.RefreshToken {
 		t.Fatal("the rotated token was not stored")
 	}
 }

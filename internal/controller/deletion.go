@@ -16,7 +16,6 @@ import (
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/authflow"
-	"github.com/sfconn/sfconn-operator/internal/rotation"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
 )
 
@@ -34,17 +33,14 @@ func (r *Reconciler) finalize(ctx context.Context, conn *sfv1.SalesforceConnecti
 	log := logf.FromContext(ctx).WithValues("connection", klog.KObj(conn))
 	key := types.NamespacedName{Namespace: conn.Namespace, Name: conn.Name}
 	var leftBehind error
-	token, loginURL := "", authflow.LoginURL(conn)
-	if state, err := r.state.Read(ctx, conn); err != nil {
+	loginURL := authflow.LoginURL(conn)
+	ch := r.chains.Of(conn, authflow.Marker(conn), loginURL, true)
+	token, err := r.chains.Current(ctx, ch)
+	if err != nil {
 		return ctrl.Result{}, err
-	} else if state != nil && state.Annotations[rotation.AnnotationSourceHash] == rotation.Digest(authflow.Marker(conn)) {
-		token = string(state.Data[rotation.KeyRefreshToken])
-		if u := state.Annotations[rotation.AnnotationLoginURL]; u != "" {
-			loginURL = u
-		}
 	}
-	if unsaved, ok := r.state.Unsaved(key); ok {
-		token = unsaved
+	if token == authflow.Marker(conn) {
+		token = "" // no person approved: nothing was obtained
 	}
 	if err := r.LoginHosts.Check(loginURL); token != "" && err != nil {
 		// Never send a token to a host the operator may not contact.
@@ -77,6 +73,11 @@ func (r *Reconciler) finalize(ctx context.Context, conn *sfv1.SalesforceConnecti
 		r.record(conn, corev1.EventTypeWarning, "RevocationFailed", "Delete", fmt.Sprintf(
 			"Could not revoke the refresh token obtained by device login within %s (%v): it is still an approval of %s for the connected app; revoke it in Salesforce Setup, Connected Apps OAuth Usage",
 			revokeGrace, leftBehind, user))
+	}
+	if leftBehind == nil {
+		if err := r.chains.Drop(ctx, ch); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	r.forget(key)
 	patch := client.MergeFrom(conn.DeepCopy())

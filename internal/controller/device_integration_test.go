@@ -9,10 +9,12 @@ import (
 	. "github.com/onsi/gomega"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/rotation"
 	"github.com/sfconn/sfconn-operator/internal/salesforce/emulator"
 )
 
@@ -76,7 +78,7 @@ var _ = Describe("Device login", func() {
 		Expect(c.Status.Approval).NotTo(BeNil())
 		Expect(c.Status.Approval.MintedByOperator).To(BeTrue())
 		Expect(c.Status.Principal.Username).To(Equal(f.username))
-		Expect(tokenSecret(ctx, ns, "laptop-rotated-refresh-token").Data).To(HaveKey("refresh_token"))
+		Expect(tokenSecret(ctx, metav1.NamespaceDefault, rotation.ChainSecretName(c.Status.Approval.ID)).Data).To(HaveKey("refresh_token"))
 		Expect(emu.Approvals(f.clientID, f.username)).To(HaveLen(1))
 
 		By("renewing with the refresh token it keeps")

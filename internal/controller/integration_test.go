@@ -350,9 +350,12 @@ var _ = Describe("SalesforceConnection", func() {
 			Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"))
 		}
 		Expect(emu.Approvals(f.clientID, f.username)).To(HaveLen(1))
-		state := tokenSecret(ctx, ns, "crm-rotated-refresh-token")
-		Expect(state).NotTo(BeNil())
-		Expect(string(state.Data["refresh_token"])).NotTo(Equal(rt))
+		// The chain lives in the operator's namespace, named after the approval.
+		chain := tokenSecret(ctx, metav1.NamespaceDefault, rotation.ChainSecretName(getConn(ctx, ns, "crm").Status.Approval.ID))
+		Expect(chain).NotTo(BeNil())
+		Expect(string(chain.Data["refresh_token"])).NotTo(BeEmpty())
+		Expect(string(chain.Data["refresh_token"])).NotTo(Equal(rt))
+		Expect(tokenSecret(ctx, ns, "crm-rotated-refresh-token")).To(BeNil(), "no copy in the tenant's namespace")
 	})
 
 	It("retries a Salesforce outage with backoff, keeping the token, and recovers", func() {

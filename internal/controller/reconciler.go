@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
@@ -57,6 +58,12 @@ type Reconciler struct {
 	Limiter *pacing.LoginLimiter
 	// ProbeLimiter spaces liveness probes (spec.verifyInterval) per org; nil means no limit.
 	ProbeLimiter *pacing.ProbeLimiter
+	// StateNamespace holds the chains of rotating refresh tokens: the operator's own
+	// namespace, where tenants cannot read or edit them ("default" when empty).
+	StateNamespace string
+	// Identity names this process in the claims of those chains, so that another replica
+	// never refreshes a chain this one is refreshing (a random name when empty).
+	Identity string
 	// Users keeps each Salesforce user's logins within a budget, and holds all of a user's
 	// connections back when Salesforce rate-limits one; nil does only the latter.
 	Users *pacing.UserBudget
@@ -65,8 +72,9 @@ type Reconciler struct {
 	// instead, and status.rolloutRestart stays as it was.
 	RolloutRestarts bool
 
-	once  sync.Once
-	state *rotation.Store
+	once   sync.Once
+	state  *rotation.Store
+	chains *rotation.Chains
 	// sealKey seals the token Secrets (tokensecret.SealKey of ApprovalKey).
 	sealKey []byte
 	mem     memory
@@ -106,6 +114,12 @@ type templateCheck struct {
 	problem    string
 }
 
+// UnsavedRefreshTokens counts the rotated refresh tokens held in memory only.
+func (r *Reconciler) UnsavedRefreshTokens() int {
+	r.once.Do(r.init)
+	return r.chains.UnsavedCount()
+}
+
 // forget drops everything remembered of a connection that is gone.
 func (r *Reconciler) forget(key types.NamespacedName) {
 	r.mem.issued.forget(key)
@@ -113,7 +127,6 @@ func (r *Reconciler) forget(key types.NamespacedName) {
 	r.mem.probes.forget(key)
 	r.mem.revokeSince.forget(key)
 	r.mem.templates.forget(key)
-	r.state.Forget(key)
 	r.Limiter.Forget(key)
 }
 
@@ -190,6 +203,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 
 func (r *Reconciler) init() {
 	r.state = rotation.NewStore(owned.Clients{Client: r.Client, Uncached: r.APIReader})
+	ns := r.StateNamespace
+	if ns == "" {
+		ns = metav1.NamespaceDefault
+	}
+	r.chains = rotation.NewChains(rotation.ChainsOptions{Client: r.Client, Uncached: r.APIReader, Namespace: ns,
+		Key: r.ApprovalKey, Holder: r.Identity, Clock: r.Clock})
 	r.sealKey = tokensecret.SealKey(r.ApprovalKey)
 	if r.Users == nil {
 		r.Users = pacing.NewUserBudget(0)

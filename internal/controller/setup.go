@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -89,6 +90,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.
 		// blocks a token Secret's name, wakes the connections that name it.
 		WatchesRawSource(secrets.Source(r.connectionsNamingSecret)).
 		WithOptions(opts)
+	// The leader releases the refresh token chains no connection holds any more.
+	if err := mgr.Add(manager.RunnableFunc(r.sweepChains)); err != nil {
+		return err
+	}
 	if r.Limiter != nil {
 		// The renewal plan wakes connections whose renewal starts early.
 		if err := mgr.Add(r.Limiter); err != nil {

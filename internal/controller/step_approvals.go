@@ -76,7 +76,21 @@ func (r *Reconciler) approvals(ctx context.Context, p *pass) (time.Time, error) 
 		st.Approvals.Salesforce = sf
 	}
 	setApprovalLimit(p, view, sf)
+	setRefreshTokenUnsaved(p, st.Approval != nil && r.chains.Unsaved(st.Approval.ID))
 	return next, nil
+}
+
+// setRefreshTokenUnsaved says, while it is so, that the connection's chain holds its
+// rotated refresh token in the operator's memory only.
+func setRefreshTokenUnsaved(p *pass, unsaved bool) {
+	if !unsaved {
+		meta.RemoveStatusCondition(&p.status.Conditions, sfv1.ConditionRefreshTokenUnsaved)
+		return
+	}
+	meta.SetStatusCondition(&p.status.Conditions, metav1.Condition{Type: sfv1.ConditionRefreshTokenUnsaved, Status: metav1.ConditionTrue,
+		ObservedGeneration: p.conn.Generation, Reason: sfv1.ReasonStoreFailed,
+		Message: "Salesforce rotated the refresh token and the API server did not store the new one: it is held in the operator's memory only, and stored before the next refresh. " +
+			"A restart of the operator now would lose it; see the operator's log and the ClusterError of this or another connection of the same refresh token"})
 }
 
 // revokedFacts gives the first likely cause of a revocation its numbers.

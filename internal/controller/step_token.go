@@ -197,6 +197,7 @@ func (r *Reconciler) loginEnv(p *pass) *authflow.Env {
 	env := &authflow.Env{
 		Salesforce: r.Salesforce,
 		State:      r.state,
+		Chains:     r.chains,
 		Now:        p.now,
 		Log:        p.log,
 		Record: func(eventType, reason, action, note string) {

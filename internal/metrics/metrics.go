@@ -26,11 +26,15 @@ const (
 	ApprovalsLimit  = "sfconn_approvals_limit"
 	RequestsTotal   = "sfconn_salesforce_requests_total"
 	RequestDuration = "sfconn_salesforce_request_duration_seconds"
-	collectTimeout  = 10 * time.Second
+	// UnsavedRefreshTokens counts the rotated refresh tokens held in the operator's memory
+	// only, which a restart of the operator would lose.
+	UnsavedRefreshTokens = "sfconn_refresh_tokens_unsaved"
+	collectTimeout       = 10 * time.Second
 )
 
 // Names lists every metric the operator exports.
-var Names = []string{TokenExpiration, TokenRenewal, ReadyStatus, ConditionStatus, Approvals, ApprovalsLimit, RequestsTotal, RequestDuration}
+var Names = []string{TokenExpiration, TokenRenewal, ReadyStatus, ConditionStatus, Approvals, ApprovalsLimit, RequestsTotal, RequestDuration,
+	UnsavedRefreshTokens}
 
 // reportedConditions are the condition types exported by sfconn_connection_condition:
 // each is 1 while True and 0 otherwise, also when absent (Reconciling, Stalled and the
@@ -127,11 +131,15 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
-// Register registers the connection collector over reader and the request metrics with
-// reg, and returns the request metrics, which instrument the Salesforce client.
-func Register(reg prometheus.Registerer, reader client.Reader) (*Requests, error) {
+// Register registers the connection collector over reader, the request metrics, and the
+// count of rotated refresh tokens held in memory only (unsaved) with reg, and returns the
+// request metrics, which instrument the Salesforce client.
+func Register(reg prometheus.Registerer, reader client.Reader, unsaved func() int) (*Requests, error) {
 	req := NewRequests()
-	for _, c := range append(req.Collectors(), NewConnectionCollector(reader)) {
+	unsavedGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: UnsavedRefreshTokens,
+		Help: "Rotated refresh tokens held in the operator's memory only: the API server did not store them, and a restart now would lose them."},
+		func() float64 { return float64(unsaved()) })
+	for _, c := range append(req.Collectors(), NewConnectionCollector(reader), unsavedGauge) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

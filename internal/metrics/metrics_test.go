@@ -152,8 +152,17 @@ func TestRequestsCountsByGrantAndResult(t *testing.T) {
 	}
 
 	reg := prometheus.NewPedanticRegistry()
-	if _, err := Register(reg, fake.NewClientBuilder().Build()); err != nil {
+	if _, err := Register(reg, fake.NewClientBuilder().Build(), func() int { return 2 }); err != nil {
 		t.Fatalf("Register: %v", err)
+	}
+	if got, err := testutil.GatherAndCount(reg, UnsavedRefreshTokens); err != nil || got != 1 {
+		t.Fatalf("%s series = %d (%v), want 1", UnsavedRefreshTokens, got, err)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`# HELP sfconn_refresh_tokens_unsaved Rotated refresh tokens held in the operator's memory only: the API server did not store them, and a restart now would lose them.
+# TYPE sfconn_refresh_tokens_unsaved gauge
+sfconn_refresh_tokens_unsaved 2
+`), UnsavedRefreshTokens); err != nil {
+		t.Fatal(err)
 	}
 }
 

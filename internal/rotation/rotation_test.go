@@ -92,10 +92,6 @@ func testConn(uid string) *sfv1.SalesforceConnection {
 	return &sfv1.SalesforceConnection{ObjectMeta: metav1.ObjectMeta{Name: "crm", Namespace: "ns", UID: types.UID(uid)}}
 }
 
-func keyOfConn(conn *sfv1.SalesforceConnection) types.NamespacedName {
-	return types.NamespacedName{Namespace: conn.Namespace, Name: conn.Name}
-}
-
 // stateSecret is a state Secret controlled by the connection with uid, holding token
 // rotated from source.
 func stateSecret(uid, source, token string) *corev1.Secret {
@@ -129,87 +125,6 @@ func TestDigest(t *testing.T) {
 	}
 	if SecretName(testConn("u")) != "crm-rotated-refresh-token" {
 		t.Errorf("SecretName = %s", SecretName(testConn("u")))
-	}
-}
-
-func TestCurrent(t *testing.T) {
-	tests := []struct {
-		name     string
-		existing *corev1.Secret
-		want     string
-	}{
-		{name: "no state Secret: the source", want: "source"},
-		{name: "a chain from the source: its latest token", existing: stateSecret("uid-1", "source", "rotated"), want: "rotated"},
-		{name: "a chain from another source: the source starts a new one", existing: stateSecret("uid-1", "old-source", "rotated"), want: "source"},
-		{name: "a state Secret without a token (a pending device login): the source",
-			existing: func() *corev1.Secret {
-				s := stateSecret("uid-1", "source", "")
-				s.Data = map[string][]byte{KeyDeviceCode: []byte("device-code")}
-				return s
-			}(), want: "source"},
-		{name: "another connection's state Secret is ignored", existing: stateSecret("uid-other", "source", "rotated"), want: "source"},
-		{name: "a Secret nobody controls is ignored",
-			existing: func() *corev1.Secret {
-				s := stateSecret("uid-1", "source", "rotated")
-				s.OwnerReferences = nil
-				return s
-			}(), want: "source"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var objs []client.Object
-			if tt.existing != nil {
-				objs = append(objs, tt.existing)
-			}
-			api := newAPIServer(t, objs...)
-			s := storeOn(t, api)
-			got, err := s.Current(context.Background(), testConn("uid-1"), "source")
-			if err != nil || got != tt.want {
-				t.Fatalf("Current = %q, %v; want %q", got, err, tt.want)
-			}
-			if api.creates+api.updates != 0 {
-				t.Errorf("Current wrote %d times", api.creates+api.updates)
-			}
-		})
-	}
-
-	api := newAPIServer(t)
-	api.failReads = 1
-	if got, err := storeOn(t, api).Current(context.Background(), testConn("uid-1"), "source"); err == nil || got != "" {
-		t.Fatalf("Current = %q, %v; want the API server's error and no token", got, err)
-	}
-}
-
-func TestRotatedStoresTheChain(t *testing.T) {
-	conn := testConn("uid-1")
-	existing := stateSecret("uid-1", "", "")
-	existing.Data = map[string][]byte{KeyDeviceCode: []byte("device-code")}
-	existing.Annotations[AnnotationDeviceInterval] = "5s"
-	api := newAPIServer(t, existing)
-	s := storeOn(t, api)
-	ctx := context.Background()
-
-	if err := s.Rotated(ctx, conn, "source", "rotated-1", loginURL); err != nil {
-		t.Fatal(err)
-	}
-	st := api.stored(t, conn)
-	if string(st.Data[KeyRefreshToken]) != "rotated-1" || st.Annotations[AnnotationSourceHash] != Digest("source") ||
-		st.Annotations[AnnotationLoginURL] != loginURL {
-		t.Fatalf("state Secret = %+v", st)
-	}
-	if _, ok := st.Data[KeyDeviceCode]; ok {
-		t.Error("the device code outlived the refresh token it was for")
-	}
-	if got, err := s.Current(ctx, conn, "source"); err != nil || got != "rotated-1" {
-		t.Fatalf("Current = %q, %v", got, err)
-	}
-
-	// No login URL keeps the one stored.
-	if err := s.Rotated(ctx, conn, "source", "rotated-2", ""); err != nil {
-		t.Fatal(err)
-	}
-	if st := api.stored(t, conn); string(st.Data[KeyRefreshToken]) != "rotated-2" || st.Annotations[AnnotationLoginURL] != loginURL {
-		t.Fatalf("state Secret = %+v", st)
 	}
 }
 
@@ -281,79 +196,4 @@ func TestUpdate(t *testing.T) {
 			t.Fatalf("another connection's Secret was written: %q", st.Data[KeyRefreshToken])
 		}
 	})
-}
-
-// A rotated token the API server would not take stays in memory and is stored before the
-// chain is used again.
-func TestUnsavedToken(t *testing.T) {
-	conn := testConn("uid-1")
-	key := keyOfConn(conn)
-	ctx := context.Background()
-	api := newAPIServer(t, stateSecret("uid-1", "source", "rotated-1"))
-	s := storeOn(t, api)
-
-	api.failWrites = -1
-	if err := s.Rotated(ctx, conn, "source", "rotated-2", loginURL); err == nil {
-		t.Fatal("Rotated = nil although the write failed")
-	}
-	if got, ok := s.Unsaved(key); !ok || got != "rotated-2" {
-		t.Fatalf("Unsaved = %q, %t; want the rotated token", got, ok)
-	}
-	if _, ok := s.Unsaved(types.NamespacedName{Namespace: "ns", Name: "other"}); ok {
-		t.Error("another connection holds the token")
-	}
-
-	// Still failing: the token is not sent, and the stored one (dead) is not either.
-	if got, err := s.Current(ctx, conn, "source"); err == nil || got != "" {
-		t.Fatalf("Current = %q, %v; want an error and no token", got, err)
-	}
-	if _, ok := s.Unsaved(key); !ok {
-		t.Fatal("a failed store dropped the token held in memory")
-	}
-
-	// A new chain does not store the old chain's token.
-	api.failWrites = 0
-	writes := api.creates + api.updates
-	if got, err := s.Current(ctx, conn, "new-source"); err != nil || got != "new-source" {
-		t.Fatalf("Current(new source) = %q, %v", got, err)
-	}
-	if api.creates+api.updates != writes {
-		t.Error("the old chain's token was stored for a new chain")
-	}
-
-	// The API server is back: stored first, then sent.
-	if got, err := s.Current(ctx, conn, "source"); err != nil || got != "rotated-2" {
-		t.Fatalf("Current = %q, %v; want the token held in memory", got, err)
-	}
-	if st := api.stored(t, conn); string(st.Data[KeyRefreshToken]) != "rotated-2" || st.Annotations[AnnotationLoginURL] != loginURL {
-		t.Fatalf("state Secret = %+v", st)
-	}
-	if _, ok := s.Unsaved(key); ok {
-		t.Error("the token is still held in memory after it was stored")
-	}
-}
-
-func TestForget(t *testing.T) {
-	conn := testConn("uid-1")
-	key := keyOfConn(conn)
-	ctx := context.Background()
-	api := newAPIServer(t, stateSecret("uid-1", "source", "rotated-1"))
-	s := storeOn(t, api)
-	api.failWrites = -1
-	_ = s.Rotated(ctx, conn, "source", "rotated-2", "")
-	if _, ok := s.Unsaved(key); !ok {
-		t.Fatal("nothing held in memory")
-	}
-	s.Forget(key)
-	if _, ok := s.Unsaved(key); ok {
-		t.Fatal("Forget kept the token")
-	}
-	api.failWrites = 0
-	writes := api.creates + api.updates
-	if got, err := s.Current(ctx, conn, "source"); err != nil || got != "rotated-1" {
-		t.Fatalf("Current = %q, %v; want the stored token", got, err)
-	}
-	if api.creates+api.updates != writes {
-		t.Error("a forgotten token was stored")
-	}
 }

@@ -96,10 +96,12 @@ func TestChartEveryOption(t *testing.T) {
 	g.Expect(field(t, deploy, "spec", "template", "metadata", "annotations")).To(HaveKeyWithValue("example.com/note", "all values"))
 	g.Expect(field(t, deploy, "spec", "template", "metadata", "labels")).To(HaveKeyWithValue("team", "platform"))
 
-	// The leader election Role lives with the Lease, and so does the approval key's.
+	// The leader election Role lives with the Lease, and so do the approval key's and the
+	// refresh token chains'.
 	for _, kind := range []string{"Role", "RoleBinding"} {
 		findIn(t, objs, kind, "sfconn-leases", "sfconn-all-leader-election-"+strings.ToLower(kind))
 		findIn(t, objs, kind, "sfconn-leases", "sfconn-all-approval-key-"+strings.ToLower(kind))
+		findIn(t, objs, kind, "sfconn-leases", "sfconn-all-rotation-state-"+strings.ToLower(kind))
 	}
 	// The manager's rules, and those of rollout restarts, in the watched namespaces only.
 	for _, ns := range []string{"billing", "crm"} {
@@ -108,7 +110,7 @@ func TestChartEveryOption(t *testing.T) {
 			findIn(t, objs, "RoleBinding", ns, "sfconn-all-"+name+"-rolebinding")
 		}
 	}
-	g.Expect(ofKind(objs, "Role")).To(HaveLen(6))
+	g.Expect(ofKind(objs, "Role")).To(HaveLen(7))
 
 	np := only(t, objs, "NetworkPolicy")
 	g.Expect(field(t, np, "spec", "ingress")).To(ContainElement(map[string]any{
@@ -272,8 +274,9 @@ func TestChartOptions(t *testing.T) {
 		g := NewWithT(t)
 		objs := render(t, "sfconn-operator", "sfconn-system", "--set", "replicaCount=1,leaderElection.enabled=false")
 		g.Expect(args(t, only(t, objs, "Deployment"))).NotTo(ContainElement("--leader-elect"))
-		g.Expect(ofKind(objs, "Role")).To(BeEmpty())
-		g.Expect(ofKind(objs, "RoleBinding")).To(BeEmpty())
+		// No leader election Role; the chains of rotating refresh tokens are kept all the same.
+		g.Expect(only(t, objs, "Role").GetName()).To(Equal("sfconn-operator-rotation-state-role"))
+		g.Expect(only(t, objs, "RoleBinding").GetName()).To(Equal("sfconn-operator-rotation-state-rolebinding"))
 	})
 	t.Run("existing service account, no aggregated roles", func(t *testing.T) {
 		g := NewWithT(t)

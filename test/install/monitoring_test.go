@@ -48,6 +48,7 @@ var operatorMetrics = map[string]metric{
 		values: map[string][]string{"grant": grants, "result": results}},
 	"sfconn_salesforce_request_duration_seconds": {kind: "histogram", labels: []string{"grant"},
 		values: map[string][]string{"grant": grants}},
+	"sfconn_refresh_tokens_unsaved": {kind: "gauge"},
 }
 
 var (
@@ -217,6 +218,7 @@ func TestAlertRules(t *testing.T) {
 		"SfconnConnectionStalled":    {"warning", `(sfconn_connection_condition{type="Stalled"}) == 1`, "5m"},
 		"SfconnConnectionNotReady":   {"critical", `(sfconn_connection_ready_status{condition="True"}) == 0`, "15m"},
 		"SfconnSalesforceErrors":     {"warning", `result=~"terminal|revoked|transient|rate_limited"`, ""},
+		"SfconnRefreshTokenUnsaved":  {"critical", "max(sfconn_refresh_tokens_unsaved) > 0", "5m"},
 	}
 	for name, w := range want {
 		r, ok := seen[name]

@@ -221,7 +221,8 @@ func accessFromFile(t *testing.T, file, where string) []string {
 
 // wantScopedAccess is all the manager may do when it watches namespaces: the rules of
 // config/rbac/role.yaml in each of them (and those of config/rollout-restarts with
-// restarts), leader election and the approval key in leaseNS, and the reviews of metrics
+// restarts), leader election, the chains of rotating refresh tokens and the approval key
+// in leaseNS, and the reviews of metrics
 // requests cluster-wide; nothing else, and no rule on Secrets, ConfigMaps, connections or
 // workloads anywhere else.
 func wantScopedAccess(t *testing.T, watched []string, leaseNS, approvalKey string, restarts bool) []string {
@@ -234,6 +235,7 @@ func wantScopedAccess(t *testing.T, watched []string, leaseNS, approvalKey strin
 		}
 	}
 	want = append(want, accessFromFile(t, "config/rbac/leader_election_role.yaml", leaseNS)...)
+	want = append(want, accessFromFile(t, "config/rbac/rotation_state_role.yaml", leaseNS)...)
 	want = append(want, leaseNS+": /secrets["+approvalKey+"] get", leaseNS+": /secrets create")
 	want = append(want, accessFromFile(t, "config/rbac/metrics_auth_role.yaml", "cluster")...)
 	slices.Sort(want)
@@ -270,7 +272,8 @@ func can(t *testing.T, c client.Client, user, verb, group, resource, namespace, 
 
 // expectScopedAuthorization asks the API server what the applied RBAC lets the manager's
 // ServiceAccount do: its work in a watched namespace, nothing in another one nor
-// cluster-wide, the approval key in leaseNS, and workloads only with restarts.
+// cluster-wide, the approval key and the chains of rotating refresh tokens in leaseNS (the
+// only Secrets it may delete), and workloads only with restarts.
 func expectScopedAuthorization(t *testing.T, c client.Client, sa, watched, unwatched, leaseNS, approvalKey string, restarts bool) {
 	t.Helper()
 	g := NewWithT(t)
@@ -286,6 +289,9 @@ func expectScopedAuthorization(t *testing.T, c client.Client, sa, watched, unwat
 		{"get", "", "secrets", leaseNS, approvalKey},
 		{"create", "", "secrets", leaseNS, ""},
 		{"update", "coordination.k8s.io", "leases", leaseNS, "sfconn-operator.salesforce.sfconn.io"},
+		// The chains of rotating refresh tokens, in the manager's namespace.
+		{"update", "", "secrets", leaseNS, "sfconn-chain-0123456789abcdef0123456789abcdef"},
+		{"delete", "", "secrets", leaseNS, "sfconn-chain-0123456789abcdef0123456789abcdef"},
 	} {
 		g.Expect(allowed(a)).To(BeTrue(), "%s may %+v", sa, a)
 	}
@@ -296,8 +302,7 @@ func expectScopedAuthorization(t *testing.T, c client.Client, sa, watched, unwat
 		{"list", "", "configmaps", "", ""},
 		{"list", "salesforce.sfconn.io", "salesforceconnections", "", ""},
 		{"list", "salesforce.sfconn.io", "salesforceconnections", unwatched, ""},
-		{"get", "", "secrets", leaseNS, "another-secret"},
-		{"update", "", "secrets", leaseNS, approvalKey},
+		{"delete", "", "secrets", watched, "crm-token"},
 		{"patch", "apps", "deployments", unwatched, "web"},
 		{"patch", "apps", "deployments", "", ""},
 	} {
