@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
-
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/failure"
 	"github.com/sfconn/sfconn-operator/internal/rotation"
@@ -26,10 +24,6 @@ func refreshWorld(t *testing.T, app string) (*world, *sfv1.SalesforceConnection,
 	}
 	conn := w.conn(sfv1.AuthSpec{RefreshToken: &sfv1.RefreshTokenAuth{ClientID: app, CredentialsSecretRef: sfv1.SecretReference{Name: credsName}}})
 	return w, conn, rt
-}
-
-func connKey(conn *sfv1.SalesforceConnection) types.NamespacedName {
-	return types.NamespacedName{Namespace: conn.Namespace, Name: conn.Name}
 }
 
 func TestRefreshTokenWithoutRotation(t *testing.T) {
