@@ -73,6 +73,11 @@ func DescribeOldest(sa *sfv1.SalesforceApprovals) string {
 	return s
 }
 
+// shareAdvice says how to share a refresh token safely: within the cluster, connections
+// that hold one share its rotation chain; outside it, a copy is replayed under rotation.
+const shareAdvice = "use a refresh token a connection of this cluster holds " +
+	"(connections holding one refresh token share its rotation chain; a copy used outside the cluster would be replayed if the app rotates refresh tokens)"
+
 // NewApprovalRefusal says why a new approval for username must not be made, "" when it
 // may: at five, the next one evicts the oldest, which may belong to another system. view
 // is the cluster's count without the asking connection; sf is Salesforce's last count of
@@ -80,12 +85,12 @@ func DescribeOldest(sa *sfv1.SalesforceApprovals) string {
 func NewApprovalRefusal(username string, view *View, sf *sfv1.SalesforceApprovals) string {
 	if view.Count() >= Limit {
 		return fmt.Sprintf("A device login would make a sixth approval for %s and the connected app, and Salesforce would revoke the oldest: %s. "+
-			"Release one (revoke it in Salesforce Setup, Connected Apps OAuth Usage, or delete a deviceLogin connection, which revokes its token), share an existing refresh token, or set spec.approvalPolicy: EvictOldest",
+			"Release one (revoke it in Salesforce Setup, Connected Apps OAuth Usage, or delete a deviceLogin connection, which revokes its token), "+shareAdvice+", or set spec.approvalPolicy: EvictOldest",
 			username, view.Describe())
 	}
 	if SalesforceCount(sf) >= Limit {
 		return fmt.Sprintf("A device login would make a sixth approval for %s and the connected app: Salesforce held %d approvals for them at %s (%s), and would revoke the oldest. "+
-			"Release one (revoke it in Salesforce Setup, Connected Apps OAuth Usage), share an existing refresh token, or set spec.approvalPolicy: EvictOldest",
+			"Release one (revoke it in Salesforce Setup, Connected Apps OAuth Usage), "+shareAdvice+", or set spec.approvalPolicy: EvictOldest",
 			username, *sf.Count, stamp(sf.CheckedAt.Time), DescribeOldest(sf))
 	}
 	return ""
