@@ -23,7 +23,8 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &SalesforceConnection{}, &SalesforceConnectionList{})
+	s.AddKnownTypes(GroupVersion, &SalesforceConnection{}, &SalesforceConnectionList{},
+		&ClusterSalesforceConnection{}, &ClusterSalesforceConnectionList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

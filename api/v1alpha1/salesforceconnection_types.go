@@ -23,8 +23,9 @@ type SalesforceConnectionSpec struct {
 	// +required
 	Auth AuthSpec `json:"auth"`
 
-	// tokenSecret is the Secret the operator writes the access token to, in the
-	// connection's namespace. Workloads mount it.
+	// tokenSecret is the Secret the operator writes the access token to: in the
+	// connection's namespace, or for a ClusterSalesforceConnection under the same name in
+	// each target namespace. Workloads mount it.
 	// +optional
 	TokenSecret TokenSecretSpec `json:"tokenSecret,omitempty"`
 

@@ -63,6 +63,7 @@ func main() {
 		approvalKeySecret      string
 		allowedLoginHosts      string
 		watchNamespaces        string
+		clusterResourceNS      string
 		maxConcurrent          int
 		salesforceQPS          float64
 		salesforceBurst        int
@@ -86,6 +87,9 @@ func main() {
 	flag.StringVar(&approvalKeySecret, "approval-key-secret", "sfconn-approval-key",
 		"Secret, in the leader election namespace, holding the key that approvals are hashed with; created if missing.")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches all.")
+	flag.StringVar(&clusterResourceNS, "cluster-resource-namespace", "",
+		"Namespace of the credentials Secrets of ClusterSalesforceConnections, where the operator also keeps their tokens' records. "+
+			"Default: the pod's namespace in a cluster, else \""+controller.DefaultClusterResourceNamespace+"\".")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 32, "How many connections are reconciled at once.")
 	flag.Float64Var(&salesforceQPS, "salesforce-qps", 0,
 		"Logins per second to each Salesforce org, at most (0: no limit). Logins over the limit wait their turn; one login per token lifetime is the usual rate.")
@@ -223,6 +227,9 @@ func main() {
 		Users:           pacing.NewUserBudget(userLoginsPerHour),
 		StateNamespace:  leaseNamespace(leaderElectionNS),
 		Identity:        identity(),
+
+		ClusterResourceNamespace: clusterResourceNamespace(clusterResourceNS),
+		WatchNamespaces:          splitList(watchNamespaces),
 	}
 	if err := r.SetupWithManager(mgr, secretVersions, controllerOptions(maxConcurrent)); err != nil {
 		log.Error(err, "Unable to set up the controller")
@@ -237,7 +244,8 @@ func main() {
 		os.Exit(1)
 	}
 
-	log.Info("Starting manager", "allowedLoginHosts", allowedLoginHosts, "rolloutRestarts", rolloutRestarts)
+	log.Info("Starting manager", "allowedLoginHosts", allowedLoginHosts, "rolloutRestarts", rolloutRestarts,
+		"clusterResourceNamespace", r.ClusterResourceNamespace)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "Manager stopped")
 		os.Exit(1)
@@ -258,6 +266,30 @@ func leaseNamespace(flagValue string) string {
 		return strings.TrimSpace(string(ns))
 	}
 	return "default"
+}
+
+// clusterResourceNamespace picks the cluster resource namespace: the flag, else the Pod's
+// own namespace, where the platform team that installs the operator keeps its Secrets.
+func clusterResourceNamespace(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if ns := podNamespace(); ns != "" {
+		return ns
+	}
+	return controller.DefaultClusterResourceNamespace
+}
+
+// podNamespace is the namespace of the operator's Pod: POD_NAMESPACE when the Pod passes
+// it (the downward API), else the service account's namespace file; empty outside a Pod.
+func podNamespace() string {
+	if ns := strings.TrimSpace(os.Getenv("POD_NAMESPACE")); ns != "" {
+		return ns
+	}
+	if ns, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
+		return strings.TrimSpace(string(ns))
+	}
+	return ""
 }
 
 // identity names this process in the claims of refresh token chains: its Pod's name (the

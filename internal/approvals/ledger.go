@@ -138,8 +138,8 @@ func Compute(conns []sfv1.SalesforceConnection) *View {
 		if c.Status.Approval == nil || c.Status.Approval.ID == "" {
 			if d := c.Status.DeviceLogin; d != nil {
 				// A device login shown to a person reserves the approval it will make.
-				byID["pending:"+c.Namespace+"/"+c.Name] = &Held{ID: "pending:" + c.Namespace + "/" + c.Name,
-					Since: d.ExpiresAt.Time, Holders: []string{c.Namespace + "/" + c.Name}, Pending: true}
+				byID["pending:"+HolderName(c)] = &Held{ID: "pending:" + HolderName(c),
+					Since: d.ExpiresAt.Time, Holders: []string{HolderName(c)}, Pending: true}
 			}
 			continue
 		}
@@ -151,7 +151,7 @@ func Compute(conns []sfv1.SalesforceConnection) *View {
 		if c.Status.Approval.Since.Time.Before(a.Since) {
 			a.Since = c.Status.Approval.Since.Time
 		}
-		a.Holders = append(a.Holders, c.Namespace+"/"+c.Name)
+		a.Holders = append(a.Holders, HolderName(c))
 	}
 	view := &View{}
 	for _, a := range byID {
@@ -167,17 +167,37 @@ func Compute(conns []sfv1.SalesforceConnection) *View {
 	return view
 }
 
-// Ledger lists the connections found under key in the index and computes the view, with
-// self as the caller's pass leaves it (its status in the cache is the last pass's).
+// HolderName names a holder of an approval: namespace/name, or
+// ClusterSalesforceConnection/name for a cluster connection (a kind is never a namespace's
+// name, which is lower case).
+func HolderName(c *sfv1.SalesforceConnection) string {
+	if c.IsClusterView() {
+		return sfv1.ClusterSalesforceConnectionKind + "/" + c.Name
+	}
+	return c.Namespace + "/" + c.Name
+}
+
+// Ledger lists the connections, namespaced and cluster, found under key in the index and
+// computes the view, with self as the caller's pass leaves it (its status in the cache is
+// the last pass's). A cluster connection is one holder, however many namespaces it serves.
 func Ledger(ctx context.Context, c client.Reader, key string, self *sfv1.SalesforceConnection) (*View, error) {
 	var list sfv1.SalesforceConnectionList
 	if err := c.List(ctx, &list, client.MatchingFields{Index: key}); err != nil {
 		return nil, fmt.Errorf("listing connections of the principal: %w", err)
 	}
-	conns := make([]sfv1.SalesforceConnection, 0, len(list.Items)+1)
+	var clusterList sfv1.ClusterSalesforceConnectionList
+	if err := c.List(ctx, &clusterList, client.MatchingFields{Index: key}); err != nil {
+		return nil, fmt.Errorf("listing cluster connections of the principal: %w", err)
+	}
+	conns := make([]sfv1.SalesforceConnection, 0, len(list.Items)+len(clusterList.Items)+1)
 	for _, c := range list.Items {
 		if c.UID != self.UID {
 			conns = append(conns, c)
+		}
+	}
+	for i := range clusterList.Items {
+		if c := &clusterList.Items[i]; c.UID != self.UID {
+			conns = append(conns, *c.AsConnection(""))
 		}
 	}
 	conns = append(conns, *self)

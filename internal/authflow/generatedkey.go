@@ -35,12 +35,12 @@ type Keys interface {
 
 // KeySecretName is the Secret holding a connection's generated key.
 func KeySecretName(conn *sfv1.SalesforceConnection) string {
-	return owned.DerivedName(conn.Name, "-jwt")
+	return owned.DerivedName(owned.BaseName(conn), "-jwt")
 }
 
 // CertificateConfigMapName is the ConfigMap publishing a generated key's certificate.
 func CertificateConfigMapName(conn *sfv1.SalesforceConnection) string {
-	return owned.DerivedName(conn.Name, "-jwt-certificate")
+	return owned.DerivedName(owned.BaseName(conn), "-jwt-certificate")
 }
 
 // generatedKey is the JWT bearer flow with a key the operator generated and a Salesforce

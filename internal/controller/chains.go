@@ -41,6 +41,14 @@ func (r *Reconciler) sweepOnce(ctx context.Context) error {
 	if err := r.Client.List(ctx, &list); err != nil {
 		return err
 	}
+	// A cluster connection holds its chain as a namespaced one does.
+	var clusterList sfv1.ClusterSalesforceConnectionList
+	if err := r.Client.List(ctx, &clusterList); err != nil {
+		return err
+	}
+	for i := range clusterList.Items {
+		list.Items = append(list.Items, *clusterList.Items[i].AsConnection(r.clusterNamespace()))
+	}
 	live := map[string]bool{}
 	for i := range list.Items {
 		c := &list.Items[i]

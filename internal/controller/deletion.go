@@ -7,7 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,12 +25,15 @@ const revokeGrace = time.Minute
 // connection go: the approval was the operator's to make, and is its to release.
 // Salesforce gets revokeGrace to answer; after that the finalizer goes anyway and a
 // Warning event says what was left behind.
-func (r *Reconciler) finalize(ctx context.Context, conn *sfv1.SalesforceConnection) (ctrl.Result, error) {
-	if !controllerutil.ContainsFinalizer(conn, FinalizerRevoke) {
+//
+// obj is the object that carries the finalizer: conn, or the ClusterSalesforceConnection
+// conn is the view of.
+func (r *Reconciler) finalize(ctx context.Context, conn *sfv1.SalesforceConnection, obj client.Object) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(obj, FinalizerRevoke) {
 		return ctrl.Result{}, nil
 	}
-	log := logf.FromContext(ctx).WithValues("connection", klog.KObj(conn))
-	key := types.NamespacedName{Namespace: conn.Namespace, Name: conn.Name}
+	log := logf.FromContext(ctx).WithValues("connection", klog.KObj(obj))
+	key := keyOf(conn)
 	var leftBehind error
 	loginURL := authflow.LoginURL(conn)
 	ch := r.chains.Of(conn, authflow.Marker(conn), loginURL, true)
@@ -53,7 +55,7 @@ func (r *Reconciler) finalize(ctx context.Context, conn *sfv1.SalesforceConnecti
 		var sfErr *salesforce.Error
 		switch {
 		case err == nil:
-			r.record(conn, corev1.EventTypeNormal, "ApprovalRevoked", "Delete", "Revoked the refresh token obtained by device login")
+			r.record(obj, corev1.EventTypeNormal, "ApprovalRevoked", "Delete", "Revoked the refresh token obtained by device login")
 		case errors.As(err, &sfErr) && sfErr.Code == "invalid_token":
 			// Already dead: nothing left behind.
 		case r.Clock.Since(r.mem.revokeSince.loadOrStore(key, r.Clock.Now())) < revokeGrace:
@@ -70,7 +72,7 @@ func (r *Reconciler) finalize(ctx context.Context, conn *sfv1.SalesforceConnecti
 		if p := conn.Status.Principal; p != nil && p.Username != "" {
 			user = p.Username
 		}
-		r.record(conn, corev1.EventTypeWarning, "RevocationFailed", "Delete", fmt.Sprintf(
+		r.record(obj, corev1.EventTypeWarning, "RevocationFailed", "Delete", fmt.Sprintf(
 			"Could not revoke the refresh token obtained by device login within %s (%v): it is still an approval of %s for the connected app; revoke it in Salesforce Setup, Connected Apps OAuth Usage",
 			revokeGrace, leftBehind, user))
 	}
@@ -80,7 +82,7 @@ func (r *Reconciler) finalize(ctx context.Context, conn *sfv1.SalesforceConnecti
 		}
 	}
 	r.forget(key)
-	patch := client.MergeFrom(conn.DeepCopy())
-	controllerutil.RemoveFinalizer(conn, FinalizerRevoke)
-	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, conn, patch))
+	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
+	controllerutil.RemoveFinalizer(obj, FinalizerRevoke)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, obj, patch))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
@@ -67,6 +68,14 @@ type Reconciler struct {
 	// Users keeps each Salesforce user's logins within a budget, and holds all of a user's
 	// connections back when Salesforce rate-limits one; nil does only the latter.
 	Users *pacing.UserBudget
+	// ClusterResourceNamespace is where ClusterSalesforceConnections keep their credentials
+	// Secrets, and where the operator keeps each one's record of its token (and its other
+	// Secrets: a rotated refresh token, a generated key).
+	ClusterResourceNamespace string
+	// WatchNamespaces are the namespaces the operator may write in (--watch-namespaces);
+	// empty is all. A cluster connection delivers its token to the target namespaces among
+	// them only.
+	WatchNamespaces []string
 	// RolloutRestarts lets the operator patch spec.rolloutRestartTargets
 	// (--enable-rollout-restarts). Off, a restart that would be due gets a Warning event
 	// instead, and status.rolloutRestart stays as it was.
@@ -164,12 +173,18 @@ var steps = []step{
 	{"liveness probe", (*Reconciler).probe},
 	{"approvals", (*Reconciler).approvals},
 	{"rollout restarts", (*Reconciler).restarts},
+	{"delivery", (*Reconciler).deliver},
 }
 
 // Reconcile runs the steps over one connection and patches its status once, whatever
 // happened; the connection comes back when the earliest step is due.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	r.once.Do(r.init)
+	if req.Namespace == "" {
+		// The renewal plan's wake of a cluster connection, which has a queue of its own and
+		// comes back at its planned start by its own requeue.
+		return ctrl.Result{}, nil
+	}
 	conn := &sfv1.SalesforceConnection{}
 	if err := r.Client.Get(ctx, req.NamespacedName, conn); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -178,7 +193,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !conn.DeletionTimestamp.IsZero() {
-		return r.finalize(ctx, conn)
+		return r.finalize(ctx, conn, conn)
 	}
 	if rv, ok := r.mem.patchedFrom.load(req.NamespacedName); ok && rv == conn.ResourceVersion {
 		// The cache still shows the version this process already replaced: deciding on it
@@ -188,6 +203,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 
 	p := r.newPass(ctx, conn)
 	defer func() { result, err = r.summarize(ctx, p, err) }()
+	return r.runSteps(ctx, p)
+}
+
+// runSteps runs the steps of a pass in order, until one fails or defers the rest.
+func (r *Reconciler) runSteps(ctx context.Context, p *pass) (ctrl.Result, error) {
 	for _, s := range steps {
 		next, err := s.run(r, ctx, p)
 		if err != nil {
@@ -218,10 +238,15 @@ func (r *Reconciler) init() {
 // pass is one reconcile of one connection: what its steps observed and did.
 type pass struct {
 	conn *sfv1.SalesforceConnection
-	key  types.NamespacedName
-	now  time.Time
-	flow authflow.Flow
-	log  logr.Logger
+	// cluster is set when conn is the view of this ClusterSalesforceConnection: status and
+	// events go to it, and the delivery step writes its token to the target namespaces.
+	cluster *sfv1.ClusterSalesforceConnection
+	// delivery is what the delivery step did (cluster connections only).
+	delivery *delivery
+	key      types.NamespacedName
+	now      time.Time
+	flow     authflow.Flow
+	log      logr.Logger
 	// status is what the pass writes: a copy of the status as read, whose fields each
 	// step sets.
 	status *sfv1.SalesforceConnectionStatus
@@ -259,7 +284,7 @@ type pass struct {
 func (r *Reconciler) newPass(ctx context.Context, conn *sfv1.SalesforceConnection) *pass {
 	p := &pass{
 		conn:   conn,
-		key:    types.NamespacedName{Namespace: conn.Namespace, Name: conn.Name},
+		key:    keyOf(conn),
 		now:    r.Clock.Now(),
 		log:    logf.FromContext(ctx).WithValues("connection", klog.KObj(conn)),
 		status: conn.Status.DeepCopy(),
@@ -270,6 +295,24 @@ func (r *Reconciler) newPass(ctx context.Context, conn *sfv1.SalesforceConnectio
 	}
 	p.flow = flow
 	return p
+}
+
+// keyOf is the key of what the process remembers of a connection: its namespace and name,
+// or for a cluster connection its name alone, which no namespaced connection has.
+func keyOf(conn *sfv1.SalesforceConnection) types.NamespacedName {
+	if conn.IsClusterView() {
+		return types.NamespacedName{Name: conn.Name}
+	}
+	return types.NamespacedName{Namespace: conn.Namespace, Name: conn.Name}
+}
+
+// subject is the object the pass's status and events are about: the connection, or the
+// ClusterSalesforceConnection it is the view of.
+func (p *pass) subject() client.Object {
+	if p.cluster != nil {
+		return p.cluster
+	}
+	return p.conn
 }
 
 // fail records why the pass ends without a current token; the first failure stands.
@@ -294,7 +337,7 @@ func (r *Reconciler) event(p *pass, eventType, reason, action, format string, ar
 		p.announced = map[string]bool{}
 	}
 	p.announced[reason] = true
-	r.record(p.conn, eventType, reason, action, fmt.Sprintf(format, args...))
+	r.record(p.subject(), eventType, reason, action, fmt.Sprintf(format, args...))
 }
 
 // maxEventNote bounds an event's note: the API server keeps at most 1 KiB of it, and a
@@ -302,8 +345,8 @@ func (r *Reconciler) event(p *pass, eventType, reason, action, format string, ar
 const maxEventNote = 1000
 
 // record records an event, its note cut to maxEventNote bytes on a character boundary.
-func (r *Reconciler) record(conn *sfv1.SalesforceConnection, eventType, reason, action, note string) {
-	r.Recorder.Eventf(conn, nil, eventType, reason, action, "%s", truncate(note, maxEventNote))
+func (r *Reconciler) record(about runtime.Object, eventType, reason, action, note string) {
+	r.Recorder.Eventf(about, nil, eventType, reason, action, "%s", truncate(note, maxEventNote))
 }
 
 // truncate cuts s to at most n bytes, ending with an ellipsis when it was cut.

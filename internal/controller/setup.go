@@ -21,7 +21,6 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/approvals"
 	"github.com/sfconn/sfconn-operator/internal/authflow"
 	"github.com/sfconn/sfconn-operator/internal/secretversions"
-	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
 // Indexes of connections by the Secrets they name: the credentials Secret they read, and
@@ -37,37 +36,18 @@ const (
 // it, without the operator caching every Secret.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.Versions, opts controller.Options) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, credentialsSecretIndex,
-		func(o client.Object) []string {
-			if flow, _ := authflow.For(o.(*sfv1.SalesforceConnection)); flow != nil && flow.CredentialsSecret() != "" {
-				return []string{flow.CredentialsSecret()}
-			}
-			return nil
-		}); err != nil {
+		func(o client.Object) []string { return credentialsSecretNames(o.(*sfv1.SalesforceConnection)) }); err != nil {
 		return err
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, ownSecretIndex,
-		func(o client.Object) []string {
-			conn := o.(*sfv1.SalesforceConnection)
-			names := []string{tokensecret.Name(conn)}
-			if jwt := conn.Spec.Auth.JWTBearer; jwt != nil && jwt.GenerateKey {
-				names = append(names, authflow.KeySecretName(conn))
-			}
-			return names
-		}); err != nil {
+		func(o client.Object) []string { return ownSecretNames(o.(*sfv1.SalesforceConnection)) }); err != nil {
 		return err
 	}
-
-	// Only connections that hold approvals are indexed by principal: a thousand JWT
-	// connections of one integration user would otherwise make every status change of
-	// one list all the others (and wake them), for approvals none of them holds.
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, approvals.Index,
-		func(o client.Object) []string {
-			conn := o.(*sfv1.SalesforceConnection)
-			if flow, _ := authflow.For(conn); flow == nil || !flow.HoldsApproval() {
-				return nil
-			}
-			return approvals.Keys(conn)
-		}); err != nil {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, approvalsIndexName,
+		func(o client.Object) []string { return principalKeys(o.(*sfv1.SalesforceConnection)) }); err != nil {
+		return err
+	}
+	if err := r.setupCluster(mgr, secrets, opts); err != nil {
 		return err
 	}
 
@@ -85,6 +65,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.
 		// A connection taking or releasing an approval changes what its peers (same user
 		// and connected app) must report.
 		Watches(&sfv1.SalesforceConnection{}, handler.EnqueueRequestsFromMapFunc(r.peersOf),
+			builder.WithPredicates(approvalsChanged{})).
+		Watches(&sfv1.ClusterSalesforceConnection{}, handler.EnqueueRequestsFromMapFunc(r.peersOf),
 			builder.WithPredicates(approvalsChanged{})).
 		// Every Secret's version: a change to a credentials Secret, or to a Secret that
 		// blocks a token Secret's name, wakes the connections that name it.
@@ -104,14 +86,35 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.
 	return b.Complete(r)
 }
 
-// peersOf maps a connection to the other connections of its principal.
-func (r *Reconciler) peersOf(ctx context.Context, o client.Object) []reconcile.Request {
-	conn := o.(*sfv1.SalesforceConnection)
-	var queries []indexQuery
-	for _, key := range approvals.Keys(conn) {
-		queries = append(queries, indexQuery{approvals.Index, key})
+// approvalsIndexName indexes connections, namespaced and cluster, by principal.
+const approvalsIndexName = approvals.Index
+
+// principalKeys are the keys a connection is indexed under by principal. Only connections
+// that hold approvals are: a thousand JWT connections of one integration user would
+// otherwise make every status change of one list all the others (and wake them), for
+// approvals none of them holds.
+func principalKeys(conn *sfv1.SalesforceConnection) []string {
+	if flow, _ := authflow.For(conn); flow == nil || !flow.HoldsApproval() {
+		return nil
 	}
-	return r.connectionsMatching(ctx, "", types.NamespacedName{Namespace: conn.Namespace, Name: conn.Name}, queries...)
+	return approvals.Keys(conn)
+}
+
+// peersOf maps a connection, namespaced or cluster, to the other namespaced connections
+// of its principal.
+func (r *Reconciler) peersOf(ctx context.Context, o client.Object) []reconcile.Request {
+	conn, ok := o.(*sfv1.SalesforceConnection)
+	if c, isCluster := o.(*sfv1.ClusterSalesforceConnection); isCluster {
+		conn, ok = c.AsConnection(r.clusterNamespace()), true
+	}
+	if !ok {
+		return nil
+	}
+	var queries []indexQuery
+	for _, key := range principalKeys(conn) {
+		queries = append(queries, indexQuery{approvalsIndexName, key})
+	}
+	return r.connectionsMatching(ctx, "", keyOf(conn), queries...)
 }
 
 // indexQuery is one lookup in a connection index.
@@ -148,14 +151,25 @@ type approvalsChanged struct {
 }
 
 func (approvalsChanged) Update(e event.UpdateEvent) bool {
-	oldConn, ok1 := e.ObjectOld.(*sfv1.SalesforceConnection)
-	newConn, ok2 := e.ObjectNew.(*sfv1.SalesforceConnection)
-	if !ok1 || !ok2 {
+	oldStatus, newStatus := connectionStatus(e.ObjectOld), connectionStatus(e.ObjectNew)
+	if oldStatus == nil || newStatus == nil {
 		return false
 	}
-	return !equality.Semantic.DeepEqual(oldConn.Status.Principal, newConn.Status.Principal) ||
-		!equality.Semantic.DeepEqual(oldConn.Status.Approval, newConn.Status.Approval) ||
-		oldConn.DeletionTimestamp.IsZero() != newConn.DeletionTimestamp.IsZero()
+	return !equality.Semantic.DeepEqual(oldStatus.Principal, newStatus.Principal) ||
+		!equality.Semantic.DeepEqual(oldStatus.Approval, newStatus.Approval) ||
+		e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
+}
+
+// connectionStatus is the status of a connection, namespaced or cluster; nil for any
+// other object.
+func connectionStatus(o client.Object) *sfv1.SalesforceConnectionStatus {
+	switch c := o.(type) {
+	case *sfv1.SalesforceConnection:
+		return &c.Status
+	case *sfv1.ClusterSalesforceConnection:
+		return &c.Status.SalesforceConnectionStatus
+	}
+	return nil
 }
 
 func (approvalsChanged) Generic(event.GenericEvent) bool { return false }

@@ -156,12 +156,15 @@ func (r *Reconciler) reserveApproval(ctx context.Context, p *pass) error {
 	if err := r.approvalRefusal(ctx, p); err != nil {
 		return err
 	}
-	if !controllerutil.ContainsFinalizer(conn, FinalizerRevoke) {
-		patch := client.MergeFrom(conn.DeepCopy())
-		controllerutil.AddFinalizer(conn, FinalizerRevoke)
-		if err := r.Client.Patch(ctx, conn, patch); err != nil {
+	// The finalizer goes on the object the API server has: for a cluster connection's
+	// view, the ClusterSalesforceConnection.
+	if obj := p.subject(); !controllerutil.ContainsFinalizer(obj, FinalizerRevoke) {
+		patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
+		controllerutil.AddFinalizer(obj, FinalizerRevoke)
+		if err := r.Client.Patch(ctx, obj, patch); err != nil {
 			return fmt.Errorf("adding the finalizer: %w", err)
 		}
+		controllerutil.AddFinalizer(conn, FinalizerRevoke)
 	}
 	return nil
 }

@@ -119,11 +119,10 @@ func newHarness(t *testing.T) *harness {
 		WithGlobalResourceVersionCounter().
 		// The ledger lists a principal's connections through the index SetupWithManager adds.
 		WithIndex(&sfv1.SalesforceConnection{}, approvals.Index, func(o client.Object) []string {
-			conn := o.(*sfv1.SalesforceConnection)
-			if flow, _ := authflow.For(conn); flow == nil || !flow.HoldsApproval() {
-				return nil
-			}
-			return approvals.Keys(conn)
+			return principalKeys(o.(*sfv1.SalesforceConnection))
+		}).
+		WithIndex(&sfv1.ClusterSalesforceConnection{}, approvals.Index, func(o client.Object) []string {
+			return principalKeys(o.(*sfv1.ClusterSalesforceConnection).AsConnection(DefaultClusterResourceNamespace))
 		}).
 		Build()
 	h.c = interceptor.NewClient(h.store, interceptor.Funcs{

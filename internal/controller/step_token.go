@@ -171,13 +171,7 @@ func (r *Reconciler) writeTokenSecret(ctx context.Context, p *pass, tok *tokense
 	s := &corev1.Secret{}
 	s.Namespace, s.Name = desired.Namespace, desired.Name
 	err := owned.Ensure(ctx, r.clients(), p.conn, s, func() error {
-		tokensecret.PruneTemplateMetadata(s, desired)
-		s.Labels = owned.MergeMaps(s.Labels, desired.Labels)
-		s.Annotations = owned.MergeMaps(s.Annotations, desired.Annotations)
-		// The unkeyed hash of operators before seals means nothing any more.
-		delete(s.Annotations, tokensecret.AnnotationDataHash)
-		s.Type = desired.Type
-		s.Data = desired.Data
+		applyDesired(s, desired)
 		return nil
 	})
 	if err != nil {
@@ -185,6 +179,17 @@ func (r *Reconciler) writeTokenSecret(ctx context.Context, p *pass, tok *tokense
 	}
 	r.mem.issued.store(p.key, tok.Clone())
 	return nil
+}
+
+// applyDesired makes the token Secret s what desired says, keeping the metadata of others.
+func applyDesired(s, desired *corev1.Secret) {
+	tokensecret.PruneTemplateMetadata(s, desired)
+	s.Labels = owned.MergeMaps(s.Labels, desired.Labels)
+	s.Annotations = owned.MergeMaps(s.Annotations, desired.Annotations)
+	// The unkeyed hash of operators before seals means nothing any more.
+	delete(s.Annotations, tokensecret.AnnotationDataHash)
+	s.Type = desired.Type
+	s.Data = desired.Data
 }
 
 // clients are the operator's for its own objects: read from the cache first.

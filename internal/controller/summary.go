@@ -37,6 +37,9 @@ func (r *Reconciler) summarize(ctx context.Context, p *pass, err error) (ctrl.Re
 		p.status.ObservedGeneration = p.conn.Generation
 		setReconciling(p.status, p.conn.Generation, p.failure)
 	}
+	if p.cluster != nil {
+		return r.summarizeCluster(ctx, p, err)
+	}
 	notices := transitionEvents(p.conn.Status.Conditions, p.status.Conditions, p.announced)
 	if !equality.Semantic.DeepEqual(*p.status, p.conn.Status) {
 		// The optimistic lock makes a patch computed from a stale read fail instead of
@@ -55,6 +58,12 @@ func (r *Reconciler) summarize(ctx context.Context, p *pass, err error) (ctrl.Re
 	for _, n := range notices {
 		r.record(p.conn, n.eventType, n.reason, n.action, n.note)
 	}
+	return r.requeue(p, err)
+}
+
+// requeue ends a pass whose status is recorded: the connection comes back when the
+// earliest step or retry is due.
+func (r *Reconciler) requeue(p *pass, err error) (ctrl.Result, error) {
 	if err != nil {
 		return ctrl.Result{}, err
 	}

@@ -68,6 +68,28 @@ func Selector() labels.Selector {
 // IsManaged says whether an object carries the operator's managed-by label.
 func IsManaged(obj metav1.Object) bool { return obj.GetLabels()[LabelManagedBy] == ManagedByValue }
 
+// clusterPrefix begins the names derived from a ClusterSalesforceConnection's in the
+// cluster resource namespace: a SalesforceConnection of the same name there keeps its own.
+const clusterPrefix = "csfconn."
+
+// BaseName is what the names of the objects the connection controls are derived from: its
+// name, or for the view of a ClusterSalesforceConnection "csfconn.<name>".
+func BaseName(conn *sfv1.SalesforceConnection) string {
+	if conn.IsClusterView() {
+		return clusterPrefix + conn.Name
+	}
+	return conn.Name
+}
+
+// ownerKind is the kind the owner references of the connection's objects name: a cluster
+// connection's view stands for the cluster-scoped object, which garbage collection finds.
+func ownerKind(conn *sfv1.SalesforceConnection) string {
+	if conn.IsClusterView() {
+		return sfv1.ClusterSalesforceConnectionKind
+	}
+	return "SalesforceConnection"
+}
+
 // Meta is the metadata of an object the connection controls.
 func Meta(conn *sfv1.SalesforceConnection, name string) metav1.ObjectMeta {
 	controller := true
@@ -80,7 +102,7 @@ func Meta(conn *sfv1.SalesforceConnection, name string) metav1.ObjectMeta {
 		},
 		OwnerReferences: []metav1.OwnerReference{{
 			APIVersion:         sfv1.GroupVersion.String(),
-			Kind:               "SalesforceConnection",
+			Kind:               ownerKind(conn),
 			Name:               conn.Name,
 			UID:                conn.UID,
 			Controller:         &controller,

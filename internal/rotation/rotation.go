@@ -41,7 +41,7 @@ const (
 
 // SecretName is the connection's state Secret.
 func SecretName(conn *sfv1.SalesforceConnection) string {
-	return owned.DerivedName(conn.Name, "-rotated-refresh-token")
+	return owned.DerivedName(owned.BaseName(conn), "-rotated-refresh-token")
 }
 
 // Digest is the SHA-256 of a token, to tie a stored token to its source without keeping

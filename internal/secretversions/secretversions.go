@@ -240,7 +240,13 @@ type secretVersionsSource struct {
 func (s *secretVersionsSource) Start(ctx context.Context, queue workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
 	s.versions.mu.Lock()
 	defer s.versions.mu.Unlock()
+	// Each controller that follows the Secrets (namespaced and cluster connections) has
+	// a source of its own: every one of them is told.
+	prev := s.versions.notify
 	s.versions.notify = func(key types.NamespacedName) {
+		if prev != nil {
+			prev(key)
+		}
 		for _, req := range s.mapFn(ctx, key) {
 			queue.Add(req)
 		}

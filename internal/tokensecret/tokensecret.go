@@ -72,7 +72,7 @@ func Name(conn *sfv1.SalesforceConnection) string {
 	if conn.Spec.TokenSecret.Name != "" {
 		return conn.Spec.TokenSecret.Name
 	}
-	return owned.DerivedName(conn.Name, "-token")
+	return owned.DerivedName(owned.BaseName(conn), "-token")
 }
 
 // Token is a token and the times the operator derives for it.

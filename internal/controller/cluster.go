@@ -1,0 +1,229 @@
+package controller
+
+import (
+	"context"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/authflow"
+	"github.com/sfconn/sfconn-operator/internal/secretversions"
+	"github.com/sfconn/sfconn-operator/internal/tokensecret"
+)
+
+// DefaultClusterResourceNamespace is the cluster resource namespace of an operator that
+// runs outside a Pod and is given none.
+const DefaultClusterResourceNamespace = "sfconn-system"
+
+// targetSecretIndex indexes cluster connections by the name of their token Secret in the
+// target namespaces: somebody else's Secret of that name going away wakes them.
+const targetSecretIndex = "spec.tokenSecret.name"
+
+// Least privilege, besides the namespaced connections' rights:
+// - clustersalesforceconnections: as salesforceconnections.
+// - namespaces: read through the cache (get, list, watch): the target set follows their
+//   labels, and a namespace created receives its token at once.
+// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=clustersalesforceconnections,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=clustersalesforceconnections/status,verbs=patch
+// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=clustersalesforceconnections/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=delete
+
+// clusterReconciler runs the Reconciler's pass over ClusterSalesforceConnections. It
+// shares the Reconciler's memory, login budgets and pacing, so a cluster connection and
+// the namespaced connections of the same user count against the same limits.
+type clusterReconciler struct {
+	*Reconciler
+}
+
+// clusterNamespace is the cluster resource namespace.
+func (r *Reconciler) clusterNamespace() string {
+	if r.ClusterResourceNamespace == "" {
+		return DefaultClusterResourceNamespace
+	}
+	return r.ClusterResourceNamespace
+}
+
+// Reconcile runs the steps over the view of a cluster connection as a SalesforceConnection
+// of the cluster resource namespace (sfv1.ClusterSalesforceConnection.AsConnection): one
+// login, its record in that namespace, and the delivery step writing the token to the
+// target namespaces. Status is patched once, onto the cluster object.
+func (c clusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
+	r := c.Reconciler
+	r.once.Do(r.init)
+	cl := &sfv1.ClusterSalesforceConnection{}
+	if err := r.Client.Get(ctx, req.NamespacedName, cl); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			r.forget(types.NamespacedName{Name: req.Name})
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	conn := cl.AsConnection(r.clusterNamespace())
+	if !cl.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, conn, cl)
+	}
+	key := keyOf(conn)
+	if rv, ok := r.mem.patchedFrom.load(key); ok && rv == cl.ResourceVersion {
+		return ctrl.Result{RequeueAfter: staleRetry}, nil
+	}
+	p := r.newPass(ctx, conn)
+	p.cluster = cl
+	p.log = logf.FromContext(ctx).WithValues("clusterConnection", klog.KObj(cl))
+	defer func() { result, err = r.summarize(ctx, p, err) }()
+	return r.runSteps(ctx, p)
+}
+
+// setupCluster registers the controller of ClusterSalesforceConnections.
+func (r *Reconciler) setupCluster(mgr ctrl.Manager, secrets *secretversions.Versions, opts controller.Options) error {
+	indexer := mgr.GetFieldIndexer()
+	ctx := context.Background()
+	view := func(o client.Object) *sfv1.SalesforceConnection {
+		return o.(*sfv1.ClusterSalesforceConnection).AsConnection(r.clusterNamespace())
+	}
+	if err := indexer.IndexField(ctx, &sfv1.ClusterSalesforceConnection{}, credentialsSecretIndex,
+		func(o client.Object) []string { return credentialsSecretNames(view(o)) }); err != nil {
+		return err
+	}
+	if err := indexer.IndexField(ctx, &sfv1.ClusterSalesforceConnection{}, ownSecretIndex,
+		func(o client.Object) []string { return ownSecretNames(view(o)) }); err != nil {
+		return err
+	}
+	if err := indexer.IndexField(ctx, &sfv1.ClusterSalesforceConnection{}, approvalsIndexName,
+		func(o client.Object) []string { return principalKeys(view(o)) }); err != nil {
+		return err
+	}
+	if err := indexer.IndexField(ctx, &sfv1.ClusterSalesforceConnection{}, targetSecretIndex,
+		func(o client.Object) []string {
+			return []string{clusterTokenSecretName(o.(*sfv1.ClusterSalesforceConnection))}
+		}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("clustersalesforceconnection").
+		For(&sfv1.ClusterSalesforceConnection{}, builder.WithPredicates(
+			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted{}))).
+		// The record, and the token Secrets of the target namespaces: an edit or a
+		// deletion is repaired at once, from the record, without a login.
+		Owns(&corev1.Secret{}).
+		Owns(&corev1.ConfigMap{}).
+		// A namespace created, deleted or relabelled may join or leave a target set.
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allClusterConnections),
+			builder.WithPredicates(namespaceTargetingChanged{})).
+		// Peers of a principal, namespaced or cluster: the approvals they report change.
+		Watches(&sfv1.SalesforceConnection{}, handler.EnqueueRequestsFromMapFunc(r.clusterPeersOf),
+			builder.WithPredicates(approvalsChanged{})).
+		Watches(&sfv1.ClusterSalesforceConnection{}, handler.EnqueueRequestsFromMapFunc(r.clusterPeersOf),
+			builder.WithPredicates(approvalsChanged{})).
+		WatchesRawSource(secrets.Source(r.clusterConnectionsNamingSecret)).
+		WithOptions(opts).
+		Complete(clusterReconciler{r})
+}
+
+// allClusterConnections wakes every cluster connection: they are few, and which target
+// sets a namespace enters or leaves takes each one's selector to tell.
+func (r *Reconciler) allClusterConnections(ctx context.Context, _ client.Object) []reconcile.Request {
+	var list sfv1.ClusterSalesforceConnectionList
+	if err := r.Client.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		logf.FromContext(ctx).Error(err, "Listing cluster connections")
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, c := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: c.Name}})
+	}
+	return reqs
+}
+
+// clusterPeersOf maps a connection, namespaced or cluster, to the cluster connections of
+// its principal.
+func (r *Reconciler) clusterPeersOf(ctx context.Context, o client.Object) []reconcile.Request {
+	var self types.NamespacedName
+	var keys []string
+	switch c := o.(type) {
+	case *sfv1.SalesforceConnection:
+		keys = principalKeys(c)
+	case *sfv1.ClusterSalesforceConnection:
+		v := c.AsConnection(r.clusterNamespace())
+		self, keys = keyOf(v), principalKeys(v)
+	}
+	var queries []indexQuery
+	for _, k := range keys {
+		queries = append(queries, indexQuery{approvalsIndexName, k})
+	}
+	return r.clusterConnectionsMatching(ctx, self, queries...)
+}
+
+// clusterConnectionsNamingSecret maps a Secret to the cluster connections that name it:
+// in the cluster resource namespace as credentials or as one of their own Secrets, and
+// in any namespace as the name of their token Secrets.
+func (r *Reconciler) clusterConnectionsNamingSecret(ctx context.Context, secret types.NamespacedName) []reconcile.Request {
+	queries := []indexQuery{{targetSecretIndex, secret.Name}}
+	if secret.Namespace == r.clusterNamespace() {
+		queries = append(queries, indexQuery{credentialsSecretIndex, secret.Name}, indexQuery{ownSecretIndex, secret.Name})
+	}
+	return r.clusterConnectionsMatching(ctx, types.NamespacedName{}, queries...)
+}
+
+// clusterConnectionsMatching lists, once each, the cluster connections found by any of
+// the queries, leaving out skip.
+func (r *Reconciler) clusterConnectionsMatching(ctx context.Context, skip types.NamespacedName, queries ...indexQuery) []reconcile.Request {
+	seen := map[types.NamespacedName]bool{skip: true}
+	var reqs []reconcile.Request
+	for _, q := range queries {
+		var list sfv1.ClusterSalesforceConnectionList
+		if err := r.Client.List(ctx, &list, client.MatchingFields{q.index: q.key}, client.UnsafeDisableDeepCopy); err != nil {
+			logf.FromContext(ctx).Error(err, "Listing cluster connections", "index", q.index)
+			continue
+		}
+		for _, c := range list.Items {
+			key := types.NamespacedName{Name: c.Name}
+			if !seen[key] {
+				seen[key] = true
+				reqs = append(reqs, reconcile.Request{NamespacedName: key})
+			}
+		}
+	}
+	return reqs
+}
+
+// namespaceTargetingChanged passes the namespace events that may change a target set:
+// creations, deletions (begun or done) and label changes.
+type namespaceTargetingChanged struct {
+	predicate.Funcs
+}
+
+func (namespaceTargetingChanged) Update(e event.UpdateEvent) bool {
+	return !maps.Equal(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) ||
+		e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero()
+}
+
+func (namespaceTargetingChanged) Generic(event.GenericEvent) bool { return false }
+
+// credentialsSecretNames are the credentials Secrets a connection reads.
+func credentialsSecretNames(conn *sfv1.SalesforceConnection) []string {
+	if flow, _ := authflow.For(conn); flow != nil && flow.CredentialsSecret() != "" {
+		return []string{flow.CredentialsSecret()}
+	}
+	return nil
+}
+
+// ownSecretNames are the Secrets a connection writes in its own namespace.
+func ownSecretNames(conn *sfv1.SalesforceConnection) []string {
+	names := []string{tokensecret.Name(conn)}
+	if jwt := conn.Spec.Auth.JWTBearer; jwt != nil && jwt.GenerateKey {
+		names = append(names, authflow.KeySecretName(conn))
+	}
+	return names
+}
