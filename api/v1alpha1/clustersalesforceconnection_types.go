@@ -4,49 +4,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// MaxClusterTargetNamespaces bounds spec.tokenSecret.namespaces: each name is a write per
-// renewal, and a list that long is better said with a namespaceSelector.
-const MaxClusterTargetNamespaces = 256
-
-// ClusterSalesforceConnectionSpec is a SalesforceConnectionSpec whose token goes to many
-// namespaces. The namespaced spec is embedded, so every field added to it (and its
-// validation) reaches the cluster kind; only tokenSecret differs, to say where the token
-// goes.
-//
-// Workloads live in the target namespaces, which belong to their teams: the operator
-// restarts none of them for a cluster connection (a template annotation for a reloader
-// does it, by the teams' own choice).
-// +kubebuilder:validation:XValidation:rule="!has(self.rolloutRestartTargets)",message="rolloutRestartTargets is not supported by a ClusterSalesforceConnection: the workloads are in the target namespaces, which restart them themselves (for example with a reloader annotation in tokenSecret.template.metadata)"
-type ClusterSalesforceConnectionSpec struct {
-	SalesforceConnectionSpec `json:",inline"`
-
-	// The schema of tokenSecret is the embedded spec's merged with this one's (the
-	// description is the embedded one's): namespaceSelector and namespaces are added.
-
-	// +optional
-	TokenSecret ClusterTokenSecretSpec `json:"tokenSecret,omitempty"`
-}
-
-// ClusterTokenSecretSpec is a TokenSecretSpec and the namespaces the token Secret is
-// written to.
-type ClusterTokenSecretSpec struct {
-	TokenSecretSpec `json:",inline"`
-
-	// namespaceSelector selects, by their labels, namespaces that receive the token
-	// Secret. An empty selector ({}) selects every namespace; unset selects none, and
-	// namespaces alone names the targets.
-	// +optional
-	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
-
-	// namespaces names namespaces that receive the token Secret, besides those
-	// namespaceSelector selects: the target set is the union of both. A namespace that
-	// does not exist yet receives the Secret when it is created.
-	// +kubebuilder:validation:MaxItems=256
-	// +listType=set
-	// +optional
-	Namespaces []NamespaceName `json:"namespaces,omitempty"`
-}
-
 // NamespaceName is the name of a namespace (a DNS label).
 // +kubebuilder:validation:MinLength=1
 // +kubebuilder:validation:MaxLength=63
@@ -86,8 +43,14 @@ type ClusterSalesforceConnection struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// spec is a SalesforceConnection's, and says in tokenSecret.namespaceSelector and
+	// tokenSecret.namespaces which namespaces receive the token Secret. Workloads live in
+	// those namespaces, which belong to their teams: the operator restarts none of them for
+	// a cluster connection (a reloader annotation in tokenSecret.template does it, by the
+	// teams' own choice).
+	// +kubebuilder:validation:XValidation:rule="!has(self.rolloutRestartTargets)",message="rolloutRestartTargets is not supported by a ClusterSalesforceConnection: the workloads are in the target namespaces, which restart them themselves (for example with a reloader annotation in tokenSecret.template.metadata)"
 	// +required
-	Spec ClusterSalesforceConnectionSpec `json:"spec"`
+	Spec SalesforceConnectionSpec `json:"spec"`
 
 	// +kubebuilder:default={observedGeneration: 0}
 	// +optional
@@ -122,11 +85,10 @@ func (c *ClusterSalesforceConnection) AsConnection(home string) *SalesforceConne
 	v := &SalesforceConnection{
 		TypeMeta:   metav1.TypeMeta{APIVersion: GroupVersion.String(), Kind: ClusterSalesforceConnectionKind},
 		ObjectMeta: *c.ObjectMeta.DeepCopy(),
-		Spec:       *c.Spec.SalesforceConnectionSpec.DeepCopy(),
+		Spec:       *c.Spec.DeepCopy(),
 		Status:     *c.Status.SalesforceConnectionStatus.DeepCopy(),
 	}
 	v.Namespace = home
-	v.Spec.TokenSecret = *c.Spec.TokenSecret.TokenSecretSpec.DeepCopy()
 	v.Spec.TokenSecret.Name = ""
 	return v
 }

@@ -330,6 +330,22 @@ type TokenSecretSpec struct {
 	// token, and labels and annotations (for example Reloader's).
 	// +optional
 	Template *TokenSecretTemplate `json:"template,omitempty"`
+
+	// namespaceSelector selects, by their labels, the namespaces that receive the token
+	// Secret of a ClusterSalesforceConnection; a SalesforceConnection refuses it (its
+	// token stays in its own namespace). An empty selector ({}) selects every namespace;
+	// unset selects none, and namespaces alone names the targets.
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+
+	// namespaces names namespaces that receive the token Secret of a
+	// ClusterSalesforceConnection, besides those namespaceSelector selects: the target set
+	// is the union of both. A namespace that does not exist yet receives the Secret when
+	// it is created. A SalesforceConnection refuses it.
+	// +kubebuilder:validation:MaxItems=256
+	// +listType=set
+	// +optional
+	Namespaces []NamespaceName `json:"namespaces,omitempty"`
 }
 
 // TokenSecretTemplate adds keys, labels and annotations to the token Secret. The fixed
@@ -658,6 +674,9 @@ type SalesforceConnection struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// The spec is shared with ClusterSalesforceConnection, whose fields saying where the
+	// token goes a namespaced connection, confined to its namespace, refuses.
+	// +kubebuilder:validation:XValidation:rule="!has(self.tokenSecret) || (!has(self.tokenSecret.namespaceSelector) && !has(self.tokenSecret.namespaces))",message="tokenSecret.namespaceSelector and tokenSecret.namespaces are for a ClusterSalesforceConnection: a SalesforceConnection writes its token Secret in its own namespace only"
 	// +required
 	Spec SalesforceConnectionSpec `json:"spec"`
 

@@ -20,6 +20,10 @@ func (r *Reconciler) summarizeCluster(ctx context.Context, p *pass, err error) (
 	c := p.cluster
 	next := c.Status.DeepCopy()
 	next.SalesforceConnectionStatus = *p.status
+	if next.TokenSecretName != "" {
+		// The Secret workloads mount, in each target namespace; the record is the operator's.
+		next.TokenSecretName = clusterTokenSecretName(c)
+	}
 	// A pass that did not deliver (its login waits for its turn, or a step failed) leaves
 	// the count as it was, and Ready's message, which only a delivery adds to.
 	if d := p.delivery; d != nil {

@@ -33,7 +33,7 @@ type targets struct {
 // names, among those that exist and are not being deleted (a namespace being deleted
 // refuses new objects, and takes the Secret with it), and that the operator watches
 // (watched empty: all).
-func targetNamespaces(spec *sfv1.ClusterTokenSecretSpec, namespaces []corev1.Namespace, watched []string) targets {
+func targetNamespaces(spec *sfv1.TokenSecretSpec, namespaces []corev1.Namespace, watched []string) targets {
 	var t targets
 	var selector labels.Selector
 	if spec.NamespaceSelector != nil {
