@@ -23,6 +23,13 @@ func holder(name, id string, since time.Duration) sfv1.SalesforceConnection {
 	return c
 }
 
+// clusterHolder is the view of a ClusterSalesforceConnection that holds approval id.
+func clusterHolder(name, id string, since time.Duration) sfv1.SalesforceConnection {
+	c := &sfv1.ClusterSalesforceConnection{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	c.Status.Approval = &sfv1.ApprovalRef{ID: id, Since: metav1.NewTime(t0.Add(since))}
+	return *c.AsConnection("ns")
+}
+
 func TestCompute(t *testing.T) {
 	deleting := holder("gone", "z", 0)
 	now := metav1.NewTime(t0)
@@ -41,6 +48,10 @@ func TestCompute(t *testing.T) {
 			holder("x", "1", time.Hour), holder("y", "1", 0), holder("z", "2", 30*time.Minute)},
 			2, []string{"ns/x", "ns/y", "ns/z"}},
 		{"a connection being deleted holds nothing", []sfv1.SalesforceConnection{holder("a", "1", 0), deleting}, 1, []string{"ns/a"}},
+		{"a cluster connection is one holder, named by its kind", []sfv1.SalesforceConnection{holder("a", "1", 0), clusterHolder("crm", "2", time.Hour)},
+			2, []string{"ns/a", "ClusterSalesforceConnection/crm"}},
+		{"a cluster connection and a namespaced one of the same name are two holders", []sfv1.SalesforceConnection{
+			holder("crm", "1", 0), clusterHolder("crm", "1", time.Hour)}, 1, []string{"ClusterSalesforceConnection/crm", "ns/crm"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -216,3 +216,31 @@ var _ = Describe("ClusterSalesforceConnection", func() {
 		Expect(where).To(ConsistOf(ns))
 	})
 })
+
+var _ = Describe("Admission of where a token goes", func() {
+	ctx := context.Background()
+
+	It("refuses target namespaces on a SalesforceConnection", func() {
+		c := connection(newNamespace(ctx), "crm", sfv1.AuthSpec{ClientCredentials: &sfv1.ClientCredentialsAuth{
+			CredentialsSecretRef: sfv1.SecretReference{Name: "creds"}}})
+		c.Spec.TokenSecret.Namespaces = []sfv1.NamespaceName{"elsewhere"}
+		err := k8s.Create(ctx, c)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+		Expect(err.Error()).To(ContainSubstring("are for a ClusterSalesforceConnection"))
+	})
+
+	It("refuses rollout restart targets and bad namespace names on a ClusterSalesforceConnection", func() {
+		c := &sfv1.ClusterSalesforceConnection{ObjectMeta: metav1.ObjectMeta{Name: "refused"}}
+		c.Spec.Auth.ClientCredentials = &sfv1.ClientCredentialsAuth{CredentialsSecretRef: sfv1.SecretReference{Name: "creds"}}
+		c.Spec.RolloutRestartTargets = []sfv1.RolloutRestartTarget{{Kind: "Deployment", Name: "web"}}
+		err := k8s.Create(ctx, c)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+		Expect(err.Error()).To(ContainSubstring("rolloutRestartTargets is not supported"))
+
+		c.Spec.RolloutRestartTargets = nil
+		c.Spec.TokenSecret.Namespaces = []sfv1.NamespaceName{"Not_A_Namespace"}
+		err = k8s.Create(ctx, c)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+		Expect(err.Error()).To(ContainSubstring("spec.tokenSecret.namespaces"))
+	})
+})

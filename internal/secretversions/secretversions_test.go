@@ -1,6 +1,7 @@
 package secretversions
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -8,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
 func TestVersionsStore(t *testing.T) {
@@ -78,5 +81,35 @@ func TestVersionsStore(t *testing.T) {
 	}
 	if err := a.Update("not an object"); err == nil {
 		t.Fatal("an unexpected object was accepted")
+	}
+}
+
+// Namespaced and cluster connections have a controller each, and each follows the Secrets
+// through a source of its own: a change reaches both queues.
+func TestEverySourceIsTold(t *testing.T) {
+	s := &Versions{parts: map[string]map[types.NamespacedName]string{}, synced: make(chan struct{})}
+	key := types.NamespacedName{Namespace: "a", Name: "creds"}
+	var queues []workqueue.TypedRateLimitingInterface[reconcile.Request]
+	for _, name := range []string{"namespaced", "cluster"} {
+		q := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request](),
+			workqueue.TypedRateLimitingQueueConfig[reconcile.Request]{Name: name})
+		t.Cleanup(q.ShutDown)
+		queues = append(queues, q)
+		src := s.Source(func(_ context.Context, k types.NamespacedName) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: k.Namespace, Name: name + "/" + k.Name}}}
+		})
+		if err := src.Start(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.change("a", key, "7")
+	for i, name := range []string{"namespaced", "cluster"} {
+		if queues[i].Len() != 1 {
+			t.Fatalf("the %s queue holds %d requests, want 1", name, queues[i].Len())
+		}
+		req, _ := queues[i].Get()
+		if req.Name != name+"/creds" {
+			t.Errorf("the %s queue got %v", name, req)
+		}
 	}
 }
