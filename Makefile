@@ -47,7 +47,7 @@ help: ## Show this help.
 manifests: $(CONTROLLER_GEN) ## Generate the CRD and RBAC manifests from the API types and markers, and copy them into the namespaced overlay and the Helm chart.
 	tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config="$$tmp"; \
-	hack/split-roles.sh "$$tmp/role.yaml" manager-role=config/rbac/role.yaml rollout-restart-role=config/rollout-restarts/role.yaml
+	hack/split-roles.sh "$$tmp/role.yaml" manager-role=config/rbac/role.yaml rollout-restart-role=config/rollout-restarts/role.yaml cluster-connection-role=config/rbac/cluster_connection_role.yaml
 	$(call as-role,config/rbac/role.yaml,config/watch-namespaces/namespace/role.yaml)
 	$(call as-role,config/rollout-restarts/role.yaml,config/watch-namespaces/namespace-rollout-restarts/role.yaml)
 	@$(MAKE) --no-print-directory sync-chart
@@ -69,6 +69,7 @@ sync-chart: ## Copy the CRD, the manager's RBAC rules, the alerts and the Grafan
 	cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
 	cp config/rbac/role.yaml $(CHART_DIR)/files/manager-role.yaml
 	cp config/rollout-restarts/role.yaml $(CHART_DIR)/files/rollout-restart-role.yaml
+	cp config/rbac/cluster_connection_role.yaml $(CHART_DIR)/files/cluster-connection-role.yaml
 	cp config/prometheus/prometheus_rule.yaml $(CHART_DIR)/files/prometheus_rule.yaml
 	cp config/grafana/sfconn-dashboard.json $(CHART_DIR)/files/sfconn-dashboard.json
 

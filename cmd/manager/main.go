@@ -229,7 +229,7 @@ func main() {
 		Identity:        identity(),
 
 		ClusterResourceNamespace: clusterResourceNamespace(clusterResourceNS),
-		WatchNamespaces:          splitList(watchNamespaces),
+		ClusterConnections:       len(namespaces) == 0,
 	}
 	if err := r.SetupWithManager(mgr, secretVersions, controllerOptions(maxConcurrent)); err != nil {
 		log.Error(err, "Unable to set up the controller")

@@ -180,14 +180,19 @@ func HolderName(c *sfv1.SalesforceConnection) string {
 // Ledger lists the connections, namespaced and cluster, found under key in the index and
 // computes the view, with self as the caller's pass leaves it (its status in the cache is
 // the last pass's). A cluster connection is one holder, however many namespaces it serves.
-func Ledger(ctx context.Context, c client.Reader, key string, self *sfv1.SalesforceConnection) (*View, error) {
+//
+// withCluster is false where the operator does not reconcile cluster connections
+// (--watch-namespaces), which it may not read then.
+func Ledger(ctx context.Context, c client.Reader, key string, self *sfv1.SalesforceConnection, withCluster bool) (*View, error) {
 	var list sfv1.SalesforceConnectionList
 	if err := c.List(ctx, &list, client.MatchingFields{Index: key}); err != nil {
 		return nil, fmt.Errorf("listing connections of the principal: %w", err)
 	}
 	var clusterList sfv1.ClusterSalesforceConnectionList
-	if err := c.List(ctx, &clusterList, client.MatchingFields{Index: key}); err != nil {
-		return nil, fmt.Errorf("listing cluster connections of the principal: %w", err)
+	if withCluster {
+		if err := c.List(ctx, &clusterList, client.MatchingFields{Index: key}); err != nil {
+			return nil, fmt.Errorf("listing cluster connections of the principal: %w", err)
+		}
 	}
 	conns := make([]sfv1.SalesforceConnection, 0, len(list.Items)+len(clusterList.Items)+1)
 	for _, c := range list.Items {

@@ -43,8 +43,10 @@ func (r *Reconciler) sweepOnce(ctx context.Context) error {
 	}
 	// A cluster connection holds its chain as a namespaced one does.
 	var clusterList sfv1.ClusterSalesforceConnectionList
-	if err := r.Client.List(ctx, &clusterList); err != nil {
-		return err
+	if r.ClusterConnections {
+		if err := r.Client.List(ctx, &clusterList); err != nil {
+			return err
+		}
 	}
 	for i := range clusterList.Items {
 		list.Items = append(list.Items, *clusterList.Items[i].AsConnection(r.clusterNamespace()))

@@ -31,15 +31,19 @@ const DefaultClusterResourceNamespace = "sfconn-system"
 // target namespaces: somebody else's Secret of that name going away wakes them.
 const targetSecretIndex = "spec.tokenSecret.name"
 
-// Least privilege, besides the namespaced connections' rights:
+// Least privilege, in a role of its own (cluster-connection-role, granted only with the
+// cluster-wide manager-role, never with --watch-namespaces), besides the rights of the
+// namespaced connections:
 // - clustersalesforceconnections: as salesforceconnections.
 // - namespaces: read through the cache (get, list, watch): the target set follows their
 //   labels, and a namespace created receives its token at once.
-// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=clustersalesforceconnections,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=clustersalesforceconnections/status,verbs=patch
-// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=clustersalesforceconnections/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=delete
+// - secrets: delete, the token Secret of a namespace that left the target set; only one
+//   the cluster connection controls, by UID.
+// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=clustersalesforceconnections,verbs=get;list;watch;patch,roleName=cluster-connection-role
+// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=clustersalesforceconnections/status,verbs=patch,roleName=cluster-connection-role
+// +kubebuilder:rbac:groups=salesforce.sfconn.io,resources=clustersalesforceconnections/finalizers,verbs=update,roleName=cluster-connection-role
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch,roleName=cluster-connection-role
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=delete,roleName=cluster-connection-role
 
 // clusterReconciler runs the Reconciler's pass over ClusterSalesforceConnections. It
 // shares the Reconciler's memory, login budgets and pacing, so a cluster connection and

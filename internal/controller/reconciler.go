@@ -72,10 +72,11 @@ type Reconciler struct {
 	// Secrets, and where the operator keeps each one's record of its token (and its other
 	// Secrets: a rotated refresh token, a generated key).
 	ClusterResourceNamespace string
-	// WatchNamespaces are the namespaces the operator may write in (--watch-namespaces);
-	// empty is all. A cluster connection delivers its token to the target namespaces among
-	// them only.
-	WatchNamespaces []string
+	// ClusterConnections turns on the controller of ClusterSalesforceConnections. Off
+	// when the operator watches some namespaces only (--watch-namespaces): its RBAC then
+	// reaches those namespaces alone, and a cluster connection could neither read its
+	// cluster-scoped objects nor remove a token Secret from a namespace that left.
+	ClusterConnections bool
 	// RolloutRestarts lets the operator patch spec.rolloutRestartTargets
 	// (--enable-rollout-restarts). Off, a restart that would be due gets a Warning event
 	// instead, and status.rolloutRestart stays as it was.

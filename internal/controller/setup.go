@@ -47,8 +47,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.
 		func(o client.Object) []string { return principalKeys(o.(*sfv1.SalesforceConnection)) }); err != nil {
 		return err
 	}
-	if err := r.setupCluster(mgr, secrets, opts); err != nil {
-		return err
+	if r.ClusterConnections {
+		if err := r.setupCluster(mgr, secrets, opts); err != nil {
+			return err
+		}
 	}
 
 	b := ctrl.NewControllerManagedBy(mgr).
@@ -66,12 +68,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.
 		// and connected app) must report.
 		Watches(&sfv1.SalesforceConnection{}, handler.EnqueueRequestsFromMapFunc(r.peersOf),
 			builder.WithPredicates(approvalsChanged{})).
-		Watches(&sfv1.ClusterSalesforceConnection{}, handler.EnqueueRequestsFromMapFunc(r.peersOf),
-			builder.WithPredicates(approvalsChanged{})).
 		// Every Secret's version: a change to a credentials Secret, or to a Secret that
 		// blocks a token Secret's name, wakes the connections that name it.
 		WatchesRawSource(secrets.Source(r.connectionsNamingSecret)).
 		WithOptions(opts)
+	if r.ClusterConnections {
+		b = b.Watches(&sfv1.ClusterSalesforceConnection{}, handler.EnqueueRequestsFromMapFunc(r.peersOf),
+			builder.WithPredicates(approvalsChanged{}))
+	}
 	// The leader releases the refresh token chains no connection holds any more.
 	if err := mgr.Add(manager.RunnableFunc(r.sweepChains)); err != nil {
 		return err

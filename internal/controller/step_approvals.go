@@ -55,7 +55,7 @@ func (r *Reconciler) approvals(ctx context.Context, p *pass) (time.Time, error) 
 		self := p.conn.DeepCopy()
 		self.Status.Principal, self.Status.Approval = st.Principal, st.Approval
 		var err error
-		if view, err = approvals.Ledger(ctx, r.Client, approvals.IDKey(st.Principal), self); err != nil {
+		if view, err = approvals.Ledger(ctx, r.Client, approvals.IDKey(st.Principal), self, r.ClusterConnections); err != nil {
 			return time.Time{}, err
 		}
 		if revoked {
@@ -184,7 +184,7 @@ func (r *Reconciler) approvalRefusal(ctx context.Context, p *pass) error {
 	if prev := conn.Status.Principal; prev != nil && prev.UserID != "" {
 		key = approvals.IDKey(prev)
 	}
-	view, err := approvals.Ledger(ctx, r.Client, key, self)
+	view, err := approvals.Ledger(ctx, r.Client, key, self, r.ClusterConnections)
 	if err != nil {
 		return err
 	}

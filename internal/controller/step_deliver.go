@@ -38,7 +38,7 @@ func (r *Reconciler) deliver(ctx context.Context, p *pass) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("listing namespaces: %w", err)
 	}
 	name := clusterTokenSecretName(p.cluster)
-	d := &delivery{targets: targetNamespaces(&p.cluster.Spec.TokenSecret, namespaces.Items, r.WatchNamespaces)}
+	d := &delivery{targets: targetNamespaces(&p.cluster.Spec.TokenSecret, namespaces.Items)}
 	p.delivery = d
 	var next time.Time
 	if p.token != nil {

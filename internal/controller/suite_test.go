@@ -135,7 +135,8 @@ func startManager() context.CancelFunc {
 		ApprovalKey:    []byte("integration-test-approval-key-32b"),
 		// spec.rolloutRestartTargets restarts (gitops_integration_test.go); their absence is
 		// tested in restart_disabled_test.go.
-		RolloutRestarts: true,
+		RolloutRestarts:    true,
+		ClusterConnections: true,
 	}
 	Expect(r.SetupWithManager(mgr, secretVersions, crcontroller.Options{
 		SkipNameValidation: ptr.To(true),

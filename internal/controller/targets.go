@@ -22,18 +22,14 @@ type targets struct {
 	names []string
 	// missing are namespaces spec.tokenSecret.namespaces names that do not exist (yet).
 	missing []string
-	// unwatched are target namespaces outside the operator's --watch-namespaces, where it
-	// may not write.
-	unwatched []string
 	// selectorProblem says why spec.tokenSecret.namespaceSelector selects nothing.
 	selectorProblem string
 }
 
 // targetNamespaces is the union of the namespaces the selector selects and those the spec
 // names, among those that exist and are not being deleted (a namespace being deleted
-// refuses new objects, and takes the Secret with it), and that the operator watches
-// (watched empty: all).
-func targetNamespaces(spec *sfv1.TokenSecretSpec, namespaces []corev1.Namespace, watched []string) targets {
+// refuses new objects, and takes the Secret with it).
+func targetNamespaces(spec *sfv1.TokenSecretSpec, namespaces []corev1.Namespace) targets {
 	var t targets
 	var selector labels.Selector
 	if spec.NamespaceSelector != nil {
@@ -66,15 +62,10 @@ func targetNamespaces(spec *sfv1.TokenSecretSpec, namespaces []corev1.Namespace,
 		}
 	}
 	for n := range chosen {
-		if len(watched) > 0 && !slices.Contains(watched, n) {
-			t.unwatched = append(t.unwatched, n)
-			continue
-		}
 		t.names = append(t.names, n)
 	}
 	slices.Sort(t.names)
 	slices.Sort(t.missing)
-	slices.Sort(t.unwatched)
 	return t
 }
 
@@ -105,7 +96,6 @@ func (d *delivery) problem() string {
 	}
 	add(d.foreign, "Not written where a Secret of that name belongs to somebody else (delete it, or choose another spec.tokenSecret.name): %s")
 	add(d.failed, "Not written, the API server refused: %s")
-	add(d.unwatched, "Not written outside the operator's --watch-namespaces: %s")
 	add(d.missing, "Named in spec.tokenSecret.namespaces, but not found (written when created): %s")
 	if d.selectorProblem != "" {
 		parts = append(parts, d.selectorProblem)

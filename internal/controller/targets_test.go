@@ -27,13 +27,11 @@ func TestTargetNamespaces(t *testing.T) {
 	}
 	selector := func(s metav1.LabelSelector) *metav1.LabelSelector { return &s }
 	tests := []struct {
-		name      string
-		spec      sfv1.TokenSecretSpec
-		watched   []string
-		want      []string
-		missing   []string
-		unwatched []string
-		problem   bool
+		name    string
+		spec    sfv1.TokenSecretSpec
+		want    []string
+		missing []string
+		problem bool
 	}{
 		{name: "neither selector nor names: no target", spec: sfv1.TokenSecretSpec{}},
 		{name: "by label, not a namespace being deleted",
@@ -57,21 +55,15 @@ func TestTargetNamespaces(t *testing.T) {
 			spec: sfv1.TokenSecretSpec{Namespaces: []sfv1.NamespaceName{"tools"},
 				NamespaceSelector: selector(metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "crm", Operator: "Near"}}})},
 			want: []string{"tools"}, problem: true},
-		{name: "outside the watched namespaces: reported, not written",
-			spec:    sfv1.TokenSecretSpec{NamespaceSelector: selector(metav1.LabelSelector{MatchLabels: map[string]string{"crm": "true"}})},
-			watched: []string{"billing", "tools"}, want: []string{"billing"}, unwatched: []string{"shop"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := targetNamespaces(&tt.spec, all, tt.watched)
+			got := targetNamespaces(&tt.spec, all)
 			if !slices.Equal(got.names, tt.want) {
 				t.Errorf("targets = %v, want %v", got.names, tt.want)
 			}
 			if !slices.Equal(got.missing, tt.missing) {
 				t.Errorf("missing = %v, want %v", got.missing, tt.missing)
-			}
-			if !slices.Equal(got.unwatched, tt.unwatched) {
-				t.Errorf("unwatched = %v, want %v", got.unwatched, tt.unwatched)
 			}
 			if (got.selectorProblem != "") != tt.problem {
 				t.Errorf("selector problem = %q, want one: %v", got.selectorProblem, tt.problem)
@@ -97,8 +89,8 @@ func TestDeliveryProblem(t *testing.T) {
 		{name: "a long list names the first few and counts the rest", d: delivery{foreign: many},
 			contains: []string{"a-ns, b-ns, c-ns, d-ns, e-ns and 7 more"}, absent: []string{"f-ns"}},
 		{name: "each kind of problem is said", d: delivery{failed: []string{"x (forbidden)"},
-			targets: targets{unwatched: []string{"y"}, missing: []string{"z"}, selectorProblem: "spec.tokenSecret.namespaceSelector selects no namespace"}},
-			contains: []string{"x (forbidden)", "--watch-namespaces: y", "not found (written when created): z", "selects no namespace"}},
+			targets: targets{missing: []string{"z"}, selectorProblem: "spec.tokenSecret.namespaceSelector selects no namespace"}},
+			contains: []string{"x (forbidden)", "not found (written when created): z", "selects no namespace"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
