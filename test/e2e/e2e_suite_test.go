@@ -126,9 +126,10 @@ var _ = BeforeSuite(func() {
 
 	By("installing the CRD with kubectl apply -k config/crd")
 	kubectl("apply", "-k", filepath.Join(root, "config", "crd"))
-	kubectl("wait", "--for=condition=Established", "crd/salesforceconnections.salesforce.sfconn.io", "--timeout=60s")
+	kubectl("wait", "--for=condition=Established", "crd/salesforceconnections.salesforce.sfconn.io",
+		"crd/clustersalesforceconnections.salesforce.sfconn.io", "--timeout=60s")
 
-	By("giving the manager only the RBAC that config/rbac and config/rollout-restarts grant it")
+	By("giving the manager only the RBAC that config/rbac (manager and cluster connection roles) and config/rollout-restarts grant it")
 	managerUser, err := testEnv.AddUser(envtest.User{Name: "sfconn-manager"}, nil)
 	Expect(err).NotTo(HaveOccurred())
 	mkc, err := managerUser.KubeConfig()
@@ -141,7 +142,9 @@ var _ = BeforeSuite(func() {
 	out, err := kubectlWithInput(strings.Replace(string(leaderRole), "namespace: system", "namespace: default", 1), "apply", "-f", "-")
 	Expect(err).NotTo(HaveOccurred(), out)
 	kubectl("apply", "-f", filepath.Join(root, "config", "rollout-restarts", "role.yaml"))
+	kubectl("apply", "-f", filepath.Join(root, "config", "rbac", "cluster_connection_role.yaml"))
 	kubectl("create", "clusterrolebinding", "sfconn-manager", "--clusterrole=manager-role", "--user=sfconn-manager")
+	kubectl("create", "clusterrolebinding", "sfconn-cluster-connections", "--clusterrole=cluster-connection-role", "--user=sfconn-manager")
 	kubectl("create", "clusterrolebinding", "sfconn-rollout-restarts", "--clusterrole=rollout-restart-role", "--user=sfconn-manager")
 	kubectl("create", "rolebinding", "sfconn-leader-election", "-n", "default", "--role=leader-election-role", "--user=sfconn-manager")
 

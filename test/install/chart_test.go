@@ -50,7 +50,9 @@ func TestChartDefaults(t *testing.T) {
 	for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "ConfigMap", "Namespace"} {
 		g.Expect(ofKind(objs, kind)).To(BeEmpty(), kind)
 	}
-	only(t, objs, "CustomResourceDefinition")
+	find(t, objs, "CustomResourceDefinition", "salesforceconnections.salesforce.sfconn.io")
+	find(t, objs, "CustomResourceDefinition", "clustersalesforceconnections.salesforce.sfconn.io")
+	g.Expect(ofKind(objs, "CustomResourceDefinition")).To(HaveLen(2))
 	only(t, objs, "ServiceAccount")
 	only(t, objs, "Service")
 	only(t, objs, "NetworkPolicy")

@@ -133,9 +133,12 @@ func TestRenderedChartMatchesOriginals(t *testing.T) {
 	g.Expect(json.Unmarshal([]byte(data), &got)).To(Succeed(), "the dashboard ConfigMap holds no valid JSON")
 	g.Expect(got).To(Equal(dashboard), "the chart's dashboard must be config/grafana/sfconn-dashboard.json")
 
-	var crd map[string]any
-	g.Expect(yaml.Unmarshal(readRepoFile(t, "config/crd/bases/salesforce.sfconn.io_salesforceconnections.yaml"), &crd)).To(Succeed())
-	g.Expect(roundTrip(t, only(t, objs, "CustomResourceDefinition").Object)).To(Equal(roundTrip(t, crd)))
+	g.Expect(ofKind(objs, "CustomResourceDefinition")).To(HaveLen(2))
+	for _, plural := range []string{"salesforceconnections", "clustersalesforceconnections"} {
+		var crd map[string]any
+		g.Expect(yaml.Unmarshal(readRepoFile(t, "config/crd/bases/salesforce.sfconn.io_"+plural+".yaml"), &crd)).To(Succeed())
+		g.Expect(roundTrip(t, find(t, objs, "CustomResourceDefinition", plural+".salesforce.sfconn.io").Object)).To(Equal(roundTrip(t, crd)))
+	}
 }
 
 // parseAny parses YAML or JSON into plain Go values.

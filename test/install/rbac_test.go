@@ -303,6 +303,9 @@ func expectScopedAuthorization(t *testing.T, c client.Client, sa, watched, unwat
 		{"list", "salesforce.sfconn.io", "salesforceconnections", "", ""},
 		{"list", "salesforce.sfconn.io", "salesforceconnections", unwatched, ""},
 		{"delete", "", "secrets", watched, "crm-token"},
+		// No ClusterSalesforceConnections with watched namespaces.
+		{"list", "salesforce.sfconn.io", "clustersalesforceconnections", "", ""},
+		{"list", "", "namespaces", "", ""},
 		{"patch", "apps", "deployments", unwatched, "web"},
 		{"patch", "apps", "deployments", "", ""},
 	} {
@@ -414,7 +417,7 @@ func TestConfigWatchNamespaces(t *testing.T) {
 			// Other tests installed config/default in this cluster, as a user switching to
 			// this overlay would have: kubectl apply does not delete config/default's
 			// cluster-wide bindings, README.md tells to delete them.
-			for _, name := range []string{"sfconn-manager-rolebinding", "sfconn-rollout-restart-rolebinding"} {
+			for _, name := range []string{"sfconn-manager-rolebinding", "sfconn-rollout-restart-rolebinding", "sfconn-cluster-connection-rolebinding"} {
 				crb := &unstructured.Unstructured{}
 				crb.SetAPIVersion("rbac.authorization.k8s.io/v1")
 				crb.SetKind("ClusterRoleBinding")
@@ -426,5 +429,82 @@ func TestConfigWatchNamespaces(t *testing.T) {
 			expectScopedAuthorization(t, c, "system:serviceaccount:sfconn-system:sfconn-controller-manager",
 				"crm", "team-c", "sfconn-system", "sfconn-approval-key", restarts)
 		})
+	}
+}
+
+// binding binds a user to a ClusterRole: cluster-wide without a namespace, else with a
+// RoleBinding in it.
+func binding(name, namespace, role, user string) *unstructured.Unstructured {
+	kind := "ClusterRoleBinding"
+	if namespace != "" {
+		kind = "RoleBinding"
+	}
+	b := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "rbac.authorization.k8s.io/v1",
+		"kind":       kind,
+		"metadata":   map[string]any{"name": name},
+		"roleRef":    map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+		"subjects":   []any{map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}},
+	}}
+	if namespace != "" {
+		b.SetNamespace(namespace)
+	}
+	return b
+}
+
+// TestClusterConnectionAuthorization applies config/default and asks the API server what
+// its roles allow about ClusterSalesforceConnections: the manager reconciles them and may
+// delete a token Secret in any namespace; a platform admin bound cluster-wide to
+// clustersalesforceconnection-admin-role creates them; a tenant given the roles of its
+// namespace (RoleBindings), even the admin ones, cannot; and the roles that aggregate into
+// the built-in admin and edit carry no rule on the cluster kind.
+func TestClusterConnectionAuthorization(t *testing.T) {
+	g := NewWithT(t)
+	objs := kustomize(t, "config/default")
+	for _, role := range ofKind(objs, "ClusterRole") {
+		labels := role.GetLabels()
+		aggregatedToTenants := labels["rbac.authorization.k8s.io/aggregate-to-admin"] == "true" || labels["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+		if !aggregatedToTenants {
+			continue
+		}
+		for _, g2 := range grantsOf(t, []*unstructured.Unstructured{role}) {
+			g.Expect(g2.resource).NotTo(HavePrefix("clustersalesforceconnections"), "%s aggregates into admin or edit", role.GetName())
+		}
+	}
+	find(t, objs, "ClusterRole", "sfconn-clustersalesforceconnection-admin-role")
+	g.Expect(find(t, objs, "ClusterRole", "sfconn-clustersalesforceconnection-admin-role").GetLabels()).
+		NotTo(HaveKey(HavePrefix("rbac.authorization.k8s.io/aggregate-to-")), "the platform admins' role aggregates into no built-in role")
+
+	c := cluster(t)
+	createNamespace(t, c, "tenant-a")
+	objs = append(objs,
+		binding("platform-admin-csfconn", "", "sfconn-clustersalesforceconnection-admin-role", "platform-admin"),
+		binding("tenant-csfconn-admin", "tenant-a", "sfconn-clustersalesforceconnection-admin-role", "tenant"),
+		binding("tenant-sfconn-admin", "tenant-a", "sfconn-salesforceconnection-admin-role", "tenant"),
+	)
+	expectNoWarnings(t, applyAll(t, c, objs))
+
+	type ask struct{ user, verb, group, resource, namespace, name string }
+	manager := "system:serviceaccount:sfconn-system:sfconn-controller-manager"
+	for _, a := range []ask{
+		{manager, "watch", "salesforce.sfconn.io", "clustersalesforceconnections", "", ""},
+		{manager, "patch", "salesforce.sfconn.io", "clustersalesforceconnections/status", "", "crm"},
+		{manager, "update", "salesforce.sfconn.io", "clustersalesforceconnections/finalizers", "", "crm"},
+		{manager, "list", "", "namespaces", "", ""},
+		{manager, "create", "", "secrets", "tenant-a", ""},
+		{manager, "delete", "", "secrets", "tenant-a", "crm-token"},
+		{"platform-admin", "create", "salesforce.sfconn.io", "clustersalesforceconnections", "", ""},
+		{"tenant", "create", "salesforce.sfconn.io", "salesforceconnections", "tenant-a", ""},
+	} {
+		g.Expect(can(t, c, a.user, a.verb, a.group, a.resource, a.namespace, a.name)).To(BeTrue(), "%+v", a)
+	}
+	for _, a := range []ask{
+		{manager, "create", "salesforce.sfconn.io", "clustersalesforceconnections", "", ""},
+		{manager, "update", "", "namespaces", "", "tenant-a"},
+		{"tenant", "create", "salesforce.sfconn.io", "clustersalesforceconnections", "", ""},
+		{"tenant", "list", "salesforce.sfconn.io", "clustersalesforceconnections", "", ""},
+		{"tenant", "create", "salesforce.sfconn.io", "salesforceconnections", "tenant-b", ""},
+	} {
+		g.Expect(can(t, c, a.user, a.verb, a.group, a.resource, a.namespace, a.name)).To(BeFalse(), "%+v", a)
 	}
 }
