@@ -18,7 +18,9 @@ var _ = Describe("ClusterSalesforceConnection", func() {
 		Expect(err).NotTo(HaveOccurred(), out)
 
 		kubectl("wait", "--for=condition=Ready", "csfconn/crm", "--timeout=60s")
-		Eventually(func() string { return kubectl("get", "csfconn", "crm", "-o", "jsonpath={.status.tokenSecretNamespaces}") }).
+		Eventually(func() string {
+			return kubectl("get", "csfconn", "crm", "-o", "jsonpath={.status.tokenSecretNamespaces}")
+		}).
 			Should(Equal("2"))
 		a, b := secretData(first, "crm-token"), secretData(second, "crm-token")
 		for _, key := range []string{"access_token", "instance_url", "token_type", "issued_at", "expires_at", "id", "org_id", "user_id"} {
