@@ -425,7 +425,8 @@ spec:
 		// config/rbac/role.yaml in the watched namespace only, and, in the manager's
 		// namespace, leader election and the approval key, which it must create.
 		watched, managerNS := newNamespace(), "sfconn-system"
-		kubectl("create", "namespace", managerNS)
+		// The ClusterSalesforceConnection test may have created it already.
+		_, _ = kubectlWithInput("", "create", "namespace", managerNS)
 		user, err := testEnv.AddUser(envtest.User{Name: "sfconn-scoped-manager"}, nil)
 		Expect(err).NotTo(HaveOccurred())
 		kc, err := user.KubeConfig()
