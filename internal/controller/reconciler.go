@@ -71,6 +71,10 @@ type Reconciler struct {
 	// (--enable-rollout-restarts). Off, a restart that would be due gets a Warning event
 	// instead, and status.rolloutRestart stays as it was.
 	RolloutRestarts bool
+	// CredentialsGracePeriod is how long a missing credentials Secret is waited for
+	// (Reconciling) before the connection is Stalled (--credentials-grace-period); zero
+	// stalls at once.
+	CredentialsGracePeriod time.Duration
 
 	once   sync.Once
 	state  *rotation.Store
@@ -188,6 +192,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 
 	p := r.newPass(ctx, conn)
 	defer func() { result, err = r.summarize(ctx, p, err) }()
+	if conn.Spec.Suspend {
+		return ctrl.Result{}, r.suspended(ctx, p)
+	}
 	for _, s := range steps {
 		next, err := s.run(r, ctx, p)
 		if err != nil {
@@ -245,6 +252,14 @@ type pass struct {
 	// deferred is set when the login waits for its turn: the token step left its status
 	// as it was, and the later steps do not run.
 	deferred bool
+	// suspended is set when spec.suspend held the pass to reading the token Secret.
+	suspended bool
+	// credentialsMissing records the credentials Secret this pass found missing, and
+	// since when (status.credentialsMissing); nil when it was not found missing.
+	credentialsMissing *sfv1.MissingSecret
+	// adoptHash is set when the pass verified that an ownerless token Secret the operator
+	// sealed was written for these inputs (their hash): its write may take it over.
+	adoptHash string
 
 	// failure is why the pass ends without a current token; loginFailed is set when it is
 	// a failed login, which status records so that backoff survives restarts.

@@ -136,6 +136,10 @@ func startManager() context.CancelFunc {
 		// spec.rolloutRestartTargets restarts (gitops_integration_test.go); their absence is
 		// tested in restart_disabled_test.go.
 		RolloutRestarts: true,
+		// Long enough for the tests that wait for a missing credentials Secret to step
+		// through it (lifecycle_integration_test.go); the others see the Secret missing as
+		// Ready=False, reason CredentialsNotFound, either way.
+		CredentialsGracePeriod: 5 * time.Minute,
 	}
 	Expect(r.SetupWithManager(mgr, secretVersions, crcontroller.Options{
 		SkipNameValidation: ptr.To(true),
