@@ -112,5 +112,6 @@ func ownerDrifted(conn *sfv1.SalesforceConnection, s *corev1.Secret) bool {
 // ownerless Secret it may not adopt.
 func notAdoptable() *failure.Failure {
 	return failure.New(failure.Terminal, sfv1.ReasonInvalidSpec,
-		"the token Secret exists without an owner, and the operator did not write it for this connection's inputs (login URL, flow, client, user and credentials), or another connection names it, or this is a deviceLogin connection: the operator will not take it over; delete it or choose another spec.tokenSecret.name")
+		"the token Secret exists and is not controlled by this SalesforceConnection; the operator will not overwrite it: delete it or choose another spec.tokenSecret.name. "+
+			"It has no owner: the operator adopts such a Secret only when it wrote it itself for the same login URL, flow, client, user and credentials, no other live connection names it, and the flow is not deviceLogin")
 }
