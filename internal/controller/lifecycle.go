@@ -42,11 +42,14 @@ func (r *Reconciler) suspended(ctx context.Context, p *pass) error {
 }
 
 // setSuspendedConditions derives the conditions of a suspended connection. Suspended
-// says it; Ready keeps describing the token in the Secret; Reconciling and Stalled go, so
-// that kstatus (Flux's health checks) reads the connection as Current rather than in
-// progress forever, which is what Flux's own suspended objects were fixed to do; Expiring
-// goes too: no renewal is failing, none is tried. Revoked and ApprovalLimit stay as the
-// last pass that looked found them.
+// says it; Ready keeps describing the token in the Secret. Reconciling goes: nothing is
+// in progress, and kstatus (Flux's health checks) must not wait for a suspended
+// connection forever, which Flux's own suspended objects were fixed not to make it do.
+// With a valid token, kstatus reads it as Current. Without one, kstatus would read Ready
+// False as in progress forever, so Stalled says what is true: only a person setting
+// spec.suspend to false brings a token, and a health check fails at once rather than
+// time out. Expiring goes: no renewal is failing, none is tried. Revoked and
+// ApprovalLimit stay as the last pass that looked found them.
 func setSuspendedConditions(p *pass) {
 	st, gen := p.status, p.conn.Generation
 	set := func(c metav1.Condition) {
@@ -66,7 +69,12 @@ func setSuspendedConditions(p *pass) {
 		ready.Message = "The token Secret holds no token the operator can vouch for; the connection is suspended, so none is obtained until spec.suspend is false"
 	}
 	set(ready)
-	for _, t := range []string{sfv1.ConditionReconciling, sfv1.ConditionStalled, sfv1.ConditionExpiring} {
+	if ready.Status == metav1.ConditionFalse {
+		set(metav1.Condition{Type: sfv1.ConditionStalled, Status: metav1.ConditionTrue, Reason: sfv1.ReasonSuspended, Message: ready.Message})
+	} else {
+		meta.RemoveStatusCondition(&st.Conditions, sfv1.ConditionStalled)
+	}
+	for _, t := range []string{sfv1.ConditionReconciling, sfv1.ConditionExpiring} {
 		meta.RemoveStatusCondition(&st.Conditions, t)
 	}
 }

@@ -73,8 +73,11 @@ func TestSuspendStopsAndResumes(t *testing.T) {
 	if got := conditionOf(&st, sfv1.ConditionReady); got != "False/Suspended" {
 		t.Errorf("Ready = %q after expiry while suspended, want False/Suspended", got)
 	}
-	if got := conditionOf(&st, sfv1.ConditionExpiring) + conditionOf(&st, sfv1.ConditionReconciling) + conditionOf(&st, sfv1.ConditionStalled); got != "" {
-		t.Errorf("Expiring/Reconciling/Stalled present while suspended: %q", got)
+	if got := conditionOf(&st, sfv1.ConditionExpiring) + conditionOf(&st, sfv1.ConditionReconciling); got != "" {
+		t.Errorf("Expiring/Reconciling present while suspended: %q", got)
+	}
+	if got := conditionOf(&st, sfv1.ConditionStalled); got != "True/Suspended" {
+		t.Errorf("Stalled = %q with no valid token while suspended, want True/Suspended", got)
 	}
 	// A deleted token Secret is not restored either.
 	if err := h.store.Delete(h.ctx, h.getSecret(hName+"-token")); err != nil {
@@ -88,7 +91,8 @@ func TestSuspendStopsAndResumes(t *testing.T) {
 	h.changeSpec(hName, suspend(false))
 	h.mustReconcile(hName)
 	st = h.getConn(hName).Status
-	if h.logins() != 2 || conditionOf(&st, sfv1.ConditionReady) != "True/TokenIssued" || conditionOf(&st, sfv1.ConditionSuspended) != "" {
+	if h.logins() != 2 || conditionOf(&st, sfv1.ConditionReady) != "True/TokenIssued" || conditionOf(&st, sfv1.ConditionSuspended) != "" ||
+		conditionOf(&st, sfv1.ConditionStalled) != "" {
 		t.Fatalf("resumed: %d logins, Ready %q, Suspended %q; want one new login", h.logins(),
 			conditionOf(&st, sfv1.ConditionReady), conditionOf(&st, sfv1.ConditionSuspended))
 	}

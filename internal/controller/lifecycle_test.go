@@ -50,11 +50,18 @@ func TestSetSuspendedConditions(t *testing.T) {
 			if msg := conditionMessage(st, sfv1.ConditionReady); !strings.Contains(msg, tt.inMessage) {
 				t.Errorf("Ready message %q does not say %q", msg, tt.inMessage)
 			}
-			// kstatus: neither in progress nor failed.
-			for _, gone := range []string{sfv1.ConditionReconciling, sfv1.ConditionStalled, sfv1.ConditionExpiring} {
+			// kstatus: never in progress; Current with a valid token, else Failed.
+			for _, gone := range []string{sfv1.ConditionReconciling, sfv1.ConditionExpiring} {
 				if got := conditionOf(st, gone); got != "" {
 					t.Errorf("%s = %q, want absent", gone, got)
 				}
+			}
+			wantStalled := ""
+			if strings.HasPrefix(tt.ready, "False") {
+				wantStalled = "True/Suspended"
+			}
+			if got := conditionOf(st, sfv1.ConditionStalled); got != wantStalled {
+				t.Errorf("Stalled = %q, want %q", got, wantStalled)
 			}
 			if got := conditionOf(st, sfv1.ConditionApprovalLimit); got != "True/AtLimit" {
 				t.Errorf("ApprovalLimit = %q, want it kept", got)
