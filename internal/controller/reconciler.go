@@ -260,6 +260,8 @@ type pass struct {
 	// adoptHash is set when the pass verified that an ownerless token Secret the operator
 	// sealed was written for these inputs (their hash): its write may take it over.
 	adoptHash string
+	// secretWritten is set once the pass wrote the token Secret.
+	secretWritten bool
 
 	// failure is why the pass ends without a current token; loginFailed is set when it is
 	// a failed login, which status records so that backoff survives restarts.

@@ -62,7 +62,7 @@ func (r *Reconciler) token(ctx context.Context, p *pass) (time.Time, error) {
 	p.status.LastFailure = nextLastFailure(p, f)
 	p.status.LastHandledReconcileAt = f.requestedAt
 	p.status.CredentialsMissing = p.credentialsMissing
-	if f.adoptable && p.adoptHash != "" && err == nil && p.token != nil {
+	if f.adoptable && p.secretWritten && err == nil {
 		p.log.Info("Adopted token Secret")
 		r.event(p, corev1.EventTypeNormal, "TokenSecretAdopted", "Adopt",
 			"Took over Secret %s, left by a deleted connection with deletionPolicy Orphan and written by the operator for the same inputs", tokensecret.Name(p.conn))
@@ -195,6 +195,7 @@ func (r *Reconciler) writeTokenSecret(ctx context.Context, p *pass, tok *tokense
 	if err != nil {
 		return err
 	}
+	p.secretWritten = true
 	r.mem.issued.store(p.key, tok.Clone())
 	return nil
 }

@@ -61,7 +61,7 @@ func (r *Reconciler) observeToken(ctx context.Context, p *pass) (*facts, error) 
 	}
 	resolveAdoption(p, f)
 	state = f.secret
-	f.notAdoptable = f.notAdoptable || (state == secretForeign && !owned.HasController(secret))
+	f.notAdoptable = f.notAdoptable || (state == secretForeign && secret != nil && !owned.HasController(secret))
 	if f.intact {
 		p.token = f.stored
 	}
