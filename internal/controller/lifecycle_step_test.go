@@ -6,7 +6,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/authflow"
@@ -25,11 +24,7 @@ func orphan(c *sfv1.SalesforceConnection) {
 // changeSpec changes the stored connection's spec as the API server would: a new generation.
 func (h *harness) changeSpec(name string, change func(*sfv1.SalesforceConnection)) {
 	h.t.Helper()
-	conn := &sfv1.SalesforceConnection{}
-	h.update(h.getConn(name), func() {})
-	if err := h.store.Get(h.ctx, types.NamespacedName{Namespace: hNamespace, Name: name}, conn); err != nil {
-		h.t.Fatal(err)
-	}
+	conn := h.getConn(name)
 	h.update(conn, func() {
 		change(conn)
 		conn.Generation++
@@ -244,6 +239,18 @@ func TestCredentialsGracePass(t *testing.T) {
 	st = h.getConn(hName).Status
 	if conditionOf(&st, sfv1.ConditionStalled) != "True/CredentialsNotFound" || conditionOf(&st, sfv1.ConditionReconciling) != "" {
 		t.Fatalf("after the grace: Stalled %q, Reconciling %q", conditionOf(&st, sfv1.ConditionStalled), conditionOf(&st, sfv1.ConditionReconciling))
+	}
+	// Suspending ends the wait; resuming starts a new grace.
+	h.changeSpec(hName, suspend(true))
+	h.mustReconcile(hName)
+	if st = h.getConn(hName).Status; st.CredentialsMissing != nil {
+		t.Fatalf("suspended: credentialsMissing = %+v, want none", st.CredentialsMissing)
+	}
+	h.changeSpec(hName, suspend(false))
+	h.mustReconcile(hName)
+	st = h.getConn(hName).Status
+	if conditionOf(&st, sfv1.ConditionReconciling) != "True/CredentialsNotFound" || !st.CredentialsMissing.Since.Time.Equal(h.clk.Now()) {
+		t.Fatalf("resumed: Reconciling %q, credentialsMissing %+v; want a new grace", conditionOf(&st, sfv1.ConditionReconciling), st.CredentialsMissing)
 	}
 	h.add(credentials())
 	h.mustReconcile(hName)
