@@ -80,7 +80,8 @@ func (c *SalesforceConnection) IsClusterView() bool {
 // identity, spec and status, at home in namespace home (the cluster resource namespace,
 // where its credentials are and the operator keeps its record of the token), and marked
 // by its kind as a cluster connection's view. The view's own token Secret is that record:
-// spec.tokenSecret.name names the Secret of the target namespaces, not the record.
+// spec.tokenSecret.name and deletionPolicy are those of the target namespaces' Secrets, not
+// the record's, which is the operator's own and goes with the cluster connection.
 func (c *ClusterSalesforceConnection) AsConnection(home string) *SalesforceConnection {
 	v := &SalesforceConnection{
 		TypeMeta:   metav1.TypeMeta{APIVersion: GroupVersion.String(), Kind: ClusterSalesforceConnectionKind},
@@ -90,5 +91,6 @@ func (c *ClusterSalesforceConnection) AsConnection(home string) *SalesforceConne
 	}
 	v.Namespace = home
 	v.Spec.TokenSecret.Name = ""
+	v.Spec.TokenSecret.DeletionPolicy = ""
 	return v
 }

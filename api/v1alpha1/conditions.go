@@ -22,6 +22,10 @@ const (
 	// connection's chain is held in the operator's memory only: the API server failed to
 	// store it, and a restart of the operator now would lose it (present only while True).
 	ConditionRefreshTokenUnsaved = "RefreshTokenUnsaved"
+	// ConditionSuspended is True while spec.suspend is true: the operator neither logs in
+	// nor writes the token Secret (present only while True). Ready keeps describing the
+	// token in the Secret.
+	ConditionSuspended = "Suspended"
 )
 
 // Reasons of the Ready, Reconciling and Stalled conditions.
@@ -57,6 +61,9 @@ const (
 	// ReasonClusterError: the API server refused or failed one of the operator's reads or
 	// writes (RBAC, an admission webhook, an outage); the operator tries again with backoff.
 	ReasonClusterError = "ClusterError"
+	// ReasonSuspended: spec.suspend is true. The reason of the Suspended condition, and of
+	// Ready=False when the token Secret holds no valid token meanwhile.
+	ReasonSuspended = "Suspended"
 )
 
 // Reasons of the Expiring condition.

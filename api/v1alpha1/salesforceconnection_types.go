@@ -105,6 +105,17 @@ type SalesforceConnectionSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5m')",message="verifyInterval must be at least 5m"
 	// +optional
 	VerifyInterval *metav1.Duration `json:"verifyInterval,omitempty"`
+
+	// suspend stops the operator's work on the connection while true: no login and no
+	// write to the token Secret (no renewal, no repair of an edited or deleted Secret, no
+	// device login poll), no liveness probe, approval check or rollout restart. Status
+	// still says what the token Secret holds, with the condition Suspended=True; Ready
+	// turns False (reason Suspended) when the token expires meanwhile. Setting it back to
+	// false carries on from where it was: a token still valid is kept without a login,
+	// else one login gets a new one. Deleting a suspended connection still revokes what
+	// deviceLogin obtained.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
 }
 
 // RolloutRestartTarget is a workload restarted when the token changes.
@@ -331,6 +342,17 @@ type TokenSecretSpec struct {
 	// +optional
 	Template *TokenSecretTemplate `json:"template,omitempty"`
 
+	// deletionPolicy says what becomes of the token Secret when the connection is
+	// deleted. Delete (the default) gives the Secret an owner reference to the connection,
+	// so that it goes with it. Orphan gives it none: the Secret stays, and a connection
+	// created again with the same token Secret name takes it over without a login while
+	// its token is valid, provided the operator wrote it (its seal holds) for the same
+	// inputs (login URL, flow, client, user and credentials), and it is not a deviceLogin
+	// connection, whose deletion revokes the token. Changing it on a live connection adds
+	// or removes the owner reference.
+	// +optional
+	DeletionPolicy TokenSecretDeletionPolicy `json:"deletionPolicy,omitempty"`
+
 	// namespaceSelector selects, by their labels, the namespaces that receive the token
 	// Secret of a ClusterSalesforceConnection; a SalesforceConnection refuses it (its
 	// token stays in its own namespace). An empty selector ({}) selects every namespace;
@@ -347,6 +369,17 @@ type TokenSecretSpec struct {
 	// +optional
 	Namespaces []NamespaceName `json:"namespaces,omitempty"`
 }
+
+// TokenSecretDeletionPolicy is what becomes of the token Secret when its connection goes.
+// +kubebuilder:validation:Enum=Delete;Orphan
+type TokenSecretDeletionPolicy string
+
+const (
+	// DeletionPolicyDelete: the token Secret is owned by the connection and deleted with it.
+	DeletionPolicyDelete TokenSecretDeletionPolicy = "Delete"
+	// DeletionPolicyOrphan: the token Secret has no owner and stays after the connection.
+	DeletionPolicyOrphan TokenSecretDeletionPolicy = "Orphan"
+)
 
 // TokenSecretTemplate adds keys, labels and annotations to the token Secret. The fixed
 // keys (access_token, instance_url, token_type, issued_at, expires_at, id, org_id,
@@ -478,15 +511,29 @@ type SalesforceConnectionStatus struct {
 	// +optional
 	LastFailure *LoginFailure `json:"lastFailure,omitempty"`
 
+	// credentialsMissing records since when the credentials Secret has been missing: it
+	// is waited for during the operator's --credentials-grace-period (Flux or External
+	// Secrets may create it after the connection) before the connection is Stalled.
+	// +optional
+	CredentialsMissing *MissingSecret `json:"credentialsMissing,omitempty"`
+
 	// rolloutRestart records the restarts of spec.rolloutRestartTargets.
 	// +optional
 	RolloutRestart *RolloutRestartStatus `json:"rolloutRestart,omitempty"`
 
-	// conditions: Ready, Reconciling, Stalled, Expiring, Revoked.
+	// conditions: Ready, Reconciling, Stalled, Expiring, Revoked, ApprovalLimit, Suspended.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// MissingSecret is a Secret the connection needs and did not find.
+type MissingSecret struct {
+	// name of the Secret.
+	Name string `json:"name"`
+	// since is when the operator first found it missing under this name.
+	Since metav1.Time `json:"since"`
 }
 
 // RolloutRestartStatus records which token the rolloutRestartTargets run with.

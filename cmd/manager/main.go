@@ -73,6 +73,7 @@ func main() {
 		kubeAPIBurst           int
 		pprofAddr              string
 		rolloutRestarts        bool
+		credentialsGrace       time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to: :8443 for HTTPS, :8080 for HTTP, 0 to turn it off.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health probe endpoint binds to.")
@@ -105,6 +106,9 @@ func main() {
 	flag.BoolVar(&rolloutRestarts, "enable-rollout-restarts", false,
 		"Restart the workloads of spec.rolloutRestartTargets when their token changes, by patching their pod template. "+
 			"Needs patch on Deployments, StatefulSets and DaemonSets (the rollout-restart-role). Off: a due restart gets a Warning event, RolloutRestartDisabled.")
+	flag.DurationVar(&credentialsGrace, "credentials-grace-period", 5*time.Minute,
+		"How long a connection waits for a missing credentials Secret (Reconciling, reason CredentialsNotFound) before it is Stalled: "+
+			"Flux or External Secrets may create the Secret after the connection. 0: Stalled at once.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "The address /debug/pprof/ is served on, such as 127.0.0.1:8082; 0 turns it off.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
@@ -213,20 +217,21 @@ func main() {
 	}
 
 	r = &controller.Reconciler{
-		Client:          mgr.GetClient(),
-		APIReader:       mgr.GetAPIReader(),
-		SecretVersions:  secretVersions,
-		Salesforce:      requests.Instrument(salesforce.NewClient()),
-		LoginHosts:      hosts,
-		Clock:           clock.RealClock{},
-		Recorder:        mgr.GetEventRecorder("sfconn-operator"),
-		ApprovalKey:     key,
-		Limiter:         pacing.NewLoginLimiter(salesforceQPS, salesforceBurst, clock.RealClock{}),
-		ProbeLimiter:    pacing.NewProbeLimiter(verifyQPS, 10),
-		RolloutRestarts: rolloutRestarts,
-		Users:           pacing.NewUserBudget(userLoginsPerHour),
-		StateNamespace:  leaseNamespace(leaderElectionNS),
-		Identity:        identity(),
+		Client:                 mgr.GetClient(),
+		APIReader:              mgr.GetAPIReader(),
+		SecretVersions:         secretVersions,
+		Salesforce:             requests.Instrument(salesforce.NewClient()),
+		LoginHosts:             hosts,
+		Clock:                  clock.RealClock{},
+		Recorder:               mgr.GetEventRecorder("sfconn-operator"),
+		ApprovalKey:            key,
+		Limiter:                pacing.NewLoginLimiter(salesforceQPS, salesforceBurst, clock.RealClock{}),
+		ProbeLimiter:           pacing.NewProbeLimiter(verifyQPS, 10),
+		RolloutRestarts:        rolloutRestarts,
+		CredentialsGracePeriod: credentialsGrace,
+		Users:                  pacing.NewUserBudget(userLoginsPerHour),
+		StateNamespace:         leaseNamespace(leaderElectionNS),
+		Identity:               identity(),
 
 		ClusterResourceNamespace: clusterResourceNamespace(clusterResourceNS),
 		ClusterConnections:       len(namespaces) == 0,

@@ -19,6 +19,7 @@ import (
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/authflow"
+	"github.com/sfconn/sfconn-operator/internal/owned"
 	"github.com/sfconn/sfconn-operator/internal/secretversions"
 	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
@@ -121,6 +122,14 @@ func (r *Reconciler) setupCluster(mgr ctrl.Manager, secrets *secretversions.Vers
 		// The record, and the token Secrets of the target namespaces: an edit or a
 		// deletion is repaired at once, from the record, without a login.
 		Owns(&corev1.Secret{}).
+		// The token Secrets of deletionPolicy Orphan have no owner reference to map them by:
+		// their name does. Watched in the cache, so that the pass their change starts reads
+		// them as changed (the Secret versions may be ahead of the cache).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return r.clusterConnectionsNamingSecret(ctx, client.ObjectKeyFromObject(o))
+		}), builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+			return !owned.HasController(o) && o.GetAnnotations()[tokensecret.AnnotationWrittenFor] != ""
+		}))).
 		Owns(&corev1.ConfigMap{}).
 		// A namespace created, deleted or relabelled may join or leave a target set.
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allClusterConnections),

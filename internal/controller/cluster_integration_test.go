@@ -72,6 +72,14 @@ func clusterReadyMessage(ctx context.Context, name string) func() string {
 	}
 }
 
+// condition2 is "Status/Reason" of a condition, empty when absent.
+func condition2(conditions []metav1.Condition, typ string) string {
+	if c := meta.FindStatusCondition(conditions, typ); c != nil {
+		return string(c.Status) + "/" + c.Reason
+	}
+	return ""
+}
+
 func deliveredCount(ctx context.Context, name string) func() int32 {
 	return func() int32 { return getCluster(ctx, name).Status.TokenSecretNamespaces }
 }
@@ -195,6 +203,47 @@ var _ = Describe("ClusterSalesforceConnection", func() {
 		Eventually(accessToken(ctx, theirs, "crm-token")).Should(Equal(accessToken(ctx, ours, "crm-token")()))
 		Eventually(deliveredCount(ctx, name)).Should(BeEquivalentTo(2))
 		Eventually(clusterReadyMessage(ctx, name)).ShouldNot(ContainSubstring(theirs))
+	})
+
+	It("honours deletionPolicy Orphan in the target namespaces, and delivers nothing while suspended", func() {
+		a := newLabelledNamespace(ctx, map[string]string{label: "true"})
+		c := clusterConnection()
+		c.Spec.TokenSecret.DeletionPolicy = sfv1.DeletionPolicyOrphan
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		Eventually(deliveredCount(ctx, name)).Should(BeEquivalentTo(1))
+		uid := getCluster(ctx, name).UID
+		s := tokenSecret(ctx, a, "crm-token")
+		Expect(s.OwnerReferences).To(BeEmpty())
+		Expect(s.Annotations).To(HaveKeyWithValue(tokensecret.AnnotationWrittenFor, string(uid)))
+		Expect(tokenSecret(ctx, home, "csfconn."+name+"-token").OwnerReferences).To(HaveLen(1), "the record goes with the cluster connection")
+		token := accessToken(ctx, a, "crm-token")()
+
+		By("an ownerless Secret it wrote is still its own to repair")
+		s.Data[tokensecret.KeyAccessToken] = []byte("edited")
+		Expect(k8s.Update(ctx, s)).To(Succeed())
+		Eventually(accessToken(ctx, a, "crm-token")).Should(Equal(token), func() string { return clusterReadyMessage(ctx, name)() })
+
+		By("suspended, a namespace that joins gets nothing")
+		c = getCluster(ctx, name)
+		c.Spec.Suspend = true
+		Expect(k8s.Update(ctx, c)).To(Succeed())
+		Eventually(func() string {
+			cl := getCluster(ctx, name)
+			if cl.Status.ObservedGeneration != cl.Generation {
+				return ""
+			}
+			return condition2(cl.Status.Conditions, sfv1.ConditionSuspended)
+		}).Should(Equal("True/Suspended"))
+		b := newLabelledNamespace(ctx, map[string]string{label: "true"})
+		Consistently(func() *corev1.Secret { return tokenSecret(ctx, b, "crm-token") }, "1s").Should(BeNil())
+
+		By("resumed, it does, without a login")
+		c = getCluster(ctx, name)
+		c.Spec.Suspend = false
+		Expect(k8s.Update(ctx, c)).To(Succeed())
+		Eventually(accessToken(ctx, b, "crm-token")).Should(Equal(token))
+		Eventually(deliveredCount(ctx, name)).Should(BeEquivalentTo(2))
+		Expect(f.tokenRequests()).To(Equal(1))
 	})
 
 	It("keeps a namespaced connection's Secrets in its own namespace", func() {

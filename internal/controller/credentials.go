@@ -21,7 +21,13 @@ import (
 // readCredentials reads the credentials Secret into the facts: the inputs of a login, or
 // the failure that prevents one. An error is the API server's.
 func (r *Reconciler) readCredentials(ctx context.Context, p *pass, f *facts) (*failure.Failure, error) {
-	secret, problem, err := r.credentialsSecret(ctx, p.conn, p.flow.CredentialsSecret())
+	name := p.flow.CredentialsSecret()
+	secret, problem, err := r.credentialsSecret(ctx, p.conn, name)
+	if secret == nil && problem != nil && problem.Reason == sfv1.ReasonCredentialsNotFound {
+		// The Secret itself is missing (a missing key is not waited for: whoever made the
+		// Secret made it as it is).
+		p.credentialsMissing, problem = credentialsGrace(name, p.conn.Status.CredentialsMissing, p.now, r.CredentialsGracePeriod, problem)
+	}
 	if err != nil || problem != nil {
 		f.inputs = nil
 		return problem, err

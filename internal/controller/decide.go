@@ -28,6 +28,9 @@ const (
 	secretOurs
 	// secretForeign: a Secret the connection does not control; never overwritten.
 	secretForeign
+	// secretUnclaimed: an ownerless token Secret the operator sealed, left by a deleted
+	// connection; adopted only when its inputs are this connection's (token_adoption.go).
+	secretUnclaimed
 )
 
 // facts is everything the token step observed. decide reads nothing else: no clients,
@@ -67,6 +70,10 @@ type facts struct {
 	// restored is set when the token Secret was deleted or edited and stored holds the
 	// token this process last wrote to it, to be written back without a login.
 	restored bool
+	// adoptable is set when the token Secret is an ownerless one the operator sealed for
+	// these inputs: the connection takes it over, without a login while it is valid.
+	// notAdoptable is set when it is an ownerless one the connection may not take.
+	adoptable, notAdoptable bool
 
 	lastFailure *sfv1.LoginFailure
 

@@ -112,6 +112,7 @@ func setTokenConditions(p *pass) {
 	} else {
 		meta.RemoveStatusCondition(&st.Conditions, sfv1.ConditionReconciling)
 	}
+	meta.RemoveStatusCondition(&st.Conditions, sfv1.ConditionSuspended)
 
 	// Expiring: the renewal time has passed without a new token.
 	if p.token == nil || p.renewed || p.now.Before(st.RenewAt.Time) {

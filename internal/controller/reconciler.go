@@ -81,6 +81,10 @@ type Reconciler struct {
 	// (--enable-rollout-restarts). Off, a restart that would be due gets a Warning event
 	// instead, and status.rolloutRestart stays as it was.
 	RolloutRestarts bool
+	// CredentialsGracePeriod is how long a missing credentials Secret is waited for
+	// (Reconciling) before the connection is Stalled (--credentials-grace-period); zero
+	// stalls at once.
+	CredentialsGracePeriod time.Duration
 
 	once   sync.Once
 	state  *rotation.Store
@@ -207,8 +211,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	return r.runSteps(ctx, p)
 }
 
-// runSteps runs the steps of a pass in order, until one fails or defers the rest.
+// runSteps runs the steps of a pass in order, until one fails or defers the rest. A
+// suspended connection runs none: it only reads its token Secret (lifecycle.go), and a
+// cluster connection then delivers nothing either.
 func (r *Reconciler) runSteps(ctx context.Context, p *pass) (ctrl.Result, error) {
+	if p.conn.Spec.Suspend {
+		return ctrl.Result{}, r.suspended(ctx, p)
+	}
 	for _, s := range steps {
 		next, err := s.run(r, ctx, p)
 		if err != nil {
@@ -271,6 +280,16 @@ type pass struct {
 	// deferred is set when the login waits for its turn: the token step left its status
 	// as it was, and the later steps do not run.
 	deferred bool
+	// suspended is set when spec.suspend held the pass to reading the token Secret.
+	suspended bool
+	// credentialsMissing records the credentials Secret this pass found missing, and
+	// since when (status.credentialsMissing); nil when it was not found missing.
+	credentialsMissing *sfv1.MissingSecret
+	// adoptHash is set when the pass verified that an ownerless token Secret the operator
+	// sealed was written for these inputs (their hash): its write may take it over.
+	adoptHash string
+	// secretWritten is set once the pass wrote the token Secret.
+	secretWritten bool
 
 	// failure is why the pass ends without a current token; loginFailed is set when it is
 	// a failed login, which status records so that backoff survives restarts.

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
@@ -81,20 +82,37 @@ func (r *Reconciler) writeTarget(ctx context.Context, p *pass, ns, name string) 
 	target := p.conn.DeepCopy()
 	target.Namespace = ns
 	target.Spec.TokenSecret.Name = name
+	target.Spec.TokenSecret.DeletionPolicy = p.cluster.Spec.TokenSecret.DeletionPolicy
 	desired, _ := tokensecret.Desired(target, p.token, r.sealKey)
 	s := &corev1.Secret{}
 	s.Namespace, s.Name = ns, name
-	return owned.Ensure(ctx, r.clients(), target, s, func() error {
+	// With deletionPolicy Orphan the Secret has no owner reference: the sealed written-for
+	// annotation says it is this cluster connection's. Nobody else's is ever adopted.
+	opts := owned.Options{Orphan: tokensecret.Orphaned(target), Claim: func(o client.Object) bool {
+		return writtenForCluster(o.(*corev1.Secret), p.cluster.UID)
+	}}
+	return owned.EnsureWith(ctx, r.clients(), target, s, opts, func() error {
 		applyDesired(s, desired)
 		return nil
 	})
 }
 
+// writtenForCluster says whether the operator wrote the ownerless Secret s for the cluster
+// connection of this UID (deletionPolicy Orphan). The written-for annotation stands for
+// the owner reference, as for a namespaced connection's Secret (claims): the seal is not
+// asked, since an edited Secret must still be repaired, and a Secret another object
+// controls is never the cluster connection's.
+func writtenForCluster(s *corev1.Secret, uid types.UID) bool {
+	return !owned.HasController(s) && tokensecret.WrittenFor(s) == string(uid)
+}
+
 // withdraw deletes the token Secrets the cluster connection controls outside its target
 // namespaces (a namespace that left the set, or an old spec.tokenSecret.name). Its own
 // Secrets in the cluster resource namespace (the record, a rotated refresh token, a
-// generated key) stay. Only a Secret it controls is ever deleted, and only that very one
-// (the UID precondition), never one somebody made in its place meanwhile.
+// generated key) stay. Only a Secret it controls, or wrote under deletionPolicy Orphan, is
+// ever deleted, and only that very one (the UID precondition), never one somebody made in
+// its place meanwhile. deletionPolicy Orphan keeps the Secrets when the cluster connection
+// is deleted, not when a namespace leaves its target set.
 func (r *Reconciler) withdraw(ctx context.Context, p *pass, targets []string, name string) error {
 	var list corev1.SecretList
 	if err := r.Client.List(ctx, &list, client.MatchingLabels{
@@ -107,7 +125,8 @@ func (r *Reconciler) withdraw(ctx context.Context, p *pass, targets []string, na
 	}
 	for i := range list.Items {
 		s := &list.Items[i]
-		if !owned.IsControlledBy(s, p.cluster.UID) || (s.Name == name && wanted[s.Namespace]) {
+		ours := owned.IsControlledBy(s, p.cluster.UID) || writtenForCluster(s, p.cluster.UID)
+		if !ours || (s.Name == name && wanted[s.Namespace]) {
 			continue
 		}
 		if s.Namespace == p.conn.Namespace && (s.Name != name || s.Name == tokensecret.Name(p.conn)) {

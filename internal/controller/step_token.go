@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/authflow"
@@ -60,6 +61,12 @@ func (r *Reconciler) token(ctx context.Context, p *pass) (time.Time, error) {
 	}
 	p.status.LastFailure = nextLastFailure(p, f)
 	p.status.LastHandledReconcileAt = f.requestedAt
+	p.status.CredentialsMissing = p.credentialsMissing
+	if f.adoptable && p.secretWritten && err == nil {
+		p.log.Info("Adopted token Secret")
+		r.event(p, corev1.EventTypeNormal, "TokenSecretAdopted", "Adopt",
+			"Took over Secret %s, left by a deleted connection with deletionPolicy Orphan and written by the operator for the same inputs", tokensecret.Name(p.conn))
+	}
 	// Status says what the token Secret holds even when a write failed.
 	return r.tokenStatus(p, f), err
 }
@@ -170,13 +177,15 @@ func (r *Reconciler) writeTokenSecret(ctx context.Context, p *pass, tok *tokense
 	desired, _ := tokensecret.Desired(p.conn, tok, r.sealKey)
 	s := &corev1.Secret{}
 	s.Namespace, s.Name = desired.Namespace, desired.Name
-	err := owned.Ensure(ctx, r.clients(), p.conn, s, func() error {
+	opts := owned.Options{Orphan: tokensecret.Orphaned(p.conn), Claim: func(o client.Object) bool { return r.claims(p, o.(*corev1.Secret)) }}
+	err := owned.EnsureWith(ctx, r.clients(), p.conn, s, opts, func() error {
 		applyDesired(s, desired)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	p.secretWritten = true
 	r.mem.issued.store(p.key, tok.Clone())
 	return nil
 }
@@ -188,6 +197,10 @@ func applyDesired(s, desired *corev1.Secret) {
 	s.Annotations = owned.MergeMaps(s.Annotations, desired.Annotations)
 	// The unkeyed hash of operators before seals means nothing any more.
 	delete(s.Annotations, tokensecret.AnnotationDataHash)
+	if _, ok := desired.Annotations[tokensecret.AnnotationWrittenFor]; !ok {
+		// Owned again (deletionPolicy Delete): the seal no longer covers it.
+		delete(s.Annotations, tokensecret.AnnotationWrittenFor)
+	}
 	s.Type = desired.Type
 	s.Data = desired.Data
 }

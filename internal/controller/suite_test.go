@@ -137,6 +137,10 @@ func startManager() context.CancelFunc {
 		// tested in restart_disabled_test.go.
 		RolloutRestarts:    true,
 		ClusterConnections: true,
+		// Long enough for the tests that wait for a missing credentials Secret to step
+		// through it (lifecycle_integration_test.go); the others see the Secret missing as
+		// Ready=False, reason CredentialsNotFound, either way.
+		CredentialsGracePeriod: 5 * time.Minute,
 	}
 	Expect(r.SetupWithManager(mgr, secretVersions, crcontroller.Options{
 		SkipNameValidation: ptr.To(true),

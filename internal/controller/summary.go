@@ -28,6 +28,10 @@ func (r *Reconciler) summarize(ctx context.Context, p *pass, err error) (ctrl.Re
 		p.failure = &failure.Failure{Class: failure.Cluster, Reason: sfv1.ReasonClusterError, Message: err.Error()}
 	}
 	switch {
+	case p.suspended && err == nil:
+		// Suspension is a settled state: the status describes this generation.
+		p.status.ObservedGeneration = p.conn.Generation
+		setSuspendedConditions(p)
 	case p.tokenChecked && !p.deferred:
 		p.status.ObservedGeneration = p.conn.Generation
 		setTokenConditions(p)

@@ -45,23 +45,31 @@ func (r *Reconciler) observeToken(ctx context.Context, p *pass) (*facts, error) 
 		return nil, err
 	}
 	f.secret = state
-	if state == secretOurs {
+	if state == secretOurs || state == secretUnclaimed {
 		f.stored, f.intact = r.readTokenSecret(p, secret)
-	}
-	if f.intact {
-		p.token = f.stored
 	}
 
 	// The credentials are read only when a login needs them, or when they may have
 	// changed since the stored token was checked against them: a restart or a resync
-	// costs no API call per connection.
+	// costs no API call per connection. A Secret to adopt is always checked against the
+	// credentials themselves: its inputs version says nothing of this connection.
 	var problem *failure.Failure
-	if version := r.inputsVersion(conn, p.flow); f.stored != nil && f.intact && version != "" && f.stored.InputsVersion == version {
+	if version := r.inputsVersion(conn, p.flow); state == secretOurs && f.stored != nil && f.intact && version != "" && f.stored.InputsVersion == version {
 		f.inputs = unreadInputs(conn, f.stored.InputsHash, version)
 	} else if problem, err = r.readCredentials(ctx, p, f); err != nil {
 		return nil, err
 	}
-	f.blocked = firstOf(problem, r.checkLoginHost(f.inputs), r.templateProblem(p), p.failure, foreign(state))
+	resolveAdoption(p, f)
+	state = f.secret
+	f.notAdoptable = f.notAdoptable || (state == secretForeign && secret != nil && !owned.HasController(secret))
+	if f.intact {
+		p.token = f.stored
+	}
+	notOurs := foreign(state)
+	if f.notAdoptable {
+		notOurs = notAdoptable()
+	}
+	f.blocked = firstOf(problem, r.checkLoginHost(f.inputs), r.templateProblem(p), p.failure, notOurs)
 	if f.intact && r.rejectedBefore(p.key, f.stored) {
 		f.tokenRejected, p.rejected = true, true
 	}
@@ -71,7 +79,7 @@ func (r *Reconciler) observeToken(ctx context.Context, p *pass) (*facts, error) 
 		if err != nil && f.blocked == nil {
 			f.blocked = failure.New(failure.Terminal, sfv1.ReasonInvalidSpec, "%s", err.Error())
 		}
-		f.metadataDrift = tokensecret.MetadataDrifted(secret, desired)
+		f.metadataDrift = tokensecret.MetadataDrifted(secret, desired) || ownerDrifted(conn, secret)
 	}
 	// The token this process last obtained for these inputs replaces a Secret that was
 	// deleted or edited, or that a failed write left holding an older token: a login
@@ -206,7 +214,8 @@ func (r *Reconciler) getTokenSecret(ctx context.Context, conn *sfv1.SalesforceCo
 	case err != nil:
 		return nil, secretMissing, fmt.Errorf("reading token Secret: %w", err)
 	case !owned.IsControlledBy(&s, conn.UID):
-		return &s, secretForeign, nil
+		state, err := r.classifyOwnerless(ctx, conn, &s)
+		return &s, state, err
 	}
 	return &s, secretOurs, nil
 }

@@ -50,6 +50,12 @@ func (o *renewOptions) run(ctx context.Context, env *Env, name string) error {
 	if err != nil {
 		return err
 	}
+	if conn.Spec.Suspend {
+		// The operator does not log in for a suspended connection: the request would wait
+		// unanswered, and be acted on by surprise once someone resumes it.
+		return fmt.Errorf("%s/%s is suspended (spec.suspend is true): the operator renews nothing until it is resumed, with "+
+			`kubectl patch sfconn %s -n %s --type merge -p '{"spec":{"suspend":false}}'`, ns, name, name, ns)
+	}
 	requestedAt, err := requestRenewal(ctx, c, conn, env.Clock.Now())
 	if err != nil {
 		return err

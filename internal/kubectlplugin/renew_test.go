@@ -222,3 +222,19 @@ func TestRenewalResult(t *testing.T) {
 		t.Errorf("not ready: %v", err)
 	}
 }
+
+func TestRenewRefusesASuspendedConnection(t *testing.T) {
+	rc := newRenewCluster(t, nil)
+	conn := rc.conn(t)
+	conn.Spec.Suspend = true
+	if err := rc.Update(context.Background(), conn); err != nil {
+		t.Fatal(err)
+	}
+	r := rc.runWithTime(t, "renew", "crm", "--wait")
+	if r.err == nil || !strings.Contains(r.err.Error(), "is suspended") || !strings.Contains(r.err.Error(), `"suspend":false`) {
+		t.Errorf("error = %v, want it to say the connection is suspended and how to resume it", r.err)
+	}
+	if len(rc.patches) != 0 {
+		t.Errorf("requested a renewal of a suspended connection")
+	}
+}

@@ -43,6 +43,8 @@ var Names = []string{TokenExpiration, TokenRenewal, ReadyStatus, ConditionStatus
 var reportedConditions = []string{
 	sfv1.ConditionReady, sfv1.ConditionReconciling, sfv1.ConditionStalled,
 	sfv1.ConditionExpiring, sfv1.ConditionRevoked, sfv1.ConditionApprovalLimit,
+	// Suspended lets an alert leave out a connection suspended on purpose.
+	sfv1.ConditionSuspended,
 }
 
 var connLabels = []string{"namespace", "name"}

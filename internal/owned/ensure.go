@@ -48,6 +48,22 @@ const maxAttempts = 2
 // pass at rest costs no write. Someone else's object of that name is never written:
 // *ForeignError.
 func Ensure(ctx context.Context, c Clients, conn *sfv1.SalesforceConnection, obj client.Object, mutate func() error) error {
+	return EnsureWith(ctx, c, conn, obj, Options{}, mutate)
+}
+
+// Options change what Ensure writes and what it accepts as the connection's.
+type Options struct {
+	// Orphan writes the object without owner references, so that it outlives the
+	// connection (a token Secret with deletionPolicy Orphan).
+	Orphan bool
+	// Claim says whether an object that no controller owns is the connection's all the
+	// same: one the operator sealed for it. Nil claims none. An object another controller
+	// owns is never claimed.
+	Claim func(obj client.Object) bool
+}
+
+// EnsureWith is Ensure with options.
+func EnsureWith(ctx context.Context, c Clients, conn *sfv1.SalesforceConnection, obj client.Object, opts Options, mutate func() error) error {
 	key := client.ObjectKeyFromObject(obj)
 	kind := reflect.TypeOf(obj).Elem().Name()
 	err := c.Read.Get(ctx, key, obj)
@@ -55,7 +71,7 @@ func Ensure(ctx context.Context, c Clients, conn *sfv1.SalesforceConnection, obj
 		switch {
 		case apierrors.IsNotFound(err):
 			reset(obj, key)
-			setMeta(obj, conn)
+			setMeta(obj, conn, opts.Orphan)
 			if err := mutate(); err != nil {
 				return err
 			}
@@ -65,11 +81,11 @@ func Ensure(ctx context.Context, c Clients, conn *sfv1.SalesforceConnection, obj
 			// Not in the cache, yet there: somebody else's, or a cache behind our own write.
 		case err != nil:
 			return wrap("reading", kind, key.Name, err)
-		case !IsControlledBy(obj, conn.UID):
+		case !IsControlledBy(obj, conn.UID) && (HasController(obj) || opts.Claim == nil || !opts.Claim(obj)):
 			return &ForeignError{Kind: kind, Name: key.Name}
 		default:
 			before := obj.DeepCopyObject()
-			setMeta(obj, conn)
+			setMeta(obj, conn, opts.Orphan)
 			if err := mutate(); err != nil {
 				return err
 			}
@@ -89,12 +105,17 @@ func Ensure(ctx context.Context, c Clients, conn *sfv1.SalesforceConnection, obj
 }
 
 // setMeta puts the operator's labels, annotations and owner reference on obj, keeping
-// the others.
-func setMeta(obj client.Object, conn *sfv1.SalesforceConnection) {
+// the others. An orphan gets no owner reference at all: the garbage collector deletes an
+// object once all its owners are gone, whoever they are.
+func setMeta(obj client.Object, conn *sfv1.SalesforceConnection, orphan bool) {
 	m := Meta(conn, obj.GetName())
 	obj.SetLabels(MergeMaps(obj.GetLabels(), m.Labels))
 	if len(m.Annotations) > 0 {
 		obj.SetAnnotations(MergeMaps(obj.GetAnnotations(), m.Annotations))
+	}
+	if orphan {
+		obj.SetOwnerReferences(nil)
+		return
 	}
 	obj.SetOwnerReferences(m.OwnerReferences)
 }

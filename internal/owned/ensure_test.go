@@ -138,3 +138,54 @@ func TestEnsureRetriesALostRaceOnce(t *testing.T) {
 		t.Fatalf("err = %v, want the conflict after the retry", err)
 	}
 }
+
+func TestEnsureOrphanAndClaim(t *testing.T) {
+	var w writes
+	ownerless := secretNamed("crm-token")
+	ownerless.Labels = map[string]string{"team": "other"}
+	ownedByOther := secretNamed("other-token")
+	ownedByOther.OwnerReferences = Meta(&sfv1.SalesforceConnection{ObjectMeta: metav1.ObjectMeta{Name: "x", UID: "uid-x"}}, "other-token").OwnerReferences
+	cs, c := newClients(t, &w, nil, ownerless, ownedByOther)
+	claimAll := Options{Claim: func(client.Object) bool { return true }}
+
+	s := secretNamed("crm-token")
+	var foreign *ForeignError
+	if err := EnsureWith(context.Background(), cs, conn, s, Options{Claim: func(client.Object) bool { return false }}, func() error { return nil }); !errors.As(err, &foreign) {
+		t.Fatalf("an ownerless object not claimed was written: %v", err)
+	}
+	s = secretNamed("other-token")
+	if err := EnsureWith(context.Background(), cs, conn, s, claimAll, func() error { return nil }); !errors.As(err, &foreign) {
+		t.Fatalf("an object another controller owns was claimed: %v", err)
+	}
+
+	s = secretNamed("crm-token")
+	if err := EnsureWith(context.Background(), cs, conn, s, claimAll, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var got corev1.Secret
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "crm-token"}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !IsControlledBy(&got, "uid-1") {
+		t.Fatal("a claimed object did not get the owner reference")
+	}
+	orphan := claimAll
+	orphan.Orphan = true
+	s = secretNamed("crm-token")
+	if err := EnsureWith(context.Background(), cs, conn, s, orphan, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "crm-token"}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.OwnerReferences) != 0 || !IsManaged(&got) {
+		t.Fatalf("orphan: owners %v, labels %v; want no owner, the operator's labels", got.OwnerReferences, got.Labels)
+	}
+	s = secretNamed("new-token")
+	if err := EnsureWith(context.Background(), cs, conn, s, Options{Orphan: true}, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.OwnerReferences) != 0 {
+		t.Fatalf("created orphan with owners %v", s.OwnerReferences)
+	}
+}

@@ -125,6 +125,25 @@ func IsControlledBy(obj metav1.Object, uid types.UID) bool {
 	return false
 }
 
+// HasController says whether any object controls obj.
+func HasController(obj metav1.Object) bool {
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.Controller != nil && *ref.Controller {
+			return true
+		}
+	}
+	return false
+}
+
+// ConnectionName is the name of the connection the operator wrote obj for, from its
+// connection annotation (a name too long for a label) or label.
+func ConnectionName(obj metav1.Object) string {
+	if name := obj.GetAnnotations()[LabelConnection]; name != "" {
+		return name
+	}
+	return obj.GetLabels()[LabelConnection]
+}
+
 // MergeMaps sets src's entries in dst, allocating dst when nil, and returns it.
 func MergeMaps(dst, src map[string]string) map[string]string {
 	if dst == nil {

@@ -64,6 +64,10 @@ const (
 	// spec.tokenSecret.template put on the Secret, so that a key the template no longer has
 	// is taken off (a replication annotation must not keep copying tokens).
 	AnnotationTemplateMetadata = "salesforce.sfconn.io/template-metadata"
+	// AnnotationWrittenFor is the UID of the connection the operator wrote an ownerless
+	// (spec.tokenSecret.deletionPolicy Orphan) token Secret for. Under the seal, it is
+	// what tells the operator's own ownerless Secret from one it may only adopt.
+	AnnotationWrittenFor = "salesforce.sfconn.io/written-for"
 )
 
 // Name is spec.tokenSecret.name, or <connection>-token (shortened for a name too long
@@ -74,6 +78,16 @@ func Name(conn *sfv1.SalesforceConnection) string {
 	}
 	return owned.DerivedName(owned.BaseName(conn), "-token")
 }
+
+// Orphaned says whether the connection's token Secret is to outlive it
+// (spec.tokenSecret.deletionPolicy Orphan): no owner reference.
+func Orphaned(conn *sfv1.SalesforceConnection) bool {
+	return conn.Spec.TokenSecret.DeletionPolicy == sfv1.DeletionPolicyOrphan
+}
+
+// WrittenFor is the UID of the connection the operator wrote an ownerless token Secret
+// for; only worth anything when Read found the Secret Sealed.
+func WrittenFor(s *corev1.Secret) string { return s.Annotations[AnnotationWrittenFor] }
 
 // Token is a token and the times the operator derives for it.
 type Token struct {
@@ -188,6 +202,11 @@ func seal(key []byte, data map[string][]byte, annotations map[string]string) str
 		v := annotations[k]
 		fmt.Fprintf(mac, "a%d:%s;%d:%s", len(k), k, len(v), v)
 	}
+	// Covered only when present, so that the seals of Secrets written without it still
+	// hold; adding or removing it breaks the seal all the same.
+	if v, ok := annotations[AnnotationWrittenFor]; ok {
+		fmt.Fprintf(mac, "w%d:%s", len(v), v)
+	}
 	return "v1:" + hex.EncodeToString(mac.Sum(nil))
 }
 
@@ -276,6 +295,11 @@ func Desired(conn *sfv1.SalesforceConnection, tok *Token, key []byte) (*corev1.S
 	}
 	if tok.Introspected {
 		s.Annotations[AnnotationExpirySource] = string(sfv1.ExpirySourceIntrospection)
+	}
+	if Orphaned(conn) {
+		// No owner reference says whose it is: the sealed UID does.
+		s.OwnerReferences = nil
+		s.Annotations[AnnotationWrittenFor] = string(conn.UID)
 	}
 	s.Annotations[AnnotationSeal] = seal(key, data, s.Annotations)
 	return s, err

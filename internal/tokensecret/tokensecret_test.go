@@ -204,3 +204,43 @@ func TestTemplateMetadataIsPruned(t *testing.T) {
 		t.Error("the list of template keys outlived the template")
 	}
 }
+
+// An ownerless token Secret (deletionPolicy Orphan) says under its seal whom it was
+// written for; the seals of Secrets written without it still hold.
+func TestWrittenForIsSealed(t *testing.T) {
+	tok := FromAnswer(answer(), 2*time.Hour, "inputs-1")
+	owned, err := Desired(connection(nil), tok, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(owned.OwnerReferences) != 1 || WrittenFor(owned) != "" {
+		t.Fatalf("Delete: owners %v, written-for %q", owned.OwnerReferences, WrittenFor(owned))
+	}
+	conn := connection(nil)
+	conn.Spec.TokenSecret.DeletionPolicy = sfv1.DeletionPolicyOrphan
+	orphan, err := Desired(conn, tok, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orphan.OwnerReferences) != 0 || WrittenFor(orphan) != "uid-1" {
+		t.Fatalf("Orphan: owners %v, written-for %q", orphan.OwnerReferences, WrittenFor(orphan))
+	}
+	if _, integrity := Read(orphan, key); integrity != Sealed {
+		t.Fatal("an orphan Secret's seal does not hold")
+	}
+	for name, change := range map[string]func(s *corev1.Secret){
+		"written-for changed": func(s *corev1.Secret) { s.Annotations[AnnotationWrittenFor] = "uid-2" },
+		"written-for removed": func(s *corev1.Secret) { delete(s.Annotations, AnnotationWrittenFor) },
+	} {
+		s := orphan.DeepCopy()
+		change(s)
+		if _, integrity := Read(s, key); integrity != Edited {
+			t.Errorf("%s: the seal still holds", name)
+		}
+	}
+	s := owned.DeepCopy()
+	s.Annotations[AnnotationWrittenFor] = "uid-1"
+	if _, integrity := Read(s, key); integrity != Edited {
+		t.Error("written-for added to a Secret sealed without it: the seal still holds")
+	}
+}

@@ -13,6 +13,8 @@ import (
 func TestActions(t *testing.T) {
 	deleting := readyConnection()
 	deleting.DeletionTimestamp = &metav1.Time{Time: fixedNow.Truncate(time.Second)}
+	suspended := readyConnection()
+	suspended.Spec.Suspend = true
 	tests := []struct {
 		name string
 		obj  map[string]any
@@ -21,6 +23,7 @@ func TestActions(t *testing.T) {
 		{"ready", toObject(t, readyConnection()), []Action{{Name: ActionRenew}}},
 		{"new", toObject(t, connection()), []Action{{Name: ActionRenew}}},
 		{"deleting", toObject(t, deleting), []Action{{Name: ActionRenew, Disabled: true}}},
+		{"suspended", toObject(t, suspended), []Action{{Name: ActionRenew, Disabled: true}}},
 		{"empty object", map[string]any{}, []Action{{Name: ActionRenew}}},
 	}
 	for _, tt := range tests {

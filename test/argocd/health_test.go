@@ -22,12 +22,15 @@ const (
 	msgObtaining   = "Obtaining a token: " + msgUnavailable + "; next attempt at 2026-11-25T09:01:00Z"
 	msgDevice      = "Waiting for integration@acme.com to approve the connected app: open " +
 		"https://login.salesforce.com/setup/connect and enter the code ABCD1234 before 2026-11-25T09:10:00Z"
-	msgWrongPassword = "Salesforce refused the credentials: authentication failure"
-	msgRevoked       = "Salesforce rejected the refresh token as revoked or expired (invalid_grant)"
-	msgOverLimit     = "The user and connected app already hold 5 approvals in the cluster; a new one would revoke billing/old"
-	msgAtLimit       = "The cluster holds 5 approvals for this user and connected app (Salesforce keeps five)"
-	msgRenewing      = "The token expires at 2026-11-25T11:00:00Z and has not been renewed yet: " + msgUnavailable
-	msgExpired       = "The token in the Secret expired at 2026-11-25T08:30:00Z: " + msgUnavailable
+	msgWrongPassword    = "Salesforce refused the credentials: authentication failure"
+	msgRevoked          = "Salesforce rejected the refresh token as revoked or expired (invalid_grant)"
+	msgOverLimit        = "The user and connected app already hold 5 approvals in the cluster; a new one would revoke billing/old"
+	msgAtLimit          = "The cluster holds 5 approvals for this user and connected app (Salesforce keeps five)"
+	msgRenewing         = "The token expires at 2026-11-25T11:00:00Z and has not been renewed yet: " + msgUnavailable
+	msgExpired          = "The token in the Secret expired at 2026-11-25T08:30:00Z: " + msgUnavailable
+	msgSuspended        = "spec.suspend is true: the operator does not log in or write the token Secret until it is false"
+	msgSuspendedValid   = "Token valid until 2026-11-25T11:00:00Z; not renewed while the connection is suspended"
+	msgSuspendedExpired = "The token in the Secret expired at 2026-11-25T08:30:00Z; the connection is suspended, so no new one is obtained until spec.suspend is false"
 )
 
 // connection is a SalesforceConnection at generation 2 with no status.
@@ -155,6 +158,22 @@ func TestHealth(t *testing.T) {
 		{"expired: Ready reason Expired", observed(
 			cond(sfv1.ConditionReady, metav1.ConditionFalse, sfv1.ReasonExpired, "The token in the Secret expired at 2026-11-25T08:30:00Z")),
 			Degraded, Equal("Expired: The token in the Secret expired at 2026-11-25T08:30:00Z")},
+		{"suspended, token still valid", observed(
+			cond(sfv1.ConditionReady, metav1.ConditionTrue, sfv1.ReasonTokenIssued, msgSuspendedValid),
+			cond(sfv1.ConditionSuspended, metav1.ConditionTrue, sfv1.ReasonSuspended, msgSuspended)),
+			Suspended, Equal("Suspended: " + msgSuspended + ". Ready True, TokenIssued: " + msgSuspendedValid)},
+		{"suspended, token expired", observed(
+			cond(sfv1.ConditionReady, metav1.ConditionFalse, sfv1.ReasonSuspended, msgSuspendedExpired),
+			cond(sfv1.ConditionStalled, metav1.ConditionTrue, sfv1.ReasonSuspended, msgSuspendedExpired),
+			cond(sfv1.ConditionSuspended, metav1.ConditionTrue, sfv1.ReasonSuspended, msgSuspended)),
+			Suspended, Equal("Suspended: " + msgSuspended + ". Ready False, Suspended: " + msgSuspendedExpired)},
+		{"suspend not observed yet", func() *sfv1.SalesforceConnection {
+			c := readyConnection()
+			c.Spec.Suspend = true
+			c.Status.ObservedGeneration = 1
+			return c
+		}(), Progressing, HavePrefix("Waiting for the operator to reconcile generation 2")},
+		{"resumed: Suspended gone", readyConnection(), Healthy, Equal(msgReady)},
 		{"deleting", deleting, Progressing, Equal("The SalesforceConnection is being deleted")},
 		{"Ready False without Reconciling or Stalled", observed(unavailable), Progressing,
 			Equal("SalesforceUnavailable: " + msgUnavailable)},

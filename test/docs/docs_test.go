@@ -85,6 +85,7 @@ type thirdPartyKind struct {
 var thirdPartyKinds = []thirdPartyKind{
 	{"kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations", true},
 	{"argoproj.io", "v1alpha1", "Application", "applications", true},
+	{"external-secrets.io", "v1", "ExternalSecret", "externalsecrets", true},
 	{"monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors", true},
 	{"monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules", true},
 }

@@ -83,6 +83,7 @@ func TestChartEveryOption(t *testing.T) {
 		"--salesforce-qps=2.5",
 		"--salesforce-burst=5",
 		"--user-logins-per-hour=1200",
+		"--credentials-grace-period=10m",
 		"--zap-log-level=debug",
 	}))
 	c := managerContainer(t, deploy)

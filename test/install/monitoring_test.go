@@ -25,7 +25,7 @@ type metric struct {
 }
 
 var (
-	connectionConditions = []string{"Ready", "Reconciling", "Stalled", "Expiring", "Revoked", "ApprovalLimit"}
+	connectionConditions = []string{"Ready", "Reconciling", "Stalled", "Expiring", "Revoked", "ApprovalLimit", "Suspended"}
 	// other: a request internal/metrics cannot name; pending: a device login not approved
 	// yet, an expected answer rather than an error.
 	grants  = []string{"jwt_bearer", "password", "refresh_token", "client_credentials", "device_code", "revoke", "userinfo", "query", "introspect", "other"}

@@ -68,6 +68,17 @@ local function check()
   local expiring = find(status.conditions, "Expiring")
   local revoked = find(status.conditions, "Revoked")
   local approvalLimit = find(status.conditions, "ApprovalLimit")
+  local suspended = find(status.conditions, "Suspended")
+
+  -- spec.suspend: the operator does nothing on purpose, like a suspended Job or CronJob.
+  -- Ready still says whether the token in the Secret works.
+  if isTrue(suspended) then
+    local message = describe(suspended)
+    if ready ~= nil then
+      message = message .. ". Ready " .. tostring(ready.status) .. ", " .. describe(ready)
+    end
+    return health("Suspended", message)
+  end
 
   -- Progress needs a person: bad spec or credentials, revoked, over the approval limit.
   if isTrue(stalled) then
