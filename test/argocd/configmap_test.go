@@ -18,8 +18,11 @@ var update = flag.Bool("update", false, "rewrite "+configMapPath+" from the Lua 
 const configMapPath = "config/argocd/argocd-cm.yaml"
 
 const (
-	healthKey  = "resource.customizations.health.salesforce.sfconn.io_SalesforceConnection"
-	actionsKey = "resource.customizations.actions.salesforce.sfconn.io_SalesforceConnection"
+	healthKey = "resource.customizations.health.salesforce.sfconn.io_SalesforceConnection"
+	// clusterHealthKey runs the same script for ClusterSalesforceConnection, whose status
+	// has the same shape.
+	clusterHealthKey = "resource.customizations.health.salesforce.sfconn.io_ClusterSalesforceConnection"
+	actionsKey       = "resource.customizations.actions.salesforce.sfconn.io_SalesforceConnection"
 )
 
 // actionsConfig is the value of the actions key, as Argo CD reads it.
@@ -34,7 +37,8 @@ type actionsConfig struct {
 // renderConfigMap writes the argocd-cm snippet holding the scripts as YAML literal blocks.
 func renderConfigMap(health, discovery, renew string) string {
 	var b strings.Builder
-	b.WriteString(`# Argo CD health check and "renew" action for SalesforceConnection (salesforce.sfconn.io).
+	b.WriteString(`# Argo CD health check and "renew" action for SalesforceConnection, and the same health
+# check for ClusterSalesforceConnection (salesforce.sfconn.io).
 # Generated from config/argocd/salesforce.sfconn.io/SalesforceConnection/**/*.lua by
 # "cd test && go generate ./argocd": edit the .lua files, then run it.
 #
@@ -51,6 +55,8 @@ metadata:
 data:
 `)
 	b.WriteString("  " + healthKey + ": |\n")
+	b.WriteString(indent(health, 4))
+	b.WriteString("  " + clusterHealthKey + ": |\n")
 	b.WriteString(indent(health, 4))
 	b.WriteString("  " + actionsKey + ": |\n")
 	b.WriteString("    discovery.lua: |\n")
@@ -119,8 +125,9 @@ func TestConfigMapMatchesScripts(t *testing.T) {
 	g.Expect(cm.Kind).To(Equal("ConfigMap"))
 	g.Expect(cm.Name).To(Equal("argocd-cm"))
 	g.Expect(cm.Namespace).To(Equal("argocd"))
-	g.Expect(cm.Data).To(HaveLen(2))
+	g.Expect(cm.Data).To(HaveLen(3))
 	g.Expect(cm.Data[healthKey]).To(Equal(health))
+	g.Expect(cm.Data[clusterHealthKey]).To(Equal(health))
 	var actions actionsConfig
 	g.Expect(yaml.UnmarshalStrict([]byte(cm.Data[actionsKey]), &actions)).To(Succeed())
 	g.Expect(actions.DiscoveryLua).To(Equal(discovery))

@@ -1,4 +1,5 @@
--- Argo CD health check for SalesforceConnection (salesforce.sfconn.io/v1alpha1).
+-- Argo CD health check for SalesforceConnection and ClusterSalesforceConnection
+-- (salesforce.sfconn.io/v1alpha1), whose statuses have the same shape.
 -- It uses only what Argo CD gives a script from argocd-cm: the base and table libraries.
 local function find(conditions, conditionType)
   if type(conditions) ~= "table" then
@@ -40,22 +41,26 @@ local function health(status, message)
 end
 
 local function check()
+  local kind = "SalesforceConnection"
+  if type(obj.kind) == "string" and obj.kind ~= "" then
+    kind = obj.kind
+  end
   local meta = obj.metadata
   if type(meta) ~= "table" then
     meta = {}
   end
   if meta.deletionTimestamp ~= nil then
-    return health("Progressing", "The SalesforceConnection is being deleted")
+    return health("Progressing", "The " .. kind .. " is being deleted")
   end
 
   local status = obj.status
   if type(status) ~= "table" then
-    return health("Progressing", "Waiting for the operator to reconcile the SalesforceConnection")
+    return health("Progressing", "Waiting for the operator to reconcile the " .. kind)
   end
   -- The CRD defaults status.observedGeneration to 0: the operator has not seen it yet.
   local observed = status.observedGeneration
   if observed == nil or observed == 0 then
-    return health("Progressing", "Waiting for the operator to reconcile the SalesforceConnection")
+    return health("Progressing", "Waiting for the operator to reconcile the " .. kind)
   end
   if meta.generation ~= nil and observed ~= meta.generation then
     return health("Progressing", "Waiting for the operator to reconcile generation " .. tostring(meta.generation)
