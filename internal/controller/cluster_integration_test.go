@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -291,5 +292,54 @@ var _ = Describe("Admission of where a token goes", func() {
 		err = k8s.Create(ctx, c)
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
 		Expect(err.Error()).To(ContainSubstring("spec.tokenSecret.namespaces"))
+	})
+})
+
+var _ = Describe("A ClusterSalesforceConnection in the approval ledger", func() {
+	It("is one holder, named by its kind, and its namespaced peers count it as it comes and goes", func() {
+		ctx := context.Background()
+		home := ensureClusterResourceNamespace(ctx)
+		ns := newNamespace(ctx)
+		f := newFixture(nil)
+		name := fmt.Sprintf("ledger-%d", fixtureSeq.Load())
+		holdersOf := func() []string {
+			if a := getConn(ctx, ns, "crm").Status.Approvals; a != nil {
+				return a.Holders
+			}
+			return nil
+		}
+
+		rt, err := emu.IssueRefreshToken(f.clientID, f.username)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k8s.Create(ctx, credentialsSecret(ns, "creds", "client_id", f.clientID, "client_secret", f.clientSecret, "refresh_token", rt))).To(Succeed())
+		Expect(k8s.Create(ctx, connection(ns, "crm", sfv1.AuthSpec{RefreshToken: &sfv1.RefreshTokenAuth{
+			CredentialsSecretRef: sfv1.SecretReference{Name: "creds"}}}))).To(Succeed())
+		Eventually(holdersOf).Should(Equal([]string{ns + "/crm"}))
+
+		fakeClock.Step(time.Second) // status times have second resolution: keep the order visible
+		clusterRT, err := emu.IssueRefreshToken(f.clientID, f.username)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k8s.Create(ctx, credentialsSecret(home, name+"-creds", "client_id", f.clientID, "client_secret", f.clientSecret, "refresh_token", clusterRT))).To(Succeed())
+		c := &sfv1.ClusterSalesforceConnection{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		c.Spec.LoginURL = emuServer.URL
+		c.Spec.Auth.RefreshToken = &sfv1.RefreshTokenAuth{CredentialsSecretRef: sfv1.SecretReference{Name: name + "-creds"}}
+		c.Spec.TokenSecret.Namespaces = []sfv1.NamespaceName{sfv1.NamespaceName(ns), sfv1.NamespaceName(newNamespace(ctx))}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+
+		Eventually(clusterReady(ctx, name)).Should(Equal("True/TokenIssued"))
+		Eventually(deliveredCount(ctx, name)).Should(BeEquivalentTo(2))
+		Eventually(holdersOf).Should(Equal([]string{ns + "/crm", sfv1.ClusterSalesforceConnectionKind + "/" + name}),
+			"the namespaced peer is woken when the cluster connection takes its approval")
+		Eventually(func() []string {
+			if a := getCluster(ctx, name).Status.Approvals; a != nil {
+				return a.Holders
+			}
+			return nil
+		}).Should(Equal([]string{ns + "/crm", sfv1.ClusterSalesforceConnectionKind + "/" + name}))
+		Expect(getCluster(ctx, name).Status.Approvals.Count).To(BeEquivalentTo(2), "one approval for two namespaces")
+
+		By("deleting the cluster connection releases its place in the peers' count")
+		Expect(k8s.Delete(ctx, getCluster(ctx, name))).To(Succeed())
+		Eventually(holdersOf).Should(Equal([]string{ns + "/crm"}))
 	})
 })
