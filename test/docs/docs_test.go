@@ -87,6 +87,8 @@ var thirdPartyKinds = []thirdPartyKind{
 	{"argoproj.io", "v1alpha1", "Application", "applications", true},
 	{"monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors", true},
 	{"monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules", true},
+	{"cert-manager.io", "v1", "Issuer", "issuers", true},
+	{"cert-manager.io", "v1", "Certificate", "certificates", true},
 }
 
 // block is a fenced YAML block of a Markdown file.
