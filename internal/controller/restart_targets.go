@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -135,15 +134,19 @@ func firstNames(names []string, n int) ([]string, bool) {
 // restartRun is the outcome of one restart of the targets, for the events.
 type restartRun struct {
 	restarted, skipped, failed, truncated []string
-	// noKind lists the kinds the cluster does not serve.
-	noKind []string
-	seen   map[workload]bool
+	// noKind lists the targets whose kind the cluster does not serve, and missingKinds
+	// those kinds.
+	noKind, missingKinds []string
+	seen                 map[workload]bool
 }
 
-func (run *restartRun) fail(desc string, err error) {
+func (run *restartRun) fail(kind, desc string, err error) {
 	switch classifyRestartError(err) {
 	case outcomeNoKind:
 		run.noKind = append(run.noKind, desc)
+		if !slices.Contains(run.missingKinds, kind) {
+			run.missingKinds = append(run.missingKinds, kind)
+		}
 	case outcomeSkip:
 		run.skipped = append(run.skipped, fmt.Sprintf("%s (%s)", desc, restartErrorReason(err)))
 	default:
@@ -170,7 +173,7 @@ func (r *Reconciler) restartTarget(ctx context.Context, p *pass, t sfv1.RolloutR
 			if classifyRestartError(err) == outcomeRetry {
 				p.log.Error(err, "Listing rollout restart targets failed", "target", desc)
 			}
-			run.fail(desc, err)
+			run.fail(t.Kind, desc, err)
 			return
 		}
 		if more {
@@ -195,18 +198,6 @@ func (r *Reconciler) restartTarget(ctx context.Context, p *pass, t sfv1.RolloutR
 		if classifyRestartError(err) == outcomeRetry {
 			p.log.Error(err, "Rollout restart failed", "target", w.String())
 		}
-		run.fail(w.String(), err)
+		run.fail(w.kind, w.String(), err)
 	}
-}
-
-// kindsOf lists the distinct kinds among descriptions "Kind/name" or "Kind selected by".
-func kindsOf(descs []string) string {
-	var kinds []string
-	for _, d := range descs {
-		k, _, _ := strings.Cut(strings.SplitN(d, " ", 2)[0], "/")
-		if !slices.Contains(kinds, k) {
-			kinds = append(kinds, k)
-		}
-	}
-	return strings.Join(kinds, ", ")
 }

@@ -95,9 +95,6 @@ func TestDescribeTarget(t *testing.T) {
 			t.Errorf("describeTarget = %q, want %q", got, tt.want)
 		}
 	}
-	if got := kindsOf([]string{"Rollout/a", `Rollout selected by "x=y"`, "Deployment/b"}); got != "Rollout, Deployment" {
-		t.Errorf("kindsOf = %q", got)
-	}
 }
 
 // labelled is a Deployment of the harness's namespace with labels.

@@ -106,7 +106,7 @@ func (r *Reconciler) restarts(ctx context.Context, p *pass) (time.Time, error) {
 	if len(run.noKind) > 0 {
 		r.event(p, corev1.EventTypeWarning, "RolloutRestartFailed", "RolloutRestart",
 			"Could not restart %s: this cluster does not serve the kind %s; install Argo Rollouts (the argoproj.io Rollout CRD) or remove these targets from spec.rolloutRestartTargets",
-			strings.Join(run.noKind, ", "), kindsOf(run.noKind))
+			strings.Join(run.noKind, ", "), strings.Join(run.missingKinds, ", "))
 	}
 	if len(run.skipped) > 0 {
 		r.event(p, corev1.EventTypeWarning, "RolloutRestartFailed", "RolloutRestart",
