@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
@@ -190,7 +191,7 @@ func (r *Reconciler) restartTarget(ctx context.Context, p *pass, t sfv1.RolloutR
 		obj.SetGroupVersionKind(restartGVKs[w.kind])
 		obj.SetNamespace(p.conn.Namespace)
 		obj.SetName(w.name)
-		err := r.Client.Patch(ctx, obj, client.RawPatch("application/merge-patch+json", restartPatch(w.kind, p.now)))
+		err := r.Client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, restartPatch(w.kind, p.now)))
 		if err == nil {
 			run.restarted = append(run.restarted, w.String())
 			continue
