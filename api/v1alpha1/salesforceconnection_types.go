@@ -59,12 +59,12 @@ type SalesforceConnectionSpec struct {
 	// rolloutRestartTargets are workloads in the connection's namespace that read the
 	// token from environment variables, which never see a renewed value: the operator
 	// restarts them (as kubectl rollout restart does) each time the token Secret receives
-	// a new token. Workloads that mount the Secret as files need no restart: the kubelet
-	// updates the files.
+	// a new token. Each target names one workload, or selects workloads of a kind by label
+	// (at most 20 per selector are restarted). Workloads that mount the Secret as files
+	// need no restart: the kubelet updates the files.
 	// +kubebuilder:validation:MaxItems=32
-	// +listType=map
-	// +listMapKey=kind
-	// +listMapKey=name
+	// +kubebuilder:validation:XValidation:rule="self.all(t, !has(t.name) || self.filter(u, has(u.name) && u.kind == t.kind && u.name == t.name).size() == 1)",message="rolloutRestartTargets must not name the same workload twice"
+	// +listType=atomic
 	// +optional
 	RolloutRestartTargets []RolloutRestartTarget `json:"rolloutRestartTargets,omitempty"`
 
@@ -118,19 +118,33 @@ type SalesforceConnectionSpec struct {
 	Suspend bool `json:"suspend,omitempty"`
 }
 
-// RolloutRestartTarget is a workload restarted when the token changes.
+// RolloutRestartTarget is a workload, or the workloads a label selector chooses, restarted
+// when the token changes.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.name) != has(self.selector)",message="a rollout restart target sets exactly one of name and selector"
+// +kubebuilder:validation:XValidation:rule="!has(self.selector) || (has(self.selector.matchLabels) && size(self.selector.matchLabels) > 0) || (has(self.selector.matchExpressions) && size(self.selector.matchExpressions) > 0)",message="a rollout restart target's selector must have matchLabels or matchExpressions: an empty selector would choose every workload of the kind in the namespace"
 type RolloutRestartTarget struct {
-	// kind of the workload (apps/v1).
-	// +kubebuilder:validation:Enum=Deployment;StatefulSet;DaemonSet
+	// kind of the workload: Deployment, StatefulSet or DaemonSet (apps/v1), restarted as
+	// kubectl rollout restart does, or Rollout (Argo Rollouts, argoproj.io/v1alpha1),
+	// restarted as kubectl argo rollouts restart does, by setting spec.restartAt.
+	// +kubebuilder:validation:Enum=Deployment;StatefulSet;DaemonSet;Rollout
 	// +required
 	Kind string `json:"kind"`
 
-	// name of the workload, in the connection's namespace.
+	// name of the workload, in the connection's namespace. Exactly one of name and
+	// selector.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
-	// +required
-	Name string `json:"name"`
+	// +optional
+	Name string `json:"name,omitempty"`
+
+	// selector chooses the workloads of kind in the connection's namespace by their
+	// labels, when the restart is due. Selecting nothing is not an error. At most 20
+	// workloads, the first by name, are restarted per selector; a Warning event,
+	// RolloutRestartTruncated, says when more matched. Exactly one of name and selector.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 }
 
 // AuthSpec holds exactly one OAuth 2.0 flow.
@@ -224,9 +238,29 @@ type SecretReference struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	// +required
 	Name string `json:"name"`
+
+	// keys maps a key the operator reads (private_key, client_id, client_secret,
+	// username, password, security_token, refresh_token) to the key of this Secret that
+	// holds it, so that a Secret made by another tool is used as it is: {private_key:
+	// tls.key} reads the JWT key of a cert-manager Secret. Keys not listed are read under
+	// their own name. Two keys cannot read the same Secret key.
+	// +kubebuilder:validation:MaxProperties=7
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['private_key', 'client_id', 'client_secret', 'username', 'password', 'security_token', 'refresh_token'])",message="keys can only map private_key, client_id, client_secret, username, password, security_token and refresh_token"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self.filter(j, self[j] == self[k]).size() == 1)",message="keys must not map two keys to the same Secret key"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k] == k || !(self[k] in ['private_key', 'client_id', 'client_secret', 'username', 'password', 'security_token', 'refresh_token']) || self[k] in self)",message="keys must not map a key to another key's own name while that key is read under its name: map that key too"
+	// +optional
+	Keys map[string]SecretKeyName `json:"keys,omitempty"`
 }
 
+// SecretKeyName is a key of a Secret's data.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=253
+// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+type SecretKeyName string
+
 // JWTBearerAuth configures the OAuth 2.0 JWT bearer flow.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.generateKey) || !self.generateKey || !has(self.credentialsSecretRef.keys) || !('private_key' in self.credentialsSecretRef.keys)",message="with generateKey the operator signs with its own key (Secret <name>-jwt, key tls.key): credentialsSecretRef.keys cannot map private_key"
 type JWTBearerAuth struct {
 	// clientID is the connected app's consumer key (not a secret). Overrides the
 	// credentials Secret's client_id key.
@@ -253,8 +287,9 @@ type JWTBearerAuth struct {
 	Audience string `json:"audience,omitempty"`
 
 	// credentialsSecretRef names the Secret holding private_key (PEM, RSA, PKCS#1 or
-	// PKCS#8), and client_id and username unless the spec sets them. With generateKey it
-	// needs no private_key.
+	// PKCS#8), and client_id and username unless the spec sets them; its keys field reads
+	// them from other keys, such as a cert-manager Secret's tls.key. With generateKey it
+	// needs no private_key, and keys cannot map one.
 	// +required
 	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
 

@@ -104,8 +104,8 @@ func main() {
 		"Requests per second to the API server, at most, on the client side; negative: no client-side limit (the API server's priority and fairness applies).")
 	flag.IntVar(&kubeAPIBurst, "kube-api-burst", 0, "Requests to the API server allowed at once above a positive --kube-api-qps (0: twice --kube-api-qps).")
 	flag.BoolVar(&rolloutRestarts, "enable-rollout-restarts", false,
-		"Restart the workloads of spec.rolloutRestartTargets when their token changes, by patching their pod template. "+
-			"Needs patch on Deployments, StatefulSets and DaemonSets (the rollout-restart-role). Off: a due restart gets a Warning event, RolloutRestartDisabled.")
+		"Restart the workloads of spec.rolloutRestartTargets when their token changes, by patching their pod template (a Rollout's spec.restartAt). "+
+			"Needs list and patch on Deployments, StatefulSets, DaemonSets and Argo Rollouts (the rollout-restart-role). Off: a due restart gets a Warning event, RolloutRestartDisabled.")
 	flag.DurationVar(&credentialsGrace, "credentials-grace-period", 5*time.Minute,
 		"How long a connection waits for a missing credentials Secret (Reconciling, reason CredentialsNotFound) before it is Stalled: "+
 			"Flux or External Secrets may create the Secret after the connection. 0: Stalled at once.")

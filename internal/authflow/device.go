@@ -31,7 +31,7 @@ func (f *deviceLogin) HoldsApproval() bool { return true }
 func Marker(conn *sfv1.SalesforceConnection) string { return "device-login:" + string(conn.UID) }
 
 func (f *deviceLogin) Inputs(secret *corev1.Secret) (*Inputs, *failure.Failure) {
-	v := values{secret: secret}
+	v := f.values(secret)
 	req := salesforce.LoginRequest{LoginURL: LoginURL(f.conn), Grant: salesforce.GrantRefreshToken,
 		Username: f.spec.Username, RefreshToken: Marker(f.conn)}
 	req.ClientID = v.inlineOr(f.spec.ClientID, KeyClientID)

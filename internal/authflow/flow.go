@@ -110,31 +110,48 @@ func For(conn *sfv1.SalesforceConnection) (Flow, *failure.Failure) {
 	a := conn.Spec.Auth
 	switch {
 	case a.JWTBearer != nil && a.JWTBearer.GenerateKey:
-		return &generatedKey{jwtBearer{base{conn, a.JWTBearer.CredentialsSecretRef.Name}, a.JWTBearer}}, nil
-	case a.JWTBearer != nil:
-		return &jwtBearer{base{conn, a.JWTBearer.CredentialsSecretRef.Name}, a.JWTBearer}, nil
-	case a.Password != nil:
-		return &password{base{conn, a.Password.CredentialsSecretRef.Name}, a.Password}, nil
-	case a.RefreshToken != nil:
-		return &refreshToken{base{conn, a.RefreshToken.CredentialsSecretRef.Name}, a.RefreshToken}, nil
-	case a.ClientCredentials != nil:
-		return &clientCredentials{base{conn, a.ClientCredentials.CredentialsSecretRef.Name}, a.ClientCredentials}, nil
-	case a.DeviceLogin != nil:
-		secret := ""
-		if a.DeviceLogin.CredentialsSecretRef != nil {
-			secret = a.DeviceLogin.CredentialsSecretRef.Name
+		if _, ok := a.JWTBearer.CredentialsSecretRef.Keys[KeyPrivateKey]; ok {
+			return nil, failure.New(failure.Terminal, sfv1.ReasonInvalidSpec,
+				"with generateKey the operator signs with its own key (Secret %s, key tls.key): credentialsSecretRef.keys cannot map private_key", KeySecretName(conn))
 		}
-		return &deviceLogin{base{conn, secret}, a.DeviceLogin}, nil
+		return withBase(conn, &a.JWTBearer.CredentialsSecretRef, func(b base) Flow { return &generatedKey{jwtBearer{b, a.JWTBearer}} })
+	case a.JWTBearer != nil:
+		return withBase(conn, &a.JWTBearer.CredentialsSecretRef, func(b base) Flow { return &jwtBearer{b, a.JWTBearer} })
+	case a.Password != nil:
+		return withBase(conn, &a.Password.CredentialsSecretRef, func(b base) Flow { return &password{b, a.Password} })
+	case a.RefreshToken != nil:
+		return withBase(conn, &a.RefreshToken.CredentialsSecretRef, func(b base) Flow { return &refreshToken{b, a.RefreshToken} })
+	case a.ClientCredentials != nil:
+		return withBase(conn, &a.ClientCredentials.CredentialsSecretRef, func(b base) Flow { return &clientCredentials{b, a.ClientCredentials} })
+	case a.DeviceLogin != nil:
+		return withBase(conn, a.DeviceLogin.CredentialsSecretRef, func(b base) Flow { return &deviceLogin{b, a.DeviceLogin} })
 	}
 	return nil, failure.New(failure.Terminal, sfv1.ReasonInvalidSpec,
 		"spec.auth must set exactly one of jwtBearer, password, refreshToken, clientCredentials or deviceLogin")
 }
 
-// base is what every flow has: its connection and its credentials Secret.
+// base is what every flow has: its connection and its credentials Secret, with the keys
+// of that Secret that hold the values the flow reads.
 type base struct {
 	conn   *sfv1.SalesforceConnection
 	secret string
+	keys   keyMap
 }
+
+// withBase makes a flow on the base of its credentials Secret ref (none when nil), or
+// refuses a keys map that would read the wrong values (checkKeys).
+func withBase(conn *sfv1.SalesforceConnection, ref *sfv1.SecretReference, flow func(base) Flow) (Flow, *failure.Failure) {
+	if ref == nil {
+		return flow(base{conn: conn}), nil
+	}
+	if fl := checkKeys(ref.Name, ref.Keys); fl != nil {
+		return nil, fl
+	}
+	return flow(base{conn: conn, secret: ref.Name, keys: ref.Keys}), nil
+}
+
+// values reads secret through the flow's keys.
+func (b base) values(secret *corev1.Secret) values { return values{secret: secret, keys: b.keys} }
 
 func (b base) CredentialsSecret() string { return b.secret }
 func (b base) HoldsApproval() bool       { return false }

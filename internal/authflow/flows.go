@@ -3,7 +3,6 @@ package authflow
 import (
 	"context"
 	"errors"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -23,7 +22,7 @@ type password struct {
 func (f *password) Name() string { return "password" }
 
 func (f *password) Inputs(secret *corev1.Secret) (*Inputs, *failure.Failure) {
-	v := values{secret: secret}
+	v := f.values(secret)
 	req := salesforce.LoginRequest{LoginURL: LoginURL(f.conn), Grant: salesforce.GrantPassword}
 	req.ClientID = v.inlineOr(f.spec.ClientID, KeyClientID)
 	req.ClientSecret = v.required(KeyClientSecret)
@@ -53,7 +52,7 @@ type clientCredentials struct {
 func (f *clientCredentials) Name() string { return "clientCredentials" }
 
 func (f *clientCredentials) Inputs(secret *corev1.Secret) (*Inputs, *failure.Failure) {
-	v := values{secret: secret}
+	v := f.values(secret)
 	req := salesforce.LoginRequest{LoginURL: LoginURL(f.conn), Grant: salesforce.GrantClientCredentials}
 	req.ClientID = v.inlineOr(f.spec.ClientID, KeyClientID)
 	req.ClientSecret = v.required(KeyClientSecret)
@@ -84,13 +83,13 @@ func (f *jwtBearer) Inputs(secret *corev1.Secret) (*Inputs, *failure.Failure) {
 // be added for introspection alone: the login never sends it and the hash leaves it out,
 // so adding it costs no login.
 func (f *jwtBearer) inputs(secret *corev1.Secret, withKey bool) (*Inputs, *failure.Failure) {
-	v := values{secret: secret}
+	v := f.values(secret)
 	req := salesforce.LoginRequest{LoginURL: LoginURL(f.conn), Grant: salesforce.GrantJWTBearer, Audience: f.spec.Audience}
 	req.ClientID = v.inlineOr(f.spec.ClientID, KeyClientID)
 	req.Username = v.inlineOr(f.spec.Username, KeyUsername)
 	if withKey {
 		if pem := v.required(KeyPrivateKey); pem != "" {
-			key, fl := privateKey(pem, secret.Name)
+			key, fl := v.privateKey(pem)
 			if fl != nil {
 				return nil, fl
 			}
@@ -99,7 +98,7 @@ func (f *jwtBearer) inputs(secret *corev1.Secret, withKey bool) (*Inputs, *failu
 	}
 	in, fl := v.inputs(f.conn, req, "jwtBearer", f.spec.ClientID, f.spec.Username, f.spec.Audience)
 	if in != nil {
-		in.IntrospectionSecret = strings.TrimSpace(string(secret.Data[KeyClientSecret]))
+		in.IntrospectionSecret = v.peek(KeyClientSecret)
 	}
 	return in, fl
 }
@@ -119,7 +118,7 @@ func (f *refreshToken) Name() string        { return "refreshToken" }
 func (f *refreshToken) HoldsApproval() bool { return true }
 
 func (f *refreshToken) Inputs(secret *corev1.Secret) (*Inputs, *failure.Failure) {
-	v := values{secret: secret}
+	v := f.values(secret)
 	req := salesforce.LoginRequest{LoginURL: LoginURL(f.conn), Grant: salesforce.GrantRefreshToken}
 	req.ClientID = v.inlineOr(f.spec.ClientID, KeyClientID)
 	req.ClientSecret = v.optional(KeyClientSecret)

@@ -137,8 +137,9 @@ func AdminInstructions(conn *sfv1.SalesforceConnection, cert *jwtkey.Certificate
 	var b strings.Builder
 	jwt := conn.Spec.Auth.JWTBearer
 	fmt.Fprintf(&b, "SalesforceConnection %s/%s signs in with the OAuth 2.0 JWT bearer flow, with a key the operator generated.\n", conn.Namespace, conn.Name)
-	fmt.Fprintf(&b, "Consumer key: %s\nUser: %s\nLogin URL: %s\n", orDefault(jwt.ClientID, "(client_id of Secret "+jwt.CredentialsSecretRef.Name+")"),
-		orDefault(jwt.Username, "(username of Secret "+jwt.CredentialsSecretRef.Name+")"), LoginURL(conn))
+	ref := jwt.CredentialsSecretRef
+	fmt.Fprintf(&b, "Consumer key: %s\nUser: %s\nLogin URL: %s\n", orDefault(jwt.ClientID, "(key "+SecretKeyOf(ref, KeyClientID)+" of Secret "+ref.Name+")"),
+		orDefault(jwt.Username, "(key "+SecretKeyOf(ref, KeyUsername)+" of Secret "+ref.Name+")"), LoginURL(conn))
 	if cert != nil {
 		fmt.Fprintf(&b, "Certificate: ConfigMap %s, key tls.crt, SHA-256 fingerprint %s, valid until %s\n",
 			CertificateConfigMapName(conn), cert.Fingerprint, cert.NotAfter.UTC().Format(time.RFC3339))

@@ -28,16 +28,23 @@ const (
 )
 
 // values reads keys of a credentials Secret and remembers which are missing, so one
-// message can name all of them at once, and which were used, for the inputs hash.
+// message can name all of them at once, and which were used, for the inputs hash. Keys
+// are contract keys (KeyPrivateKey...); keys says which key of the Secret holds each.
 type values struct {
 	secret  *corev1.Secret
+	keys    keyMap
 	missing []string
 	used    []string
 }
 
 func (v *values) value(key string) string {
 	v.used = append(v.used, key)
-	return strings.TrimSpace(string(v.secret.Data[key]))
+	return v.peek(key)
+}
+
+// peek reads a key without making it an input of the token.
+func (v *values) peek(key string) string {
+	return strings.TrimSpace(string(v.secret.Data[v.keys.of(key)]))
 }
 
 func (v *values) required(key string) string {
@@ -64,7 +71,7 @@ func (v *values) inputs(conn *sfv1.SalesforceConnection, req salesforce.LoginReq
 	if len(v.missing) > 0 {
 		quoted := make([]string, len(v.missing))
 		for i, k := range v.missing {
-			quoted[i] = fmt.Sprintf("%q", k)
+			quoted[i] = v.keys.describe(k)
 		}
 		return nil, failure.New(failure.Terminal, sfv1.ReasonCredentialsNotFound,
 			"credentials Secret %q has no value for key(s) %s", v.secret.Name, strings.Join(quoted, ", "))
@@ -75,7 +82,9 @@ func (v *values) inputs(conn *sfv1.SalesforceConnection, req salesforce.LoginReq
 // hash identifies the inputs of a token: the spec fields that reach Salesforce and the
 // values of the Secret keys used. It is stored on the token Secret (same namespace and
 // readers as the credentials), never in status, and is a SHA-256 so no value can be read
-// back from it.
+// back from it. A value is hashed under its contract key, wherever keys reads it from: a
+// new value in a remapped key changes the hash, and mapping a key to another that holds
+// the same value does not, so it costs no login.
 func (v *values) hash(conn *sfv1.SalesforceConnection, spec []string) string {
 	h := sha256.New()
 	write := func(parts ...string) {
@@ -88,17 +97,18 @@ func (v *values) hash(conn *sfv1.SalesforceConnection, spec []string) string {
 	keys := slices.Clone(v.used)
 	slices.Sort(keys)
 	for _, k := range keys {
-		write(k, string(v.secret.Data[k]))
+		write(k, string(v.secret.Data[v.keys.of(k)]))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// privateKey parses the PEM of a JWT bearer key, with a message that names the key.
-func privateKey(pem string, secret string) (*rsa.PrivateKey, *failure.Failure) {
+// privateKey parses the PEM of a JWT bearer key, with a message that names the key of
+// the Secret to fix.
+func (v *values) privateKey(pem string) (*rsa.PrivateKey, *failure.Failure) {
 	key, err := salesforce.ParseRSAPrivateKey([]byte(pem))
 	if err != nil {
 		return nil, failure.New(failure.Terminal, sfv1.ReasonInvalidCredentials,
-			"key %q of credentials Secret %q is not usable: %s", KeyPrivateKey, secret, describeKeyError(err))
+			"key %s of credentials Secret %q is not usable: %s", v.keys.describe(KeyPrivateKey), v.secret.Name, describeKeyError(err))
 	}
 	return key, nil
 }

@@ -61,7 +61,7 @@ func TestRolloutRestartsDisabled(t *testing.T) {
 		WithInterceptorFuncs(interceptor.Funcs{
 			Patch: func(ctx context.Context, cl client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
 				switch obj.(type) {
-				case *appsv1.Deployment, *appsv1.StatefulSet, *appsv1.DaemonSet:
+				case *appsv1.Deployment, *appsv1.StatefulSet, *appsv1.DaemonSet, *metav1.PartialObjectMetadata:
 					workloadPatches++
 				}
 				return cl.Patch(ctx, obj, p, opts...)
@@ -131,6 +131,7 @@ func TestRolloutRestartsDisabled(t *testing.T) {
 		t.Fatalf("want one RolloutRestartDisabled event for the new token, got %q", e)
 	}
 	for _, want := range []string{"Warning RolloutRestartDisabled", "Deployment/web, StatefulSet/db", stamp(renewed.Status.IssuedAt.Time),
+		"Argo Rollouts",
 		"--enable-rollout-restarts", "rolloutRestarts.enabled=true"} {
 		if !strings.Contains(e[0], want) {
 			t.Errorf("event %q does not say %q", e[0], want)

@@ -178,6 +178,10 @@ func newHarness(t *testing.T) *harness {
 // wrote records a write and returns the injected failure for it, if any.
 func (h *harness) wrote(verb string, obj client.Object) error {
 	w := write{verb: verb, kind: reflect.TypeOf(obj).Elem().Name(), name: obj.GetName()}
+	if pom, ok := obj.(*metav1.PartialObjectMetadata); ok {
+		// Workloads are restarted through their metadata: name them by kind.
+		w.kind = pom.Kind
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.writes = append(h.writes, w)

@@ -2,16 +2,10 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/tokensecret"
@@ -71,16 +65,19 @@ func restartMinInterval(spec *sfv1.SalesforceConnectionSpec) time.Duration {
 	return defaultRestartMinInterval
 }
 
-// The patch rule is a role of its own, rollout-restart-role (config/rollout-restarts,
-// the chart's rolloutRestarts.enabled): it is granted only where restarts are turned on.
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=patch,roleName=rollout-restart-role
+// The rules are a role of their own, rollout-restart-role (config/rollout-restarts, the
+// chart's rolloutRestarts.enabled): they are granted only where restarts are turned on.
+// patch restarts a workload; list finds the workloads a target's selector chooses.
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=list;patch,roleName=rollout-restart-role
+// +kubebuilder:rbac:groups=argoproj.io,resources=rollouts,verbs=list;patch,roleName=rollout-restart-role
 
 // restarts restarts spec.rolloutRestartTargets when the token in the Secret is not the one
 // they run with, and records the outcome in status.rolloutRestart, which it owns. A target
-// that does not exist or may not be patched is reported and skipped: retrying would not
-// help until someone changes something. Other failures are retried soon. It is due when a
-// restart held back by the minimum interval, or a failed one, is. With restarts turned
-// off (Reconciler.RolloutRestarts), it only says so (restartsDisabled).
+// that does not exist, may not be patched, or whose kind the cluster does not serve is
+// reported and skipped: retrying would not help until someone changes something. A
+// selector that chooses nothing is no failure. Other failures are retried soon. It is due
+// when a restart held back by the minimum interval, or a failed one, is. With restarts
+// turned off (Reconciler.RolloutRestarts), it only says so (restartsDisabled).
 func (r *Reconciler) restarts(ctx context.Context, p *pass) (time.Time, error) {
 	conn := p.conn
 	plan := planRestart(&conn.Spec, conn.Status.RolloutRestart, p.token, p.now)
@@ -92,37 +89,32 @@ func (r *Reconciler) restarts(ctx context.Context, p *pass) (time.Time, error) {
 	if !plan.restart {
 		return plan.wait, nil
 	}
-	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{
-		"metadata": map[string]any{"annotations": map[string]string{AnnotationRestartedAt: stamp(p.now)}}}}})
-	var restarted, skipped, failed []string
+	run := &restartRun{seen: map[workload]bool{}}
 	for _, t := range conn.Spec.RolloutRestartTargets {
-		obj := restartTarget(t.Kind)
-		obj.SetNamespace(conn.Namespace)
-		obj.SetName(t.Name)
-		ref := t.Kind + "/" + t.Name
-		err := r.Client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch))
-		switch {
-		case err == nil:
-			restarted = append(restarted, ref)
-		case apierrors.IsNotFound(err) || apierrors.IsForbidden(err) || apierrors.IsInvalid(err):
-			skipped = append(skipped, fmt.Sprintf("%s (%s)", ref, apierrors.ReasonForError(err)))
-		default:
-			failed = append(failed, ref)
-			p.log.Error(err, "Rollout restart failed", "target", ref)
-		}
+		r.restartTarget(ctx, p, t, run)
 	}
-	if len(restarted) > 0 {
-		p.log.Info("Restarted workloads for the new token", "targets", restarted)
+	if len(run.restarted) > 0 {
+		p.log.Info("Restarted workloads for the new token", "targets", run.restarted)
 		r.event(p, corev1.EventTypeNormal, "RolloutRestarted", "RolloutRestart",
-			"Restarted %s so their pods read the token issued at %s", strings.Join(restarted, ", "), stamp(p.token.IssuedAt))
+			"Restarted %s so their pods read the token issued at %s", strings.Join(run.restarted, ", "), stamp(p.token.IssuedAt))
 	}
-	if len(skipped) > 0 {
-		r.event(p, corev1.EventTypeWarning, "RolloutRestartFailed", "RolloutRestart",
-			"Could not restart %s: check spec.rolloutRestartTargets and that the workloads exist in namespace %s", strings.Join(skipped, ", "), conn.Namespace)
+	if len(run.truncated) > 0 {
+		r.event(p, corev1.EventTypeWarning, "RolloutRestartTruncated", "RolloutRestart",
+			"Restarted only the first %d workloads by name of %s: a selector restarts at most %d; narrow the selector, or split the workloads among targets",
+			MaxRestartsPerSelector, strings.Join(run.truncated, ", "), MaxRestartsPerSelector)
 	}
-	if len(failed) > 0 {
+	if len(run.noKind) > 0 {
 		r.event(p, corev1.EventTypeWarning, "RolloutRestartFailed", "RolloutRestart",
-			"Could not restart %s; trying again in %s", strings.Join(failed, ", "), restartRetry)
+			"Could not restart %s: this cluster does not serve the kind %s; install Argo Rollouts (the argoproj.io Rollout CRD) or remove these targets from spec.rolloutRestartTargets",
+			strings.Join(run.noKind, ", "), strings.Join(run.missingKinds, ", "))
+	}
+	if len(run.skipped) > 0 {
+		r.event(p, corev1.EventTypeWarning, "RolloutRestartFailed", "RolloutRestart",
+			"Could not restart %s: check spec.rolloutRestartTargets and that the workloads exist in namespace %s", strings.Join(run.skipped, ", "), conn.Namespace)
+	}
+	if len(run.failed) > 0 {
+		r.event(p, corev1.EventTypeWarning, "RolloutRestartFailed", "RolloutRestart",
+			"Could not restart %s; trying again in %s", strings.Join(run.failed, ", "), restartRetry)
 		p.status.RolloutRestart = conn.Status.RolloutRestart
 		return p.now.Add(restartRetry), nil
 	}
@@ -144,23 +136,12 @@ func (r *Reconciler) restartsDisabled(p *pass, plan restartPlan) {
 	}
 	targets := make([]string, 0, len(p.conn.Spec.RolloutRestartTargets))
 	for _, t := range p.conn.Spec.RolloutRestartTargets {
-		targets = append(targets, t.Kind+"/"+t.Name)
+		targets = append(targets, describeTarget(t))
 	}
 	r.event(p, corev1.EventTypeWarning, "RolloutRestartDisabled", "RolloutRestart",
 		"Did not restart %s for the token issued at %s: rollout restarts are disabled in this operator. "+
 			"An operator administrator enables them with the manager flag --enable-rollout-restarts "+
-			"(Helm value rolloutRestarts.enabled=true), which also grants patch on Deployments, StatefulSets and DaemonSets; "+
+			"(Helm value rolloutRestarts.enabled=true), which also grants list and patch on Deployments, StatefulSets, DaemonSets and Argo Rollouts; "+
 			"the targets are then restarted for the current token",
 		strings.Join(targets, ", "), stamp(p.token.IssuedAt))
-}
-
-func restartTarget(kind string) client.Object {
-	switch kind {
-	case "StatefulSet":
-		return &appsv1.StatefulSet{}
-	case "DaemonSet":
-		return &appsv1.DaemonSet{}
-	default:
-		return &appsv1.Deployment{}
-	}
 }

@@ -88,6 +88,8 @@ var thirdPartyKinds = []thirdPartyKind{
 	{"external-secrets.io", "v1", "ExternalSecret", "externalsecrets", true},
 	{"monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors", true},
 	{"monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules", true},
+	{"cert-manager.io", "v1", "Issuer", "issuers", true},
+	{"cert-manager.io", "v1", "Certificate", "certificates", true},
 }
 
 // block is a fenced YAML block of a Markdown file.

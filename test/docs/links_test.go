@@ -34,7 +34,7 @@ func TestTroubleshootingCoversEveryReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	anchors := anchorsOf(t, "docs/troubleshooting.md")
-	want := []string{"rolloutrestartfailed", "revocationfailed", "template-errors", "tokenrejected", "sessiontimeoutmismatch"}
+	want := []string{"rolloutrestartfailed", "rolloutrestarttruncated", "revocationfailed", "template-errors", "tokenrejected", "sessiontimeoutmismatch"}
 	matches := reasonConst.FindAllStringSubmatch(string(src), -1)
 	if len(matches) < 10 {
 		t.Fatalf("found only %d reasons in conditions.go: has its layout changed?", len(matches))

@@ -15,7 +15,8 @@ import (
 )
 
 // The manager's RBAC in each way to install it: what it may do follows what it is set to
-// do. Patching workloads (rollout restarts) is granted only when restarts are turned on.
+// do. Listing and patching workloads and Rollouts (rollout restarts) is granted only when
+// restarts are turned on.
 
 // grant is one resource of one rule of a Role or ClusterRole.
 type grant struct {
@@ -108,9 +109,9 @@ var enableRolloutRestarts = map[string][]string{
 }
 
 // TestRolloutRestartsAreOffByDefault: by default nothing grants a rule on the apps group
-// (Deployments, StatefulSets, DaemonSets), and the manager runs without
-// --enable-rollout-restarts: in config/rbac/role.yaml, the chart, config/default and
-// dist/install.yaml.
+// (Deployments, StatefulSets, DaemonSets) nor on argoproj.io (Argo Rollouts), and the
+// manager runs without --enable-rollout-restarts: in config/rbac/role.yaml, the chart,
+// config/default and dist/install.yaml.
 func TestRolloutRestartsAreOffByDefault(t *testing.T) {
 	dist, err := parseObjects(readRepoFile(t, "dist/install.yaml"))
 	if err != nil {
@@ -130,6 +131,7 @@ func TestRolloutRestartsAreOffByDefault(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
 			g.Expect(grantsOn(grantsOf(t, objs), "", "apps")).To(BeEmpty(), "no rule on workloads without rollout restarts")
+			g.Expect(grantsOn(grantsOf(t, objs), "", "argoproj.io")).To(BeEmpty(), "no rule on Rollouts without rollout restarts")
 			for _, d := range ofKind(objs, "Deployment") {
 				g.Expect(args(t, d)).NotTo(ContainElement(HavePrefix("--enable-rollout-restarts")))
 			}
@@ -138,9 +140,10 @@ func TestRolloutRestartsAreOffByDefault(t *testing.T) {
 }
 
 // TestRolloutRestartsOn turns rollout restarts on in the chart and in config/default: the
-// manager gets --enable-rollout-restarts and a ClusterRole, bound to it, with the rule of
-// config/rollout-restarts/role.yaml; the two ways install the same objects, and the API
-// server takes them.
+// manager gets --enable-rollout-restarts and a ClusterRole, bound to it, with the rules of
+// config/rollout-restarts/role.yaml; the two ways install the same objects, the API
+// server takes them, and authorizes list and patch on the workloads and Rollouts, and
+// nothing more on them.
 func TestRolloutRestartsOn(t *testing.T) {
 	g := NewWithT(t)
 	chart := render(t, "sfconn", "sfconn-system", "--set", "fullnameOverride=sfconn,rolloutRestarts.enabled=true")
@@ -154,13 +157,17 @@ func TestRolloutRestartsOn(t *testing.T) {
 		g.Expect(normalizeRules(field(t, role, "rules"))).To(Equal(normalizeRules(field(t, only(t, restart, "ClusterRole"), "rules"))), name)
 		binding := find(t, objs, "ClusterRoleBinding", "sfconn-rollout-restart-rolebinding")
 		g.Expect(field(t, binding, "roleRef")).To(HaveKeyWithValue("name", "sfconn-rollout-restart-role"), name)
-		// The rule on workloads is that one, and patch only.
-		var verbs []string
-		for _, gr := range grantsOn(grantsOf(t, objs), "", "apps") {
-			g.Expect(gr.role).To(Equal("sfconn-rollout-restart-role"), "%s: %s", name, gr)
-			verbs = append(verbs, gr.verbs...)
+		// The rules on workloads and Rollouts are that role's, list (for selectors) and
+		// patch (the restart) only.
+		for _, group := range []string{"apps", "argoproj.io"} {
+			var verbs []string
+			for _, gr := range grantsOn(grantsOf(t, objs), "", group) {
+				g.Expect(gr.role).To(Equal("sfconn-rollout-restart-role"), "%s: %s", name, gr)
+				verbs = append(verbs, gr.verbs...)
+			}
+			slices.Sort(verbs)
+			g.Expect(slices.Compact(verbs)).To(Equal([]string{"list", "patch"}), "%s: %s", name, group)
 		}
-		g.Expect(slices.Compact(verbs)).To(Equal([]string{"patch"}), name)
 		checkWiring(t, objs)
 	}
 	expectSameInstall(t, chart, kust)
@@ -168,6 +175,20 @@ func TestRolloutRestartsOn(t *testing.T) {
 	c := cluster(t)
 	expectNoWarnings(t, applyAll(t, c, kust))
 	expectStored(t, c, kust)
+	sa := "system:serviceaccount:sfconn-system:sfconn-controller-manager"
+	for _, a := range []struct{ verb, group, resource string }{
+		{"patch", "apps", "deployments"}, {"list", "apps", "statefulsets"}, {"patch", "apps", "daemonsets"},
+		{"patch", "argoproj.io", "rollouts"}, {"list", "argoproj.io", "rollouts"},
+	} {
+		g.Expect(can(t, c, sa, a.verb, a.group, a.resource, "team-x", "")).To(BeTrue(), "the manager may %+v", a)
+	}
+	for _, a := range []struct{ verb, group, resource string }{
+		{"get", "apps", "deployments"}, {"watch", "apps", "deployments"}, {"update", "apps", "deployments"},
+		{"delete", "argoproj.io", "rollouts"}, {"get", "argoproj.io", "rollouts"}, {"update", "argoproj.io", "rollouts"},
+		{"patch", "argoproj.io", "rollouts/status"},
+	} {
+		g.Expect(can(t, c, sa, a.verb, a.group, a.resource, "team-x", "")).To(BeFalse(), "the manager may not %+v", a)
+	}
 }
 
 // managerAccess lists what the bindings among objs give the ServiceAccount namespace/name,
@@ -243,11 +264,11 @@ func wantScopedAccess(t *testing.T, watched []string, leaseNS, approvalKey strin
 }
 
 // expectNoClusterRuleOnNamespacedData fails if any ClusterRole among objs has a rule on
-// Secrets, ConfigMaps or workloads (apps).
+// Secrets, ConfigMaps or workloads (apps, argoproj.io).
 func expectNoClusterRuleOnNamespacedData(t *testing.T, objs []*unstructured.Unstructured) {
 	t.Helper()
 	for _, g := range grantsOf(t, objs) {
-		if g.kind == "ClusterRole" && (g.group == "apps" || (g.group == "" && (g.resource == "secrets" || g.resource == "configmaps"))) {
+		if g.kind == "ClusterRole" && (g.group == "apps" || g.group == "argoproj.io" || (g.group == "" && (g.resource == "secrets" || g.resource == "configmaps"))) {
 			t.Errorf("with watched namespaces, a ClusterRole grants %s", g)
 		}
 	}
@@ -308,10 +329,23 @@ func expectScopedAuthorization(t *testing.T, c client.Client, sa, watched, unwat
 		{"list", "", "namespaces", "", ""},
 		{"patch", "apps", "deployments", unwatched, "web"},
 		{"patch", "apps", "deployments", "", ""},
+		{"list", "apps", "deployments", unwatched, ""},
+		{"list", "apps", "deployments", "", ""},
+		{"patch", "argoproj.io", "rollouts", unwatched, "web"},
+		{"list", "argoproj.io", "rollouts", "", ""},
+		{"get", "apps", "deployments", watched, "web"},
+		{"update", "argoproj.io", "rollouts", watched, "web"},
 	} {
 		g.Expect(allowed(a)).To(BeFalse(), "%s may not %+v", sa, a)
 	}
-	g.Expect(allowed(ask{"patch", "apps", "deployments", watched, "web"})).To(Equal(restarts), "%s patches workloads only with rollout restarts", sa)
+	for _, a := range []ask{
+		{"patch", "apps", "deployments", watched, "web"},
+		{"list", "apps", "statefulsets", watched, ""},
+		{"patch", "argoproj.io", "rollouts", watched, "web"},
+		{"list", "argoproj.io", "rollouts", watched, ""},
+	} {
+		g.Expect(allowed(a)).To(Equal(restarts), "%s may %+v only with rollout restarts", sa, a)
+	}
 }
 
 // TestChartWatchNamespaces renders the chart with watchNamespaces, with and without
@@ -333,6 +367,7 @@ func TestChartWatchNamespaces(t *testing.T) {
 			}
 			if !restarts {
 				g.Expect(grantsOn(grantsOf(t, objs), "", "apps")).To(BeEmpty(), "no rule on workloads without rollout restarts")
+				g.Expect(grantsOn(grantsOf(t, objs), "", "argoproj.io")).To(BeEmpty(), "no rule on Rollouts without rollout restarts")
 			}
 			sa := release + "-controller-manager"
 			g.Expect(managerAccess(t, objs, ns, sa)).To(Equal(wantScopedAccess(t, []string{"team-a", "team-b"}, ns, "sfconn-approval-key", restarts)))
@@ -396,6 +431,7 @@ func TestConfigWatchNamespaces(t *testing.T) {
 			expectNoClusterRuleOnNamespacedData(t, objs)
 			if !restarts {
 				g.Expect(grantsOn(grantsOf(t, objs), "", "apps")).To(BeEmpty(), "no rule on workloads without rollout restarts")
+				g.Expect(grantsOn(grantsOf(t, objs), "", "argoproj.io")).To(BeEmpty(), "no rule on Rollouts without rollout restarts")
 			}
 			deploy := only(t, objs, "Deployment")
 			g.Expect(args(t, deploy)).To(ContainElement("--watch-namespaces=billing,crm"))
