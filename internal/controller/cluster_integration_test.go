@@ -247,6 +247,17 @@ var _ = Describe("ClusterSalesforceConnection", func() {
 		Expect(f.tokenRequests()).To(Equal(1))
 	})
 
+	It("reads its credentials in the cluster resource namespace under the keys credentialsSecretRef.keys names", func() {
+		a := newLabelledNamespace(ctx, map[string]string{label: "true"})
+		Expect(k8s.Create(ctx, credentialsSecret(home, name+"-other-tool", "id", f.clientID, "secret", f.clientSecret))).To(Succeed())
+		c := clusterConnection()
+		c.Spec.Auth.ClientCredentials.CredentialsSecretRef = sfv1.SecretReference{Name: name + "-other-tool",
+			Keys: map[string]sfv1.SecretKeyName{"client_id": "id", "client_secret": "secret"}}
+		Expect(k8s.Create(ctx, c)).To(Succeed())
+		Eventually(clusterReady(ctx, name)).Should(Equal("True/TokenIssued"))
+		Eventually(accessToken(ctx, a, "crm-token")).ShouldNot(BeEmpty())
+	})
+
 	It("keeps a namespaced connection's Secrets in its own namespace", func() {
 		ns := newNamespace(ctx)
 		Expect(k8s.Create(ctx, credentialsSecret(ns, "creds", "client_id", f.clientID, "client_secret", f.clientSecret))).To(Succeed())
