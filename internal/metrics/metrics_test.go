@@ -2,6 +2,11 @@ package metrics
 
 import (
 	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"slices"
+	"strconv"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -178,6 +183,39 @@ func TestReadyReasonLabel(t *testing.T) {
 		if readyReasonLabel(r) != r {
 			t.Errorf("Ready reason %s is reported as %s", r, readyReasonLabel(r))
 		}
+	}
+}
+
+// TestReadyReasonsCoverTheAPI reads the Ready reasons from api/v1alpha1/conditions.go, so
+// that a reason added there without a value of its own here fails, rather than being
+// reported as Other.
+func TestReadyReasonsCoverTheAPI(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "../../api/v1alpha1/conditions.go", nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found int
+	for _, decl := range f.Decls {
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST || gd.Doc == nil || !strings.HasPrefix(gd.Doc.Text(), "Reasons of the Ready") {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			for _, v := range spec.(*ast.ValueSpec).Values {
+				lit, ok := v.(*ast.BasicLit)
+				if !ok {
+					continue
+				}
+				reason, _ := strconv.Unquote(lit.Value)
+				found++
+				if !slices.Contains(ReadyReasons, reason) {
+					t.Errorf("Ready reason %s of api/v1alpha1 is not in ReadyReasons", reason)
+				}
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("found no Ready reasons in api/v1alpha1/conditions.go")
 	}
 }
 
