@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/metrics"
 )
 
 // sample reads a file of config/samples and puts the emulator's URL and credentials in
@@ -378,6 +379,18 @@ spec:
 		first := getConnection(ns, "ha")
 		logins := loginsOf(creds.shortUser)
 
+		By("reporting the connection from the leader only")
+		haSeries := regexp.MustCompile(`(?m)^` + metrics.ReadyStatus + `\{condition="True",name="ha",namespace="` + ns + `"\} 1$`)
+		leads := func(p *process, v string) func() string {
+			return func() string {
+				return regexp.MustCompile(`(?m)^` + metrics.Leader + ` ` + v + `$`).FindString(scrape(p))
+			}
+		}
+		Eventually(func() bool { return haSeries.MatchString(scrape(manager)) }).Should(BeTrue())
+		Eventually(leads(manager, "1")).ShouldNot(BeEmpty())
+		Eventually(leads(standby, "0")).ShouldNot(BeEmpty())
+		Expect(scrape(standby)).NotTo(ContainSubstring(metrics.ReadyStatus+"{"), "a replica that does not lead reports connections")
+
 		By("killing the leader without releasing its lease")
 		manager.kill()
 		manager = standby
@@ -385,6 +398,8 @@ spec:
 		Eventually(func() bool {
 			return getConnection(ns, "ha").Status.IssuedAt.After(first.Status.IssuedAt.Time)
 		}, 90*time.Second).Should(BeTrue())
+		Expect(leads(manager, "1")()).NotTo(BeEmpty(), "the new leader says it leads")
+		Eventually(func() bool { return haSeries.MatchString(scrape(manager)) }).Should(BeTrue())
 		renewed := getConnection(ns, "ha")
 		Expect(renewed.Status.IssuedAt.Time.Before(first.Status.ExpiresAt.Time)).To(BeTrue(), "renewed after the token expired")
 		Expect(readyReason(ns, "ha")()).To(Equal("True/TokenIssued"))
