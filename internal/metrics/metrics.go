@@ -63,7 +63,7 @@ var ReadyReasons = []string{
 	sfv1.ReasonTokenIssued, sfv1.ReasonInvalidSpec, sfv1.ReasonCredentialsNotFound, sfv1.ReasonInvalidCredentials,
 	sfv1.ReasonAuthenticationFailed, sfv1.ReasonRevoked, sfv1.ReasonApprovalLimitReached, sfv1.ReasonSalesforceUnavailable,
 	sfv1.ReasonRateLimited, sfv1.ReasonExpired, sfv1.ReasonAwaitingAdmin, sfv1.ReasonAwaitingApproval, sfv1.ReasonClusterError,
-	ReasonUnknown, ReasonOther,
+	sfv1.ReasonSuspended, ReasonUnknown, ReasonOther,
 }
 
 // reportedConditions are the condition types exported by sfconn_connection_condition:

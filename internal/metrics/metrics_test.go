@@ -179,7 +179,8 @@ func TestReadyReasonLabel(t *testing.T) {
 	// Every reason the operator sets on Ready is a value of its own.
 	for _, r := range []string{sfv1.ReasonTokenIssued, sfv1.ReasonInvalidSpec, sfv1.ReasonCredentialsNotFound, sfv1.ReasonInvalidCredentials,
 		sfv1.ReasonAuthenticationFailed, sfv1.ReasonRevoked, sfv1.ReasonApprovalLimitReached, sfv1.ReasonSalesforceUnavailable,
-		sfv1.ReasonRateLimited, sfv1.ReasonExpired, sfv1.ReasonAwaitingAdmin, sfv1.ReasonAwaitingApproval, sfv1.ReasonClusterError} {
+		sfv1.ReasonRateLimited, sfv1.ReasonExpired, sfv1.ReasonAwaitingAdmin, sfv1.ReasonAwaitingApproval, sfv1.ReasonClusterError,
+		sfv1.ReasonSuspended} {
 		if readyReasonLabel(r) != r {
 			t.Errorf("Ready reason %s is reported as %s", r, readyReasonLabel(r))
 		}

@@ -200,6 +200,33 @@ sfconn_token_expiration_timestamp_seconds{namespace="billing", name="crm", pod="
 			},
 		},
 		{
+			name: "a suspended connection pages neither for its expired token nor for not being ready, also while the operator is down",
+			// Three tokens expire at minute 30; sus is suspended throughout, resumed was
+			// suspended until minute 20, crm never. The operator is gone from minute 61.
+			series: `
+sfconn_leader{pod="a"} 1x60 stale
+sfconn_token_expiration_timestamp_seconds{namespace="billing", name="sus", pod="a"} ` + at(30) + `x60 stale
+sfconn_token_renewal_timestamp_seconds{namespace="billing", name="sus", pod="a"} ` + at(20) + `x60 stale
+sfconn_connection_condition{namespace="billing", name="sus", type="Suspended", pod="a"} 1x60 stale
+sfconn_connection_ready_status{namespace="billing", name="sus", condition="True", pod="a"} 1x30 0x29 stale
+sfconn_token_expiration_timestamp_seconds{namespace="billing", name="resumed", pod="a"} ` + at(30) + `x60 stale
+sfconn_connection_condition{namespace="billing", name="resumed", type="Suspended", pod="a"} 1x20 0x39 stale
+sfconn_token_expiration_timestamp_seconds{namespace="billing", name="crm", pod="a"} ` + at(30) + `x60 stale
+sfconn_connection_condition{namespace="billing", name="crm", type="Suspended", pod="a"} 0x60 stale
+`,
+			checks: []alertCheck{
+				{minute: 50, firing: []string{
+					alert("SfconnTokenExpired", "billing/crm", "critical"),
+					alert("SfconnTokenExpired", "billing/resumed", "critical"),
+				}},
+				{minute: 80, firing: []string{
+					alert("SfconnOperatorDown", "", "critical"),
+					alert("SfconnTokenExpired", "billing/crm", "critical"),
+					alert("SfconnTokenExpired", "billing/resumed", "critical"),
+				}},
+			},
+		},
+		{
 			name: "replicas that run with no leader fire SfconnNoLeader",
 			series: `
 sfconn_leader{pod="a"} 0x20
