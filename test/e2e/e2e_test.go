@@ -380,26 +380,34 @@ spec:
 		logins := loginsOf(creds.shortUser)
 
 		By("reporting the connection from the leader only")
-		haSeries := regexp.MustCompile(`(?m)^` + metrics.ReadyStatus + `\{condition="True",name="ha",namespace="` + ns + `"\} 1$`)
-		leads := func(p *process, v string) func() string {
-			return func() string {
-				return regexp.MustCompile(`(?m)^` + metrics.Leader + ` ` + v + `$`).FindString(scrape(p))
+		haSeries := `(?m)^` + metrics.ReadyStatus + `\{condition="True",name="ha",namespace="` + ns + `"\} 1$`
+		leads := regexp.MustCompile(`(?m)^` + metrics.Leader + ` 1$`)
+		follows := regexp.MustCompile(`(?m)^` + metrics.Leader + ` 0$`)
+		// Either replica may have taken the lease: both started moments apart.
+		var leader, other *process
+		Eventually(func(g Gomega) {
+			m, s := scrape(manager), scrape(standby)
+			switch {
+			case leads.MatchString(m) && follows.MatchString(s):
+				leader, other = manager, standby
+			case leads.MatchString(s) && follows.MatchString(m):
+				leader, other = standby, manager
+			default:
+				g.Expect(sfconnSeries(m, ns) + "\n--\n" + sfconnSeries(s, ns)).To(Equal("one replica with sfconn_leader 1, the other 0"))
 			}
-		}
-		Eventually(func() bool { return haSeries.MatchString(scrape(manager)) }).Should(BeTrue())
-		Eventually(leads(manager, "1")).ShouldNot(BeEmpty())
-		Eventually(leads(standby, "0")).ShouldNot(BeEmpty())
-		Expect(scrape(standby)).NotTo(ContainSubstring(metrics.ReadyStatus+"{"), "a replica that does not lead reports connections")
+			g.Expect(sfconnSeries(scrape(leader), ns)).To(MatchRegexp(haSeries))
+		}).Should(Succeed())
+		Expect(scrape(other)).NotTo(ContainSubstring(metrics.ReadyStatus+"{"), "a replica that does not lead reports connections")
 
 		By("killing the leader without releasing its lease")
-		manager.kill()
-		manager = standby
+		leader.kill()
+		manager = other
 
 		Eventually(func() bool {
 			return getConnection(ns, "ha").Status.IssuedAt.After(first.Status.IssuedAt.Time)
 		}, 90*time.Second).Should(BeTrue())
-		Expect(leads(manager, "1")()).NotTo(BeEmpty(), "the new leader says it leads")
-		Eventually(func() bool { return haSeries.MatchString(scrape(manager)) }).Should(BeTrue())
+		Expect(scrape(manager)).To(MatchRegexp(leads.String()), "the new leader says it leads")
+		Eventually(func() string { return sfconnSeries(scrape(manager), ns) }).Should(MatchRegexp(haSeries))
 		renewed := getConnection(ns, "ha")
 		Expect(renewed.Status.IssuedAt.Time.Before(first.Status.ExpiresAt.Time)).To(BeTrue(), "renewed after the token expired")
 		Expect(readyReason(ns, "ha")()).To(Equal("True/TokenIssued"))

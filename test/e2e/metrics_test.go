@@ -26,6 +26,18 @@ func scrape(p *process) string {
 	return string(body)
 }
 
+// sfconnSeries keeps the sfconn_ series of one namespace, and sfconn_leader, of a scrape:
+// what a failed expectation shows.
+func sfconnSeries(text, ns string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, metrics.Leader+" ") || (strings.HasPrefix(l, "sfconn_") && strings.Contains(l, `namespace="`+ns+`"`)) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 var _ = Describe("metrics", Ordered, func() {
 	It("serves every sfconn metric for running connections, with no secret in them", func() {
 		ns := newNamespace()
