@@ -210,7 +210,7 @@ func main() {
 			return 0
 		}
 		return r.UnsavedRefreshTokens()
-	})
+	}, mgr.Elected())
 	if err != nil {
 		log.Error(err, "Unable to register the metrics")
 		os.Exit(1)

@@ -1,10 +1,12 @@
 // Package metrics exposes the operator's Prometheus metrics: the state of every
 // SalesforceConnection, read from the informer cache at scrape time (so a deleted
-// connection's series vanish with it), and the operator's requests to Salesforce.
+// connection's series vanish with it) by the leader alone, whether this replica leads,
+// and the operator's requests to Salesforce.
 package metrics
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,15 +28,43 @@ const (
 	ApprovalsLimit  = "sfconn_approvals_limit"
 	RequestsTotal   = "sfconn_salesforce_requests_total"
 	RequestDuration = "sfconn_salesforce_request_duration_seconds"
+	// ReadyReason names the reason of the Ready condition, so that alerts tell a wait for
+	// a person (AwaitingAdmin, AwaitingApproval) from a failure.
+	ReadyReason = "sfconn_connection_ready_reason"
+	// JWTCertificateExpiration and JWTCertificateNextPending describe a generated JWT
+	// certificate: when the one in use ends, and whether its successor waits for an admin.
+	JWTCertificateExpiration  = "sfconn_jwt_certificate_expiration_timestamp_seconds"
+	JWTCertificateNextPending = "sfconn_jwt_certificate_next_pending"
 	// UnsavedRefreshTokens counts the rotated refresh tokens held in the operator's memory
 	// only, which a restart of the operator would lose.
 	UnsavedRefreshTokens = "sfconn_refresh_tokens_unsaved"
-	collectTimeout       = 10 * time.Second
+	// Leader is 1 on the replica that holds the leader lease: an alert on its absence
+	// fires when no operator runs, which no series the operator exports can say itself.
+	Leader         = "sfconn_leader"
+	collectTimeout = 10 * time.Second
 )
 
 // Names lists every metric the operator exports.
-var Names = []string{TokenExpiration, TokenRenewal, ReadyStatus, ConditionStatus, Approvals, ApprovalsLimit, RequestsTotal, RequestDuration,
-	UnsavedRefreshTokens}
+var Names = []string{TokenExpiration, TokenRenewal, ReadyStatus, ReadyReason, ConditionStatus, Approvals, ApprovalsLimit,
+	JWTCertificateExpiration, JWTCertificateNextPending, RequestsTotal, RequestDuration, UnsavedRefreshTokens, Leader}
+
+// Values of the reason label of sfconn_connection_ready_reason besides the Ready reasons:
+// ReasonUnknown while Ready is missing or describes an older generation of the spec (as
+// sfconn_connection_ready_status says Unknown), ReasonOther for a reason this build does
+// not know, so that the label's values stay a fixed set whatever a status holds.
+const (
+	ReasonUnknown = "Unknown"
+	ReasonOther   = "Other"
+)
+
+// ReadyReasons are the values of the reason label: every reason the operator gives Ready,
+// then ReasonUnknown and ReasonOther.
+var ReadyReasons = []string{
+	sfv1.ReasonTokenIssued, sfv1.ReasonInvalidSpec, sfv1.ReasonCredentialsNotFound, sfv1.ReasonInvalidCredentials,
+	sfv1.ReasonAuthenticationFailed, sfv1.ReasonRevoked, sfv1.ReasonApprovalLimitReached, sfv1.ReasonSalesforceUnavailable,
+	sfv1.ReasonRateLimited, sfv1.ReasonExpired, sfv1.ReasonAwaitingAdmin, sfv1.ReasonAwaitingApproval, sfv1.ReasonClusterError,
+	sfv1.ReasonSuspended, ReasonUnknown, ReasonOther,
+}
 
 // reportedConditions are the condition types exported by sfconn_connection_condition:
 // each is 1 while True and 0 otherwise, also when absent (Reconciling, Stalled and the
@@ -57,34 +87,49 @@ var (
 	readyDesc = prometheus.NewDesc(ReadyStatus,
 		"The Ready condition of the connection: 1 for its current status (True, False or Unknown), 0 for the others.",
 		append(connLabels, "condition"), nil)
+	readyReasonDesc = prometheus.NewDesc(ReadyReason,
+		"1 with the reason of the connection's Ready condition (Unknown while the current generation is not reconciled yet).",
+		append(connLabels, "reason"), nil)
 	conditionDesc = prometheus.NewDesc(ConditionStatus,
 		"1 while the condition of this type is True, else 0.", append(connLabels, "type"), nil)
 	approvalsDesc = prometheus.NewDesc(Approvals,
 		"Approvals (refresh tokens) the connection's Salesforce user and connected app hold, as counted in the cluster.", connLabels, nil)
 	approvalsLimitDesc = prometheus.NewDesc(ApprovalsLimit,
 		"Approvals Salesforce keeps per user and connected app before it revokes the oldest.", connLabels, nil)
+	certExpirationDesc = prometheus.NewDesc(JWTCertificateExpiration,
+		"The time the generated JWT certificate in use ends, in seconds since the epoch.", connLabels, nil)
+	certNextPendingDesc = prometheus.NewDesc(JWTCertificateNextPending,
+		"1 while the next generated JWT certificate is published and Salesforce has not accepted it yet, else 0.", connLabels, nil)
 )
 
 // ConnectionCollector reports every SalesforceConnection at scrape time, from a cached
-// reader: a scrape costs no API call.
+// reader: a scrape costs no API call. Only the leader reports: the others' caches hold
+// the same status, and a series per replica would double every sum and count, and
+// every series, for nothing.
 type ConnectionCollector struct {
 	reader client.Reader
+	leader func() bool
 }
 
-// NewConnectionCollector returns a collector over the connections reader can list.
-func NewConnectionCollector(reader client.Reader) *ConnectionCollector {
-	return &ConnectionCollector{reader: reader}
+// NewConnectionCollector returns a collector over the connections reader can list, which
+// reports while leader says this replica leads.
+func NewConnectionCollector(reader client.Reader, leader func() bool) *ConnectionCollector {
+	return &ConnectionCollector{reader: reader, leader: leader}
 }
 
 // Describe implements prometheus.Collector.
 func (c *ConnectionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{expirationDesc, renewalDesc, readyDesc, conditionDesc, approvalsDesc, approvalsLimitDesc} {
+	for _, d := range []*prometheus.Desc{expirationDesc, renewalDesc, readyDesc, readyReasonDesc, conditionDesc,
+		approvalsDesc, approvalsLimitDesc, certExpirationDesc, certNextPendingDesc} {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector.
 func (c *ConnectionCollector) Collect(ch chan<- prometheus.Metric) {
+	if !c.leader() {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), collectTimeout)
 	defer cancel()
 	var list sfv1.SalesforceConnectionList
@@ -108,13 +153,14 @@ func collectConnection(ch chan<- prometheus.Metric, conn *sfv1.SalesforceConnect
 	if st.RenewAt != nil {
 		ch <- prometheus.MustNewConstMetric(renewalDesc, prometheus.GaugeValue, unix(st.RenewAt), ns, name)
 	}
-	ready := metav1.ConditionUnknown
+	ready, reason := metav1.ConditionUnknown, ReasonUnknown
 	if c := meta.FindStatusCondition(st.Conditions, sfv1.ConditionReady); c != nil && st.ObservedGeneration == conn.Generation {
-		ready = c.Status
+		ready, reason = c.Status, readyReasonLabel(c.Reason)
 	}
 	for _, s := range []metav1.ConditionStatus{metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionUnknown} {
 		ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, boolValue(s == ready), ns, name, string(s))
 	}
+	ch <- prometheus.MustNewConstMetric(readyReasonDesc, prometheus.GaugeValue, 1, ns, name, reason)
 	for _, t := range reportedConditions {
 		ch <- prometheus.MustNewConstMetric(conditionDesc, prometheus.GaugeValue, boolValue(meta.IsStatusConditionTrue(st.Conditions, t)), ns, name, t)
 	}
@@ -122,6 +168,22 @@ func collectConnection(ch chan<- prometheus.Metric, conn *sfv1.SalesforceConnect
 		ch <- prometheus.MustNewConstMetric(approvalsDesc, prometheus.GaugeValue, float64(a.Count), ns, name)
 		ch <- prometheus.MustNewConstMetric(approvalsLimitDesc, prometheus.GaugeValue, float64(a.Limit), ns, name)
 	}
+	if cert := st.JWTCertificate; cert != nil && !cert.NotAfter.IsZero() {
+		// A next certificate in status is one Salesforce has not accepted: the first login
+		// it signs makes it the current one, and status then names no next.
+		ch <- prometheus.MustNewConstMetric(certExpirationDesc, prometheus.GaugeValue, unix(&cert.NotAfter), ns, name)
+		ch <- prometheus.MustNewConstMetric(certNextPendingDesc, prometheus.GaugeValue, boolValue(cert.NextFingerprint != ""), ns, name)
+	}
+}
+
+// readyReasonLabel keeps the reason label within ReadyReasons: a status is written by
+// the operator, but an older or newer build, or a person with the status subresource,
+// may have written another reason, and a label must not take any value it holds.
+func readyReasonLabel(reason string) string {
+	if slices.Contains(ReadyReasons, reason) && reason != ReasonOther {
+		return reason
+	}
+	return ReasonOther
 }
 
 func unix(t *metav1.Time) float64 { return float64(t.Unix()) }
@@ -133,15 +195,28 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
-// Register registers the connection collector over reader, the request metrics, and the
-// count of rotated refresh tokens held in memory only (unsaved) with reg, and returns the
-// request metrics, which instrument the Salesforce client.
-func Register(reg prometheus.Registerer, reader client.Reader, unsaved func() int) (*Requests, error) {
+// Register registers with reg the connection collector over reader, the request metrics,
+// the count of rotated refresh tokens held in memory only (unsaved), and whether this
+// replica leads: elected is closed once it does (controller-runtime's Manager.Elected,
+// closed at once without leader election). It returns the request metrics, which
+// instrument the Salesforce client.
+func Register(reg prometheus.Registerer, reader client.Reader, unsaved func() int, elected <-chan struct{}) (*Requests, error) {
 	req := NewRequests()
+	leader := func() bool {
+		select {
+		case <-elected:
+			return true
+		default:
+			return false
+		}
+	}
 	unsavedGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: UnsavedRefreshTokens,
 		Help: "Rotated refresh tokens held in the operator's memory only: the API server did not store them, and a restart now would lose them."},
 		func() float64 { return float64(unsaved()) })
-	for _, c := range append(req.Collectors(), NewConnectionCollector(reader), unsavedGauge) {
+	leaderGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: Leader,
+		Help: "1 on the replica of the operator that holds the leader lease (or runs without leader election), else 0."},
+		func() float64 { return boolValue(leader()) })
+	for _, c := range append(req.Collectors(), NewConnectionCollector(reader, leader), unsavedGauge, leaderGauge) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -2,7 +2,12 @@ package metrics
 
 import (
 	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +31,9 @@ func TestConnectionCollector(t *testing.T) {
 		Status: sfv1.SalesforceConnectionStatus{
 			ObservedGeneration: 2, ExpiresAt: &expires, RenewAt: &renew,
 			Approvals: &sfv1.ApprovalsSummary{Count: 5, Limit: 5},
+			// The next certificate is published and not accepted yet.
+			JWTCertificate: &sfv1.GeneratedCertificate{Fingerprint: "aa", NotAfter: metav1.NewTime(time.Unix(1796000000, 0)),
+				NextFingerprint: "bb", NextNotAfter: &metav1.Time{Time: time.Unix(1860000000, 0)}},
 			Conditions: []metav1.Condition{
 				{Type: sfv1.ConditionReady, Status: metav1.ConditionTrue, Reason: sfv1.ReasonTokenIssued},
 				{Type: sfv1.ConditionApprovalLimit, Status: metav1.ConditionTrue, Reason: sfv1.ReasonAtLimit},
@@ -42,15 +50,29 @@ func TestConnectionCollector(t *testing.T) {
 			},
 		},
 	}
-	// Generation not observed yet: Ready is not known to describe the spec.
-	fresh := &sfv1.SalesforceConnection{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "new", Generation: 1}}
+	// Generation not observed yet: Ready is not known to describe the spec, whatever
+	// reason it still shows.
+	fresh := &sfv1.SalesforceConnection{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "new", Generation: 2},
+		Status: sfv1.SalesforceConnectionStatus{ObservedGeneration: 1, Conditions: []metav1.Condition{
+			{Type: sfv1.ConditionReady, Status: metav1.ConditionFalse, Reason: sfv1.ReasonAwaitingAdmin}}}}
+	// A generated key whose next certificate was accepted: status names no next.
+	waiting := &sfv1.SalesforceConnection{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "jwt", Generation: 1},
+		Status: sfv1.SalesforceConnectionStatus{
+			ObservedGeneration: 1,
+			JWTCertificate:     &sfv1.GeneratedCertificate{Fingerprint: "cc", NotAfter: metav1.NewTime(time.Unix(1860000000, 0))},
+			Conditions: []metav1.Condition{
+				{Type: sfv1.ConditionReady, Status: metav1.ConditionFalse, Reason: sfv1.ReasonAwaitingAdmin},
+			},
+		},
+	}
 
 	scheme := runtime.NewScheme()
 	if err := sfv1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	reader := fake.NewClientBuilder().WithScheme(scheme).WithObjects(ready, stalled, fresh).Build()
-	c := NewConnectionCollector(reader)
+	reader := fake.NewClientBuilder().WithScheme(scheme).WithObjects(ready, stalled, fresh, waiting).Build()
+	c := NewConnectionCollector(reader, func() bool { return true })
 
 	want := `
 # HELP sfconn_token_expiration_timestamp_seconds The time the token in the token Secret expires, in seconds since the epoch.
@@ -67,18 +89,36 @@ sfconn_connection_ready_status{condition="Unknown",name="crm",namespace="billing
 sfconn_connection_ready_status{condition="False",name="erp",namespace="billing"} 1
 sfconn_connection_ready_status{condition="True",name="erp",namespace="billing"} 0
 sfconn_connection_ready_status{condition="Unknown",name="erp",namespace="billing"} 0
+sfconn_connection_ready_status{condition="False",name="jwt",namespace="ops"} 1
+sfconn_connection_ready_status{condition="True",name="jwt",namespace="ops"} 0
+sfconn_connection_ready_status{condition="Unknown",name="jwt",namespace="ops"} 0
 sfconn_connection_ready_status{condition="False",name="new",namespace="ops"} 0
 sfconn_connection_ready_status{condition="True",name="new",namespace="ops"} 0
 sfconn_connection_ready_status{condition="Unknown",name="new",namespace="ops"} 1
+# HELP sfconn_connection_ready_reason 1 with the reason of the connection's Ready condition (Unknown while the current generation is not reconciled yet).
+# TYPE sfconn_connection_ready_reason gauge
+sfconn_connection_ready_reason{name="crm",namespace="billing",reason="TokenIssued"} 1
+sfconn_connection_ready_reason{name="erp",namespace="billing",reason="AuthenticationFailed"} 1
+sfconn_connection_ready_reason{name="jwt",namespace="ops",reason="AwaitingAdmin"} 1
+sfconn_connection_ready_reason{name="new",namespace="ops",reason="Unknown"} 1
 # HELP sfconn_approvals Approvals (refresh tokens) the connection's Salesforce user and connected app hold, as counted in the cluster.
 # TYPE sfconn_approvals gauge
 sfconn_approvals{name="crm",namespace="billing"} 5
 # HELP sfconn_approvals_limit Approvals Salesforce keeps per user and connected app before it revokes the oldest.
 # TYPE sfconn_approvals_limit gauge
 sfconn_approvals_limit{name="crm",namespace="billing"} 5
+# HELP sfconn_jwt_certificate_expiration_timestamp_seconds The time the generated JWT certificate in use ends, in seconds since the epoch.
+# TYPE sfconn_jwt_certificate_expiration_timestamp_seconds gauge
+sfconn_jwt_certificate_expiration_timestamp_seconds{name="crm",namespace="billing"} 1.796e+09
+sfconn_jwt_certificate_expiration_timestamp_seconds{name="jwt",namespace="ops"} 1.86e+09
+# HELP sfconn_jwt_certificate_next_pending 1 while the next generated JWT certificate is published and Salesforce has not accepted it yet, else 0.
+# TYPE sfconn_jwt_certificate_next_pending gauge
+sfconn_jwt_certificate_next_pending{name="crm",namespace="billing"} 1
+sfconn_jwt_certificate_next_pending{name="jwt",namespace="ops"} 0
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want),
-		TokenExpiration, TokenRenewal, ReadyStatus, Approvals, ApprovalsLimit); err != nil {
+		TokenExpiration, TokenRenewal, ReadyStatus, ReadyReason, Approvals, ApprovalsLimit,
+		JWTCertificateExpiration, JWTCertificateNextPending); err != nil {
 		t.Fatal(err)
 	}
 
@@ -95,6 +135,7 @@ sfconn_approvals_limit{name="crm",namespace="billing"} 5
 	}{
 		{"billing", "crm", []string{sfv1.ConditionReady, sfv1.ConditionApprovalLimit}},
 		{"billing", "erp", []string{sfv1.ConditionStalled}},
+		{"ops", "jwt", nil},
 		{"ops", "new", nil},
 	} {
 		for _, typ := range reportedConditions {
@@ -109,6 +150,106 @@ sfconn_approvals_limit{name="crm",namespace="billing"} 5
 	}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(b.String()), ConditionStatus); err != nil {
 		t.Fatal(err)
+	}
+
+	// A replica that does not lead reports no connection: its cache says what the
+	// leader's does, and two copies would double every count.
+	if n := testutil.CollectAndCount(NewConnectionCollector(reader, func() bool { return false })); n != 0 {
+		t.Errorf("a replica that does not lead reported %d series, want 0", n)
+	}
+}
+
+func TestReadyReasonLabel(t *testing.T) {
+	for _, tt := range []struct{ reason, want string }{
+		{sfv1.ReasonTokenIssued, sfv1.ReasonTokenIssued},
+		{sfv1.ReasonAwaitingAdmin, sfv1.ReasonAwaitingAdmin},
+		{sfv1.ReasonAwaitingApproval, sfv1.ReasonAwaitingApproval},
+		{sfv1.ReasonClusterError, sfv1.ReasonClusterError},
+		// Anything else a status may hold becomes one value, so the label stays bounded.
+		{"", ReasonOther},
+		{"SomethingNew", ReasonOther},
+		{"tokenissued", ReasonOther},
+		{strings.Repeat("x", 1024), ReasonOther},
+		{ReasonOther, ReasonOther},
+	} {
+		if got := readyReasonLabel(tt.reason); got != tt.want {
+			t.Errorf("readyReasonLabel(%.20q) = %q, want %q", tt.reason, got, tt.want)
+		}
+	}
+	// Every reason the operator sets on Ready is a value of its own.
+	for _, r := range []string{sfv1.ReasonTokenIssued, sfv1.ReasonInvalidSpec, sfv1.ReasonCredentialsNotFound, sfv1.ReasonInvalidCredentials,
+		sfv1.ReasonAuthenticationFailed, sfv1.ReasonRevoked, sfv1.ReasonApprovalLimitReached, sfv1.ReasonSalesforceUnavailable,
+		sfv1.ReasonRateLimited, sfv1.ReasonExpired, sfv1.ReasonAwaitingAdmin, sfv1.ReasonAwaitingApproval, sfv1.ReasonClusterError,
+		sfv1.ReasonSuspended} {
+		if readyReasonLabel(r) != r {
+			t.Errorf("Ready reason %s is reported as %s", r, readyReasonLabel(r))
+		}
+	}
+}
+
+// TestReadyReasonsCoverTheAPI reads the Ready reasons from api/v1alpha1/conditions.go, so
+// that a reason added there without a value of its own here fails, rather than being
+// reported as Other.
+func TestReadyReasonsCoverTheAPI(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "../../api/v1alpha1/conditions.go", nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found int
+	for _, decl := range f.Decls {
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST || gd.Doc == nil || !strings.HasPrefix(gd.Doc.Text(), "Reasons of the Ready") {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			for _, v := range spec.(*ast.ValueSpec).Values {
+				lit, ok := v.(*ast.BasicLit)
+				if !ok {
+					continue
+				}
+				reason, _ := strconv.Unquote(lit.Value)
+				found++
+				if !slices.Contains(ReadyReasons, reason) {
+					t.Errorf("Ready reason %s of api/v1alpha1 is not in ReadyReasons", reason)
+				}
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("found no Ready reasons in api/v1alpha1/conditions.go")
+	}
+}
+
+func TestLeaderGauge(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := sfv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	conn := &sfv1.SalesforceConnection{ObjectMeta: metav1.ObjectMeta{Namespace: "billing", Name: "crm"}}
+	reader := fake.NewClientBuilder().WithScheme(scheme).WithObjects(conn).Build()
+	reg := prometheus.NewPedanticRegistry()
+	elected := make(chan struct{})
+	if _, err := Register(reg, reader, func() int { return 0 }, elected); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	leader := func(v string) string {
+		return "# HELP sfconn_leader 1 on the replica of the operator that holds the leader lease (or runs without leader election), else 0.\n" +
+			"# TYPE sfconn_leader gauge\nsfconn_leader " + v + "\n"
+	}
+
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(leader("0")), Leader); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, ReadyStatus); err != nil || n != 0 {
+		t.Fatalf("before the election: %d %s series (%v), want none", n, ReadyStatus, err)
+	}
+
+	close(elected)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(leader("1")), Leader); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, ReadyStatus); err != nil || n != 3 {
+		t.Fatalf("once elected: %d %s series (%v), want 3", n, ReadyStatus, err)
 	}
 }
 
@@ -152,7 +293,7 @@ func TestRequestsCountsByGrantAndResult(t *testing.T) {
 	}
 
 	reg := prometheus.NewPedanticRegistry()
-	if _, err := Register(reg, fake.NewClientBuilder().Build(), func() int { return 2 }); err != nil {
+	if _, err := Register(reg, fake.NewClientBuilder().Build(), func() int { return 2 }, make(chan struct{})); err != nil {
 		t.Fatalf("Register: %v", err)
 	}
 	if got, err := testutil.GatherAndCount(reg, UnsavedRefreshTokens); err != nil || got != 1 {

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/metrics"
 )
 
 // sample reads a file of config/samples and puts the emulator's URL and credentials in
@@ -378,13 +379,35 @@ spec:
 		first := getConnection(ns, "ha")
 		logins := loginsOf(creds.shortUser)
 
+		By("reporting the connection from the leader only")
+		haSeries := `(?m)^` + metrics.ReadyStatus + `\{condition="True",name="ha",namespace="` + ns + `"\} 1$`
+		leads := regexp.MustCompile(`(?m)^` + metrics.Leader + ` 1$`)
+		follows := regexp.MustCompile(`(?m)^` + metrics.Leader + ` 0$`)
+		// Either replica may have taken the lease: both started moments apart.
+		var leader, other *process
+		Eventually(func(g Gomega) {
+			m, s := scrape(manager), scrape(standby)
+			switch {
+			case leads.MatchString(m) && follows.MatchString(s):
+				leader, other = manager, standby
+			case leads.MatchString(s) && follows.MatchString(m):
+				leader, other = standby, manager
+			default:
+				g.Expect(sfconnSeries(m, ns) + "\n--\n" + sfconnSeries(s, ns)).To(Equal("one replica with sfconn_leader 1, the other 0"))
+			}
+			g.Expect(sfconnSeries(scrape(leader), ns)).To(MatchRegexp(haSeries))
+		}).Should(Succeed())
+		Expect(scrape(other)).NotTo(ContainSubstring(metrics.ReadyStatus+"{"), "a replica that does not lead reports connections")
+
 		By("killing the leader without releasing its lease")
-		manager.kill()
-		manager = standby
+		leader.kill()
+		manager = other
 
 		Eventually(func() bool {
 			return getConnection(ns, "ha").Status.IssuedAt.After(first.Status.IssuedAt.Time)
 		}, 90*time.Second).Should(BeTrue())
+		Expect(scrape(manager)).To(MatchRegexp(leads.String()), "the new leader says it leads")
+		Eventually(func() string { return sfconnSeries(scrape(manager), ns) }).Should(MatchRegexp(haSeries))
 		renewed := getConnection(ns, "ha")
 		Expect(renewed.Status.IssuedAt.Time.Before(first.Status.ExpiresAt.Time)).To(BeTrue(), "renewed after the token expired")
 		Expect(readyReason(ns, "ha")()).To(Equal("True/TokenIssued"))

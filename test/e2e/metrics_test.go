@@ -26,6 +26,18 @@ func scrape(p *process) string {
 	return string(body)
 }
 
+// sfconnSeries keeps the sfconn_ series of one namespace, and sfconn_leader, of a scrape:
+// what a failed expectation shows.
+func sfconnSeries(text, ns string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, metrics.Leader+" ") || (strings.HasPrefix(l, "sfconn_") && strings.Contains(l, `namespace="`+ns+`"`)) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 var _ = Describe("metrics", Ordered, func() {
 	It("serves every sfconn metric for running connections, with no secret in them", func() {
 		ns := newNamespace()
@@ -39,11 +51,13 @@ var _ = Describe("metrics", Ordered, func() {
 		}
 		Eventually(func(g Gomega) {
 			text := scrape(manager)
-			for _, name := range []string{metrics.TokenExpiration, metrics.TokenRenewal, metrics.ReadyStatus, metrics.ConditionStatus,
-				metrics.Approvals, metrics.ApprovalsLimit} {
+			for _, name := range []string{metrics.TokenExpiration, metrics.TokenRenewal, metrics.ReadyStatus, metrics.ReadyReason,
+				metrics.ConditionStatus, metrics.Approvals, metrics.ApprovalsLimit} {
 				g.Expect(series(name).MatchString(text)).To(BeTrue(), "no %s series for namespace %s", name, ns)
 			}
 			g.Expect(text).To(MatchRegexp(`(?m)^sfconn_connection_ready_status\{condition="True",name="crm-refresh",namespace="` + ns + `"\} 1$`))
+			g.Expect(text).To(MatchRegexp(`(?m)^sfconn_connection_ready_reason\{name="crm-refresh",namespace="` + ns + `",reason="TokenIssued"\} 1$`))
+			g.Expect(text).To(MatchRegexp(`(?m)^` + metrics.Leader + ` 1$`))
 			g.Expect(text).To(MatchRegexp(`(?m)^` + metrics.RequestsTotal + `\{grant="refresh_token",result="success"\} [1-9]`))
 			g.Expect(text).To(MatchRegexp(`(?m)^` + metrics.RequestDuration + `_count\{grant="refresh_token"\} [1-9]`))
 			for _, s := range secretValues() {

@@ -40,6 +40,8 @@ var operatorMetrics = map[string]metric{
 	"sfconn_token_renewal_timestamp_seconds":    {kind: "gauge", labels: []string{"namespace", "name"}},
 	"sfconn_connection_ready_status": {kind: "gauge", labels: []string{"namespace", "name", "condition"},
 		values: map[string][]string{"condition": {"True", "False", "Unknown"}}},
+	"sfconn_connection_ready_reason": {kind: "gauge", labels: []string{"namespace", "name", "reason"},
+		values: map[string][]string{"reason": metrics.ReadyReasons}},
 	"sfconn_connection_condition": {kind: "gauge", labels: []string{"namespace", "name", "type"},
 		values: map[string][]string{"type": connectionConditions}},
 	"sfconn_approvals":       {kind: "gauge", labels: []string{"namespace", "name"}},
@@ -48,7 +50,10 @@ var operatorMetrics = map[string]metric{
 		values: map[string][]string{"grant": grants, "result": results}},
 	"sfconn_salesforce_request_duration_seconds": {kind: "histogram", labels: []string{"grant"},
 		values: map[string][]string{"grant": grants}},
-	"sfconn_refresh_tokens_unsaved": {kind: "gauge"},
+	"sfconn_jwt_certificate_expiration_timestamp_seconds": {kind: "gauge", labels: []string{"namespace", "name"}},
+	"sfconn_jwt_certificate_next_pending":                 {kind: "gauge", labels: []string{"namespace", "name"}},
+	"sfconn_refresh_tokens_unsaved":                       {kind: "gauge"},
+	"sfconn_leader":                                       {kind: "gauge"},
 }
 
 var (
@@ -211,14 +216,19 @@ func TestAlertRules(t *testing.T) {
 
 	// The alerts the operator's users rely on.
 	want := map[string]struct{ severity, expr, forDuration string }{
-		"SfconnTokenRenewalOverdue":  {"warning", "sfconn_token_renewal_timestamp_seconds", ""},
-		"SfconnTokenExpired":         {"critical", "(sfconn_token_expiration_timestamp_seconds) < time()", ""},
-		"SfconnConnectionRevoked":    {"critical", `(sfconn_connection_condition{type="Revoked"}) == 1`, ""},
-		"SfconnApprovalLimitReached": {"warning", `(sfconn_connection_condition{type="ApprovalLimit"}) == 1`, ""},
-		"SfconnConnectionStalled":    {"warning", `(sfconn_connection_condition{type="Stalled"}) == 1`, "5m"},
-		"SfconnConnectionNotReady":   {"critical", `(sfconn_connection_ready_status{condition="True"}) == 0`, "15m"},
-		"SfconnSalesforceErrors":     {"warning", `result=~"terminal|revoked|transient|rate_limited"`, ""},
-		"SfconnRefreshTokenUnsaved":  {"critical", "max(sfconn_refresh_tokens_unsaved) > 0", "5m"},
+		"SfconnOperatorDown":           {"critical", "absent(sfconn_leader)", "5m"},
+		"SfconnNoLeader":               {"critical", "max(sfconn_leader) < 1", "5m"},
+		"SfconnTokenRenewalOverdue":    {"warning", "last_over_time(sfconn_token_renewal_timestamp_seconds[25h])", ""},
+		"SfconnTokenExpired":           {"critical", "(last_over_time(sfconn_token_expiration_timestamp_seconds[25h])) < time()", ""},
+		"SfconnConnectionRevoked":      {"critical", `(last_over_time(sfconn_connection_condition{type="Revoked"}[5m])) == 1`, ""},
+		"SfconnApprovalLimitReached":   {"warning", `(last_over_time(sfconn_connection_condition{type="ApprovalLimit"}[5m])) == 1`, ""},
+		"SfconnConnectionStalled":      {"warning", `(last_over_time(sfconn_connection_condition{type="Stalled"}[5m])) == 1`, "5m"},
+		"SfconnConnectionNotReady":     {"critical", `(last_over_time(sfconn_connection_ready_status{condition="True"}[5m])) == 0`, "15m"},
+		"SfconnAwaitingAdmin":          {"warning", `sfconn_connection_ready_reason{reason="AwaitingAdmin"}`, "15m"},
+		"SfconnAwaitingApproval":       {"warning", `sfconn_connection_ready_reason{reason="AwaitingApproval"}`, "15m"},
+		"SfconnJWTCertificateExpiring": {"warning", "sfconn_jwt_certificate_next_pending", ""},
+		"SfconnSalesforceErrors":       {"warning", `result=~"terminal|revoked|transient|rate_limited"`, ""},
+		"SfconnRefreshTokenUnsaved":    {"critical", "max(sfconn_refresh_tokens_unsaved) > 0", "5m"},
 	}
 	for name, w := range want {
 		r, ok := seen[name]
@@ -444,6 +454,25 @@ func TestOperatorMetricsMatchTheOperator(t *testing.T) {
 	for n := range operatorMetrics {
 		if !exported[n] {
 			t.Errorf("operatorMetrics lists %s, which internal/metrics does not export", n)
+		}
+	}
+}
+
+// TestMetricsAndAlertsDocumented keeps docs/metrics.md whole: every metric the operator
+// exports and every alert the rules define has a row of its own in a table there.
+func TestMetricsAndAlertsDocumented(t *testing.T) {
+	doc := string(readRepoFile(t, "docs/metrics.md"))
+	rowOf := func(name string) bool {
+		return regexp.MustCompile("(?m)^\\| `" + regexp.QuoteMeta(name) + "` \\|").MatchString(doc)
+	}
+	for _, n := range metrics.Names {
+		if !rowOf(n) {
+			t.Errorf("docs/metrics.md has no table row for the metric %s", n)
+		}
+	}
+	for _, r := range loadRules(t) {
+		if r.Alert != "" && !rowOf(r.Alert) {
+			t.Errorf("docs/metrics.md has no table row for the alert %s", r.Alert)
 		}
 	}
 }
