@@ -25,6 +25,9 @@ var _ = Describe("Faults", func() {
 		func(fault emulator.Fault, reason string) {
 			f := newFixture(nil)
 			Expect(k8s.Create(ctx, credentialsSecret(ns, "creds", "client_id", f.clientID, "client_secret", f.clientSecret))).To(Succeed())
+			// Only this connection's logins fail: the other specs' connections, renewing as
+			// the shared clock moves, must not queue behind a slow answer.
+			fault.ClientID = f.clientID
 			Expect(emu.InjectFault(fault)).To(Succeed())
 			DeferCleanup(emu.ClearFaults)
 			Expect(k8s.Create(ctx, connection(ns, "crm", sfv1.AuthSpec{ClientCredentials: &sfv1.ClientCredentialsAuth{

@@ -30,6 +30,10 @@ type Fault struct {
 	// Endpoint limits the fault to one endpoint (token, revoke, introspect, userinfo, data,
 	// identity); empty matches them all. The admin API is never faulted.
 	Endpoint string `json:"endpoint,omitempty"`
+	// ClientID limits the fault to requests that carry this consumer key (the token,
+	// revoke and introspect endpoints); empty matches every request. Tests that share one
+	// emulator use it so that a fault meant for one connection does not slow the others.
+	ClientID string `json:"clientID,omitempty"`
 	// Count is how many requests the fault applies to; 0 means until ClearFaults.
 	Count int `json:"count,omitempty"`
 	// Status answers with this HTTP status. Body defaults to a maintenance HTML page for
@@ -105,11 +109,11 @@ func (e *Emulator) Faults() []Fault {
 	return out
 }
 
-func (e *Emulator) takeFault(endpoint string) *Fault {
+func (e *Emulator) takeFault(endpoint, clientID string) *Fault {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for i, f := range e.faults {
-		if f.Endpoint != "" && f.Endpoint != endpoint {
+		if (f.Endpoint != "" && f.Endpoint != endpoint) || (f.ClientID != "" && f.ClientID != clientID) {
 			continue
 		}
 		f.used++
@@ -124,8 +128,8 @@ func (e *Emulator) takeFault(endpoint string) *Fault {
 
 // applyFault serves the next matching fault, if any. It reports whether the request has
 // been answered (or abandoned) and which fault shaped it.
-func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, endpoint string) (done bool, kind string) {
-	f := e.takeFault(endpoint)
+func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, endpoint, clientID string) (done bool, kind string) {
+	f := e.takeFault(endpoint, clientID)
 	if f == nil {
 		return false, ""
 	}

@@ -57,6 +57,24 @@ func TestFaultCustomBodyAndEndpointFilter(t *testing.T) {
 	}
 }
 
+func TestFaultClientFilter(t *testing.T) {
+	f := newFixture(t)
+	if err := f.emu.InjectFault(Fault{Endpoint: EndpointToken, ClientID: "another-app", Status: http.StatusServiceUnavailable}); err != nil {
+		t.Fatal(err)
+	}
+	f.mustToken(passwordForm(appID, appSecret, bob, bobPass))
+	if got := f.emu.Stats().Requests[0].Fault; got != "" {
+		t.Fatalf("a fault for another consumer key applied: %q", got)
+	}
+	f.emu.ClearFaults()
+	if err := f.emu.InjectFault(Fault{Endpoint: EndpointToken, ClientID: appID, Status: http.StatusServiceUnavailable}); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.token(passwordForm(appID, appSecret, bob, bobPass)); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("a fault for this consumer key did not apply: %d", r.status)
+	}
+}
+
 func TestFaultMalformed(t *testing.T) {
 	f := newFixture(t)
 	if err := f.emu.InjectFault(Fault{Malformed: true, Count: 1}); err != nil {

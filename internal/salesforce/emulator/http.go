@@ -82,7 +82,7 @@ func (e *Emulator) instrument(endpoint string, h func(http.ResponseWriter, *http
 
 // fault applies an injected fault and reports whether the request is finished.
 func (e *Emulator) fault(w http.ResponseWriter, r *http.Request, info *RequestRecord) bool {
-	done, kind := e.applyFault(w, r, info.Endpoint)
+	done, kind := e.applyFault(w, r, info.Endpoint, info.ClientID)
 	info.Fault = kind
 	return done
 }
