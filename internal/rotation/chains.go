@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -253,20 +251,6 @@ func (c *Chains) Drop(ctx context.Context, ch Chain) error {
 	return c.clearLegacy(ctx, ch)
 }
 
-// Unsaved says whether a rotated refresh token of the chain with this id is held in
-// memory only.
-func (c *Chains) Unsaved(id string) bool {
-	_, ok := c.unsavedOf(id)
-	return ok
-}
-
-// UnsavedCount is how many chains hold a rotated refresh token in memory only.
-func (c *Chains) UnsavedCount() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.unsaved)
-}
-
 func (c *Chains) current(ctx context.Context, ch Chain, s *corev1.Secret) (string, error) {
 	if s != nil && len(s.Data[KeyRefreshToken]) > 0 {
 		return string(s.Data[KeyRefreshToken]), nil
@@ -300,30 +284,6 @@ func (c *Chains) read(ctx context.Context, id string) (*corev1.Secret, error) {
 		s.Data = map[string][]byte{}
 	}
 	return &s, nil
-}
-
-// claim marks the chain as being refreshed by this process, over the version read: a
-// process that read an older version, or whose claim another overtook, gets a conflict.
-func (c *Chains) claim(ctx context.Context, ch Chain, s *corev1.Secret) (*corev1.Secret, error) {
-	now := c.clock.Now()
-	if s != nil {
-		if holder, until, ok := parseClaim(s.Annotations[AnnotationClaim]); ok && holder != c.holder && now.Before(until) {
-			return nil, &ClaimedError{Holder: holder, Until: until}
-		}
-	}
-	claim := c.holder + " " + now.Add(ClaimTTL).UTC().Format(time.RFC3339)
-	if s == nil {
-		s = c.newSecret(ch)
-		s.Annotations[AnnotationClaim] = claim
-		if err := c.client.Create(ctx, s); err != nil {
-			return nil, fmt.Errorf("claiming the refresh token's chain: %w", err)
-		}
-		return s, nil
-	}
-	if err := c.update(ctx, s, func(s *corev1.Secret) { s.Annotations[AnnotationClaim] = claim }); err != nil {
-		return nil, fmt.Errorf("claiming the refresh token's chain: %w", err)
-	}
-	return s, nil
 }
 
 // storeRotated writes token as the chain's current one, over the version this process
@@ -434,107 +394,6 @@ func (c *Chains) storeUnsaved(ctx context.Context, ch Chain) error {
 	}
 	if err != nil {
 		return fmt.Errorf("storing the rotated refresh token held in memory: %w", err)
-	}
-	return nil
-}
-
-// claimFor claims the chain unless there is no Secret yet (a create is its own claim).
-func (c *Chains) claimFor(ctx context.Context, ch Chain, s *corev1.Secret) (*corev1.Secret, error) {
-	if s == nil {
-		return nil, nil
-	}
-	return c.claim(ctx, ch, s)
-}
-
-func parseClaim(v string) (holder string, until time.Time, ok bool) {
-	holder, at, found := strings.Cut(v, " ")
-	if !found {
-		return "", time.Time{}, false
-	}
-	until, err := time.Parse(time.RFC3339, at)
-	return holder, until, err == nil
-}
-
-func (c *Chains) lock(id string) func() {
-	c.mu.Lock()
-	l := c.locks[id]
-	if l == nil {
-		l = &sync.Mutex{}
-		c.locks[id] = l
-	}
-	c.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
-
-func (c *Chains) unsavedOf(id string) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t, ok := c.unsaved[id]
-	return t, ok
-}
-
-func (c *Chains) hold(id, token string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.unsaved[id] = token
-}
-
-func (c *Chains) forget(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.unsaved, id)
-}
-
-// Sweep deletes the chains no connection holds any more (live names those held) once
-// they have been orphaned for OrphanGrace, revoking first the token the operator minted
-// (a rotation, or a device login's token): nobody else knows it, and it holds one of the
-// user's five approvals. A chain whose revocation fails is kept, for the next sweep.
-func (c *Chains) Sweep(ctx context.Context, live map[string]bool, revoke func(ctx context.Context, loginURL, token string) error) error {
-	var list corev1.SecretList
-	if err := c.uncached.List(ctx, &list, client.InNamespace(c.namespace), client.HasLabels{LabelChain}); err != nil {
-		return fmt.Errorf("listing the refresh token chains: %w", err)
-	}
-	now := c.clock.Now()
-	var errs []error
-	for i := range list.Items {
-		s := &list.Items[i]
-		id := s.Labels[LabelChain]
-		if s.Annotations == nil {
-			s.Annotations = map[string]string{}
-		}
-		since, orphaned := s.Annotations[AnnotationOrphanedSince]
-		switch {
-		case live[id] && orphaned:
-			errs = append(errs, c.update(ctx, s, func(s *corev1.Secret) { delete(s.Annotations, AnnotationOrphanedSince) }))
-		case live[id]:
-		case !orphaned:
-			errs = append(errs, c.update(ctx, s, func(s *corev1.Secret) {
-				s.Annotations[AnnotationOrphanedSince] = now.UTC().Format(time.RFC3339)
-			}))
-		default:
-			at, err := time.Parse(time.RFC3339, since)
-			if err == nil && now.Before(at.Add(OrphanGrace)) {
-				continue
-			}
-			errs = append(errs, c.release(ctx, id, s, revoke))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (c *Chains) release(ctx context.Context, id string, s *corev1.Secret, revoke func(ctx context.Context, loginURL, token string) error) error {
-	unlock := c.lock(id)
-	defer unlock()
-	seq, _ := strconv.Atoi(s.Annotations[AnnotationSeq])
-	if token := string(s.Data[KeyRefreshToken]); token != "" && (seq > 0 || s.Annotations[AnnotationMinted] == "true") {
-		if err := revoke(ctx, s.Annotations[AnnotationLoginURL], token); err != nil {
-			return fmt.Errorf("revoking the token of an orphaned chain: %w", err)
-		}
-	}
-	c.forget(id)
-	if err := c.client.Delete(ctx, s, client.Preconditions{ResourceVersion: &s.ResourceVersion}); err != nil && !apierrors.IsNotFound(err) {
-		return err
 	}
 	return nil
 }
