@@ -116,10 +116,10 @@ func (c *cluster) setup(ctx context.Context, root, dir string) error {
 	return c.grantManagerRBAC(ctx, root)
 }
 
-// grantManagerRBAC applies config/rbac's ClusterRole and leader election Role and binds
+// grantManagerRBAC applies config/rbac's ClusterRoles and leader election Role and binds
 // them to the manager's user, as the e2e suite does.
 func (c *cluster) grantManagerRBAC(ctx context.Context, root string) error {
-	for _, f := range []string{"role.yaml", "leader_election_role.yaml"} {
+	for _, f := range []string{"role.yaml", "cluster_connection_role.yaml", "leader_election_role.yaml"} {
 		if err := c.applyFile(ctx, filepath.Join(root, "config", "rbac", f)); err != nil {
 			return err
 		}
@@ -129,6 +129,11 @@ func (c *cluster) grantManagerRBAC(ctx context.Context, root string) error {
 		&rbacv1.ClusterRoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: "sfconn-bench-manager"},
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "manager-role"},
+			Subjects:   subject,
+		},
+		&rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "sfconn-bench-cluster-connections"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-connection-role"},
 			Subjects:   subject,
 		},
 		&rbacv1.RoleBinding{
