@@ -192,23 +192,7 @@ func (r *Reconciler) clusterConnectionsNamingSecret(ctx context.Context, secret 
 // clusterConnectionsMatching lists, once each, the cluster connections found by any of
 // the queries, leaving out skip.
 func (r *Reconciler) clusterConnectionsMatching(ctx context.Context, skip types.NamespacedName, queries ...indexQuery) []reconcile.Request {
-	seen := map[types.NamespacedName]bool{skip: true}
-	var reqs []reconcile.Request
-	for _, q := range queries {
-		var list sfv1.ClusterSalesforceConnectionList
-		if err := r.Client.List(ctx, &list, client.MatchingFields{q.index: q.key}, client.UnsafeDisableDeepCopy); err != nil {
-			logf.FromContext(ctx).Error(err, "Listing cluster connections", "index", q.index)
-			continue
-		}
-		for _, c := range list.Items {
-			key := types.NamespacedName{Name: c.Name}
-			if !seen[key] {
-				seen[key] = true
-				reqs = append(reqs, reconcile.Request{NamespacedName: key})
-			}
-		}
-	}
-	return reqs
+	return r.matching(ctx, func() client.ObjectList { return &sfv1.ClusterSalesforceConnectionList{} }, "", skip, queries...)
 }
 
 // namespaceTargetingChanged passes the namespace events that may change a target set:

@@ -2,9 +2,12 @@ package controller
 
 import (
 	"context"
+	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -127,23 +130,31 @@ type indexQuery struct{ index, key string }
 // connectionsMatching lists, once each, the connections found by any of the queries,
 // within namespace (all when empty), leaving out skip.
 func (r *Reconciler) connectionsMatching(ctx context.Context, namespace string, skip types.NamespacedName, queries ...indexQuery) []reconcile.Request {
+	return r.matching(ctx, func() client.ObjectList { return &sfv1.SalesforceConnectionList{} }, namespace, skip, queries...)
+}
+
+// matching lists, once each, the objects of the kind newList lists that any of the
+// queries finds, within namespace (all when empty), leaving out skip.
+func (r *Reconciler) matching(ctx context.Context, newList func() client.ObjectList, namespace string, skip types.NamespacedName, queries ...indexQuery) []reconcile.Request {
 	seen := map[types.NamespacedName]bool{skip: true}
 	var reqs []reconcile.Request
 	for _, q := range queries {
-		var list sfv1.SalesforceConnectionList
+		list := newList()
 		// Only names are read: the cache's objects need no copy.
-		if err := r.Client.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{q.index: q.key},
+		if err := r.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{q.index: q.key},
 			client.UnsafeDisableDeepCopy); err != nil {
-			logf.FromContext(ctx).Error(err, "Listing connections", "index", q.index)
+			logf.FromContext(ctx).Error(err, "Listing connections", "kind", fmt.Sprintf("%T", list), "index", q.index)
 			continue
 		}
-		for _, c := range list.Items {
-			key := types.NamespacedName{Namespace: c.Namespace, Name: c.Name}
+		_ = meta.EachListItem(list, func(o runtime.Object) error {
+			c := o.(client.Object)
+			key := types.NamespacedName{Namespace: c.GetNamespace(), Name: c.GetName()}
 			if !seen[key] {
 				seen[key] = true
 				reqs = append(reqs, reconcile.Request{NamespacedName: key})
 			}
-		}
+			return nil
+		})
 	}
 	return reqs
 }
