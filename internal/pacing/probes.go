@@ -11,11 +11,8 @@ import (
 // connections with the same verifyInterval do not hit an org at once. Unlike logins,
 // a probe told to wait simply comes back later: it holds no turn.
 type ProbeLimiter struct {
-	limit rate.Limit
-	burst int
-
 	mu    sync.Mutex
-	byOrg map[string]*rate.Limiter
+	byOrg keyedLimiter
 }
 
 // NewProbeLimiter allows qps probes per second per org, with bursts of burst; nil (no
@@ -24,7 +21,7 @@ func NewProbeLimiter(qps float64, burst int) *ProbeLimiter {
 	if qps <= 0 {
 		return nil
 	}
-	return &ProbeLimiter{limit: rate.Limit(qps), burst: max(burst, 1), byOrg: map[string]*rate.Limiter{}}
+	return &ProbeLimiter{byOrg: newKeyedLimiter(rate.Limit(qps), max(burst, 1))}
 }
 
 // Wait returns 0 when a probe of org may go now, else how long until it may.
@@ -34,15 +31,5 @@ func (l *ProbeLimiter) Wait(org string, now time.Time) time.Duration {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	lim, ok := l.byOrg[org]
-	if !ok {
-		lim = rate.NewLimiter(l.limit, l.burst)
-		l.byOrg[org] = lim
-	}
-	res := lim.ReserveN(now, 1)
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return d
-	}
-	return 0
+	return l.byOrg.wait(org, now)
 }

@@ -21,11 +21,9 @@ const DefaultLoginsPerUserPerHour = 2400
 // UserBudget spaces the logins of each Salesforce user, keyed by whatever names the user
 // before the first login tells who it is (see the controller's userKey).
 type UserBudget struct {
-	limit rate.Limit
-	burst int
-
-	mu      sync.Mutex
-	byUser  map[string]*rate.Limiter
+	mu sync.Mutex
+	// byUser is nil without a budget.
+	byUser  *keyedLimiter
 	blocked map[string]time.Time
 }
 
@@ -34,9 +32,10 @@ type UserBudget struct {
 // over the hour. Without a budget (perHour not positive), a rate limit of one connection
 // still holds back the user's others.
 func NewUserBudget(perHour float64) *UserBudget {
-	b := &UserBudget{byUser: map[string]*rate.Limiter{}, blocked: map[string]time.Time{}}
+	b := &UserBudget{blocked: map[string]time.Time{}}
 	if perHour > 0 {
-		b.limit, b.burst = rate.Limit(perHour/3600), max(int(perHour), 1)
+		k := newKeyedLimiter(rate.Limit(perHour/3600), max(int(perHour), 1))
+		b.byUser = &k
 	}
 	return b
 }
@@ -60,22 +59,12 @@ func (b *UserBudget) Blocked(user string, now time.Time) time.Time {
 // Admit says how long the budget asks a login of user to wait: 0 to go now. A login told
 // to wait takes no turn: it asks again.
 func (b *UserBudget) Admit(user string, now time.Time) time.Duration {
-	if b == nil || b.limit == 0 {
+	if b == nil || b.byUser == nil {
 		return 0
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	lim, ok := b.byUser[user]
-	if !ok {
-		lim = rate.NewLimiter(b.limit, b.burst)
-		b.byUser[user] = lim
-	}
-	r := lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return d
-	}
-	return 0
+	return b.byUser.wait(user, now)
 }
 
 // Block holds back every login of user until until: Salesforce refused one as rate

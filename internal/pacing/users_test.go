@@ -13,7 +13,7 @@ func TestUserBudget(t *testing.T) {
 	}
 
 	b := NewUserBudget(2) // two an hour, both at once
-	b.limit = 1           // then one a second, to keep the test short
+	b.byUser.limit = 1    // then one a second, to keep the test short
 	for i := range 2 {
 		if w := b.Admit("ann", now); w != 0 {
 			t.Fatalf("login %d of the hour's budget waited %v", i+1, w)
