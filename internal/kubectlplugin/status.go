@@ -120,7 +120,7 @@ func (o *statusOptions) run(ctx context.Context, env *Env, arg string) error {
 		return nil
 	}
 	if len(conns) > 0 {
-		fmt.Fprintln(env.Streams.Out)
+		fmt.Fprintf(env.Streams.Out, "\n")
 	}
 	header, rows := clusterStatusTable(clusterConns, now, wide)
 	return writeTable(env.Streams.Out, header, rows)
