@@ -74,6 +74,7 @@ func main() {
 		pprofAddr              string
 		rolloutRestarts        bool
 		credentialsGrace       time.Duration
+		clusterConnections     bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to: :8443 for HTTPS, :8080 for HTTP, 0 to turn it off.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health probe endpoint binds to.")
@@ -91,6 +92,9 @@ func main() {
 	flag.StringVar(&clusterResourceNS, "cluster-resource-namespace", "",
 		"Namespace of the credentials Secrets of ClusterSalesforceConnections, where the operator also keeps their tokens' records. "+
 			"Default: the pod's namespace in a cluster, else \""+controller.DefaultClusterResourceNamespace+"\".")
+	flag.BoolVar(&clusterConnections, "enable-cluster-connections", true,
+		"Reconcile ClusterSalesforceConnections. Needs cluster-connection-role; without it, or without the kind's CustomResourceDefinition, "+
+			"the operator logs why and serves namespaced connections alone. Always off with --watch-namespaces.")
 	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", 32, "How many connections are reconciled at once.")
 	flag.Float64Var(&salesforceQPS, "salesforce-qps", 0,
 		"Logins per second to each Salesforce org, at most (0: no limit). Logins over the limit wait their turn; one login per token lifetime is the usual rate.")
@@ -204,8 +208,10 @@ func main() {
 		os.Exit(1)
 	}
 
+	clusterConnections = clusterConnections && len(namespaces) == 0 && clusterAccess(directClient)
+
 	var r *controller.Reconciler
-	requests, err := metrics.Register(crmetrics.Registry, mgr.GetClient(), func() int {
+	requests, err := metrics.Register(crmetrics.Registry, mgr.GetClient(), clusterConnections, func() int {
 		if r == nil {
 			return 0
 		}
@@ -234,7 +240,7 @@ func main() {
 		Identity:               identity(),
 
 		ClusterResourceNamespace: clusterResourceNamespace(clusterResourceNS),
-		ClusterConnections:       len(namespaces) == 0,
+		ClusterConnections:       clusterConnections,
 	}
 	if err := r.SetupWithManager(mgr, secretVersions, controllerOptions(maxConcurrent)); err != nil {
 		log.Error(err, "Unable to set up the controller")
@@ -250,7 +256,7 @@ func main() {
 	}
 
 	log.Info("Starting manager", "allowedLoginHosts", allowedLoginHosts, "rolloutRestarts", rolloutRestarts,
-		"clusterResourceNamespace", r.ClusterResourceNamespace)
+		"clusterConnections", clusterConnections, "clusterResourceNamespace", r.ClusterResourceNamespace)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "Manager stopped")
 		os.Exit(1)
@@ -259,6 +265,18 @@ func main() {
 
 func controllerOptions(maxConcurrent int) crcontroller.Options {
 	return crcontroller.Options{MaxConcurrentReconciles: maxConcurrent}
+}
+
+// clusterAccess says whether the operator can serve ClusterSalesforceConnections, and logs
+// why not: namespaced connections are served either way.
+func clusterAccess(c client.Client) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := controller.ClusterAccess(ctx, c); err != nil {
+		ctrl.Log.WithName("setup").Error(err, "ClusterSalesforceConnections are not reconciled; SalesforceConnections are")
+		return false
+	}
+	return true
 }
 
 // leaseNamespace picks the lease's namespace: out of a cluster (tests, the demo, a

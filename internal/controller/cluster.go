@@ -115,21 +115,15 @@ func (r *Reconciler) setupCluster(mgr ctrl.Manager, secrets *secretversions.Vers
 		}); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("clustersalesforceconnection").
 		For(&sfv1.ClusterSalesforceConnection{}, builder.WithPredicates(
 			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted{}))).
 		// The record, and the token Secrets of the target namespaces: an edit or a
 		// deletion is repaired at once, from the record, without a login.
 		Owns(&corev1.Secret{}).
-		// The token Secrets of deletionPolicy Orphan have no owner reference to map them by:
-		// their name does. Watched in the cache, so that the pass their change starts reads
-		// them as changed (the Secret versions may be ahead of the cache).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			return r.clusterConnectionsNamingSecret(ctx, client.ObjectKeyFromObject(o))
-		}), builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-			return !owned.HasController(o) && o.GetAnnotations()[tokensecret.AnnotationWrittenFor] != ""
-		}))).
+		// The token Secrets of deletionPolicy Orphan (see orphanTokenSecrets).
+		Watches(&corev1.Secret{}, orphanTokenSecrets(r.clusterConnectionsNamingSecret), orphanTokenSecret).
 		Owns(&corev1.ConfigMap{}).
 		// A namespace created, deleted or relabelled may join or leave a target set.
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allClusterConnections),
@@ -140,9 +134,28 @@ func (r *Reconciler) setupCluster(mgr ctrl.Manager, secrets *secretversions.Vers
 		Watches(&sfv1.ClusterSalesforceConnection{}, handler.EnqueueRequestsFromMapFunc(r.clusterPeersOf),
 			builder.WithPredicates(approvalsChanged{})).
 		WatchesRawSource(secrets.Source(r.clusterConnectionsNamingSecret)).
-		WithOptions(opts).
-		Complete(clusterReconciler{r})
+		WithOptions(opts)
+	if r.Limiter != nil {
+		// The renewal plan wakes the cluster connections whose renewal starts early.
+		b = b.WatchesRawSource(r.Limiter.ClusterWakeSource())
+	}
+	return b.Complete(clusterReconciler{r})
 }
+
+// orphanTokenSecrets maps the token Secrets of deletionPolicy Orphan, which have no owner
+// reference to map them by, to the connections that name them. The Secret versions wake
+// those connections too, but may run ahead of the cache: the pass they start can read the
+// Secret as it was, and only an event from the cache says when the cache has caught up.
+func orphanTokenSecrets(naming func(context.Context, types.NamespacedName) []reconcile.Request) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		return naming(ctx, client.ObjectKeyFromObject(o))
+	})
+}
+
+// orphanTokenSecret passes the Secrets the operator wrote without an owner reference.
+var orphanTokenSecret = builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+	return !owned.HasController(o) && o.GetAnnotations()[tokensecret.AnnotationWrittenFor] != ""
+}))
 
 // allClusterConnections wakes every cluster connection: they are few, and which target
 // sets a namespace enters or leaves takes each one's selector to tell.

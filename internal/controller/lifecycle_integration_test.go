@@ -117,6 +117,31 @@ var _ = Describe("Lifecycle controls", func() {
 		Expect(f.tokenRequests()).To(Equal(1))
 	})
 
+	It("repairs an edited or deleted token Secret of deletionPolicy Orphan without a login", func() {
+		f := newFixture(nil)
+		Expect(k8s.Create(ctx, credentialsSecret(ns, "creds", "client_id", f.clientID, "client_secret", f.clientSecret))).To(Succeed())
+		conn := clientCredentials(ns, "crm", "creds")
+		conn.Spec.TokenSecret.DeletionPolicy = sfv1.DeletionPolicyOrphan
+		Expect(k8s.Create(ctx, conn)).To(Succeed())
+		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"))
+		original := accessToken(ctx, ns, "crm-token")()
+
+		By("restoring an edited token")
+		s := tokenSecret(ctx, ns, "crm-token")
+		s.Data[tokensecret.KeyAccessToken] = []byte("tampered")
+		Expect(k8s.Update(ctx, s)).To(Succeed())
+		Eventually(accessToken(ctx, ns, "crm-token")).Should(Equal(original))
+
+		By("restoring a deleted token Secret, ownerless again")
+		Expect(k8s.Delete(ctx, tokenSecret(ctx, ns, "crm-token"))).To(Succeed())
+		Eventually(accessToken(ctx, ns, "crm-token")).Should(Equal(original))
+		s = tokenSecret(ctx, ns, "crm-token")
+		Expect(s.OwnerReferences).To(BeEmpty())
+		Expect(tokensecret.WrittenFor(s)).To(Equal(string(getConn(ctx, ns, "crm").UID)))
+		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"))
+		Expect(f.tokenRequests()).To(Equal(1))
+	})
+
 	It("never adopts a crafted Secret, nor a sealed one of other inputs", func() {
 		f := newFixture(nil)
 		other := newFixture(nil)

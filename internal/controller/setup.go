@@ -65,6 +65,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.
 		// The token Secrets (the manager's cache holds only those the operator labels):
 		// an edit or a deletion is repaired at once.
 		Owns(&corev1.Secret{}).
+		// The token Secrets of deletionPolicy Orphan (see orphanTokenSecrets).
+		Watches(&corev1.Secret{}, orphanTokenSecrets(r.connectionsNamingSecret), orphanTokenSecret).
 		// The certificate ConfigMaps of generated JWT keys: a deleted one is published again.
 		Owns(&corev1.ConfigMap{}).
 		// A connection taking or releasing an approval changes what its peers (same user

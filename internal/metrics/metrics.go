@@ -1,7 +1,7 @@
 // Package metrics exposes the operator's Prometheus metrics: the state of every
-// SalesforceConnection, read from the informer cache at scrape time (so a deleted
-// connection's series vanish with it) by the leader alone, whether this replica leads,
-// and the operator's requests to Salesforce.
+// SalesforceConnection and ClusterSalesforceConnection, read from the informer cache at
+// scrape time (so a deleted connection's series vanish with it) by the leader alone,
+// whether this replica leads, and the operator's requests to Salesforce.
 package metrics
 
 import (
@@ -77,7 +77,18 @@ var reportedConditions = []string{
 	sfv1.ConditionSuspended,
 }
 
-var connLabels = []string{"namespace", "name"}
+// connLabels name a connection: its kind, as a ClusterSalesforceConnection and a
+// SalesforceConnection may share a name, and its namespace, empty for the cluster kind.
+// Prometheus stores an empty label as no label, and a scrape with honor_labels may fill it
+// with the operator's own namespace: either way the rules group by all three, so that
+// every series of one connection lands in one group.
+var connLabels = []string{"kind", "namespace", "name"}
+
+// Values of the kind label.
+const (
+	KindConnection        = "SalesforceConnection"
+	KindClusterConnection = sfv1.ClusterSalesforceConnectionKind
+)
 
 var (
 	expirationDesc = prometheus.NewDesc(TokenExpiration,
@@ -102,19 +113,24 @@ var (
 		"1 while the next generated JWT certificate is published and Salesforce has not accepted it yet, else 0.", connLabels, nil)
 )
 
-// ConnectionCollector reports every SalesforceConnection at scrape time, from a cached
-// reader: a scrape costs no API call. Only the leader reports: the others' caches hold
-// the same status, and a series per replica would double every sum and count, and
-// every series, for nothing.
+// ConnectionCollector reports every connection at scrape time, from a cached reader: a
+// scrape costs no API call. Only the leader reports: the others' caches hold the same
+// status, and a series per replica would double every sum and count, and every series,
+// for nothing.
 type ConnectionCollector struct {
 	reader client.Reader
 	leader func() bool
+	// cluster says whether the operator serves ClusterSalesforceConnections. Without it
+	// the cache has no informer for them, and listing them would start one the manager's
+	// role may not allow: a list that never syncs, and a scrape that waits for it.
+	cluster bool
 }
 
-// NewConnectionCollector returns a collector over the connections reader can list, which
-// reports while leader says this replica leads.
-func NewConnectionCollector(reader client.Reader, leader func() bool) *ConnectionCollector {
-	return &ConnectionCollector{reader: reader, leader: leader}
+// NewConnectionCollector returns a collector over the connections reader can list (the
+// cluster kind too when cluster is true), which reports while leader says this replica
+// leads.
+func NewConnectionCollector(reader client.Reader, leader func() bool, cluster bool) *ConnectionCollector {
+	return &ConnectionCollector{reader: reader, leader: leader, cluster: cluster}
 }
 
 // Describe implements prometheus.Collector.
@@ -140,39 +156,55 @@ func (c *ConnectionCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for i := range list.Items {
-		collectConnection(ch, &list.Items[i])
+		conn := &list.Items[i]
+		collectConnection(ch, []string{KindConnection, conn.Namespace, conn.Name}, conn.Generation, &conn.Status)
+	}
+	if !c.cluster {
+		return
+	}
+	var clusterList sfv1.ClusterSalesforceConnectionList
+	if err := c.reader.List(ctx, &clusterList); err != nil {
+		logf.FromContext(ctx).V(1).Info("Listing cluster connections for metrics failed", "error", err.Error())
+		return
+	}
+	for i := range clusterList.Items {
+		conn := &clusterList.Items[i]
+		collectConnection(ch, []string{KindClusterConnection, "", conn.Name}, conn.Generation, &conn.Status.SalesforceConnectionStatus)
 	}
 }
 
-func collectConnection(ch chan<- prometheus.Metric, conn *sfv1.SalesforceConnection) {
-	ns, name := conn.Namespace, conn.Name
-	st := &conn.Status
+// collectConnection reports the status st of the connection that labels name (the values
+// of connLabels), whose spec is at generation.
+func collectConnection(ch chan<- prometheus.Metric, labels []string, generation int64, st *sfv1.SalesforceConnectionStatus) {
+	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(labels[:len(labels):len(labels)], extra...)...)
+	}
 	if st.ExpiresAt != nil {
-		ch <- prometheus.MustNewConstMetric(expirationDesc, prometheus.GaugeValue, unix(st.ExpiresAt), ns, name)
+		gauge(expirationDesc, unix(st.ExpiresAt))
 	}
 	if st.RenewAt != nil {
-		ch <- prometheus.MustNewConstMetric(renewalDesc, prometheus.GaugeValue, unix(st.RenewAt), ns, name)
+		gauge(renewalDesc, unix(st.RenewAt))
 	}
 	ready, reason := metav1.ConditionUnknown, ReasonUnknown
-	if c := meta.FindStatusCondition(st.Conditions, sfv1.ConditionReady); c != nil && st.ObservedGeneration == conn.Generation {
+	if c := meta.FindStatusCondition(st.Conditions, sfv1.ConditionReady); c != nil && st.ObservedGeneration == generation {
 		ready, reason = c.Status, readyReasonLabel(c.Reason)
 	}
 	for _, s := range []metav1.ConditionStatus{metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionUnknown} {
-		ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, boolValue(s == ready), ns, name, string(s))
+		gauge(readyDesc, boolValue(s == ready), string(s))
 	}
-	ch <- prometheus.MustNewConstMetric(readyReasonDesc, prometheus.GaugeValue, 1, ns, name, reason)
+	gauge(readyReasonDesc, 1, reason)
 	for _, t := range reportedConditions {
-		ch <- prometheus.MustNewConstMetric(conditionDesc, prometheus.GaugeValue, boolValue(meta.IsStatusConditionTrue(st.Conditions, t)), ns, name, t)
+		gauge(conditionDesc, boolValue(meta.IsStatusConditionTrue(st.Conditions, t)), t)
 	}
 	if a := st.Approvals; a != nil {
-		ch <- prometheus.MustNewConstMetric(approvalsDesc, prometheus.GaugeValue, float64(a.Count), ns, name)
-		ch <- prometheus.MustNewConstMetric(approvalsLimitDesc, prometheus.GaugeValue, float64(a.Limit), ns, name)
+		gauge(approvalsDesc, float64(a.Count))
+		gauge(approvalsLimitDesc, float64(a.Limit))
 	}
 	if cert := st.JWTCertificate; cert != nil && !cert.NotAfter.IsZero() {
 		// A next certificate in status is one Salesforce has not accepted: the first login
 		// it signs makes it the current one, and status then names no next.
-		ch <- prometheus.MustNewConstMetric(certExpirationDesc, prometheus.GaugeValue, unix(&cert.NotAfter), ns, name)
-		ch <- prometheus.MustNewConstMetric(certNextPendingDesc, prometheus.GaugeValue, boolValue(cert.NextFingerprint != ""), ns, name)
+		gauge(certExpirationDesc, unix(&cert.NotAfter))
+		gauge(certNextPendingDesc, boolValue(cert.NextFingerprint != ""))
 	}
 }
 
@@ -195,12 +227,12 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
-// Register registers with reg the connection collector over reader, the request metrics,
-// the count of rotated refresh tokens held in memory only (unsaved), and whether this
-// replica leads: elected is closed once it does (controller-runtime's Manager.Elected,
-// closed at once without leader election). It returns the request metrics, which
-// instrument the Salesforce client.
-func Register(reg prometheus.Registerer, reader client.Reader, unsaved func() int, elected <-chan struct{}) (*Requests, error) {
+// Register registers with reg the connection collector over reader (cluster connections
+// too when cluster is true), the request metrics, the count of rotated refresh tokens held
+// in memory only (unsaved), and whether this replica leads: elected is closed once it does
+// (controller-runtime's Manager.Elected, closed at once without leader election). It
+// returns the request metrics, which instrument the Salesforce client.
+func Register(reg prometheus.Registerer, reader client.Reader, cluster bool, unsaved func() int, elected <-chan struct{}) (*Requests, error) {
 	req := NewRequests()
 	leader := func() bool {
 		select {
@@ -216,7 +248,7 @@ func Register(reg prometheus.Registerer, reader client.Reader, unsaved func() in
 	leaderGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: Leader,
 		Help: "1 on the replica of the operator that holds the leader lease (or runs without leader election), else 0."},
 		func() float64 { return boolValue(leader()) })
-	for _, c := range append(req.Collectors(), NewConnectionCollector(reader, leader), unsavedGauge, leaderGauge) {
+	for _, c := range append(req.Collectors(), NewConnectionCollector(reader, leader, cluster), unsavedGauge, leaderGauge) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -16,7 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
@@ -67,54 +69,69 @@ func TestConnectionCollector(t *testing.T) {
 		},
 	}
 
+	// A cluster connection of the same name as a namespaced one: the kind tells them
+	// apart, and its namespace is empty.
+	cluster := &sfv1.ClusterSalesforceConnection{
+		ObjectMeta: metav1.ObjectMeta{Name: "crm", Generation: 3},
+		Status: sfv1.ClusterSalesforceConnectionStatus{SalesforceConnectionStatus: sfv1.SalesforceConnectionStatus{
+			ObservedGeneration: 3, ExpiresAt: &expires,
+			Conditions: []metav1.Condition{{Type: sfv1.ConditionReady, Status: metav1.ConditionTrue, Reason: sfv1.ReasonTokenIssued}},
+		}},
+	}
+
 	scheme := runtime.NewScheme()
 	if err := sfv1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	reader := fake.NewClientBuilder().WithScheme(scheme).WithObjects(ready, stalled, fresh, waiting).Build()
-	c := NewConnectionCollector(reader, func() bool { return true })
+	reader := fake.NewClientBuilder().WithScheme(scheme).WithObjects(ready, stalled, fresh, waiting, cluster).Build()
+	c := NewConnectionCollector(reader, func() bool { return true }, true)
 
 	want := `
 # HELP sfconn_token_expiration_timestamp_seconds The time the token in the token Secret expires, in seconds since the epoch.
 # TYPE sfconn_token_expiration_timestamp_seconds gauge
-sfconn_token_expiration_timestamp_seconds{name="crm",namespace="billing"} 1.795608e+09
+sfconn_token_expiration_timestamp_seconds{kind="ClusterSalesforceConnection",name="crm",namespace=""} 1.795608e+09
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection",name="crm",namespace="billing"} 1.795608e+09
 # HELP sfconn_token_renewal_timestamp_seconds The time the operator renews the token, in seconds since the epoch.
 # TYPE sfconn_token_renewal_timestamp_seconds gauge
-sfconn_token_renewal_timestamp_seconds{name="crm",namespace="billing"} 1.7956056e+09
+sfconn_token_renewal_timestamp_seconds{kind="SalesforceConnection",name="crm",namespace="billing"} 1.7956056e+09
 # HELP sfconn_connection_ready_status The Ready condition of the connection: 1 for its current status (True, False or Unknown), 0 for the others.
 # TYPE sfconn_connection_ready_status gauge
-sfconn_connection_ready_status{condition="False",name="crm",namespace="billing"} 0
-sfconn_connection_ready_status{condition="True",name="crm",namespace="billing"} 1
-sfconn_connection_ready_status{condition="Unknown",name="crm",namespace="billing"} 0
-sfconn_connection_ready_status{condition="False",name="erp",namespace="billing"} 1
-sfconn_connection_ready_status{condition="True",name="erp",namespace="billing"} 0
-sfconn_connection_ready_status{condition="Unknown",name="erp",namespace="billing"} 0
-sfconn_connection_ready_status{condition="False",name="jwt",namespace="ops"} 1
-sfconn_connection_ready_status{condition="True",name="jwt",namespace="ops"} 0
-sfconn_connection_ready_status{condition="Unknown",name="jwt",namespace="ops"} 0
-sfconn_connection_ready_status{condition="False",name="new",namespace="ops"} 0
-sfconn_connection_ready_status{condition="True",name="new",namespace="ops"} 0
-sfconn_connection_ready_status{condition="Unknown",name="new",namespace="ops"} 1
+sfconn_connection_ready_status{condition="False",kind="ClusterSalesforceConnection",name="crm",namespace=""} 0
+sfconn_connection_ready_status{condition="True",kind="ClusterSalesforceConnection",name="crm",namespace=""} 1
+sfconn_connection_ready_status{condition="Unknown",kind="ClusterSalesforceConnection",name="crm",namespace=""} 0
+sfconn_connection_ready_status{condition="False",kind="SalesforceConnection",name="crm",namespace="billing"} 0
+sfconn_connection_ready_status{condition="True",kind="SalesforceConnection",name="crm",namespace="billing"} 1
+sfconn_connection_ready_status{condition="Unknown",kind="SalesforceConnection",name="crm",namespace="billing"} 0
+sfconn_connection_ready_status{condition="False",kind="SalesforceConnection",name="erp",namespace="billing"} 1
+sfconn_connection_ready_status{condition="True",kind="SalesforceConnection",name="erp",namespace="billing"} 0
+sfconn_connection_ready_status{condition="Unknown",kind="SalesforceConnection",name="erp",namespace="billing"} 0
+sfconn_connection_ready_status{condition="False",kind="SalesforceConnection",name="jwt",namespace="ops"} 1
+sfconn_connection_ready_status{condition="True",kind="SalesforceConnection",name="jwt",namespace="ops"} 0
+sfconn_connection_ready_status{condition="Unknown",kind="SalesforceConnection",name="jwt",namespace="ops"} 0
+sfconn_connection_ready_status{condition="False",kind="SalesforceConnection",name="new",namespace="ops"} 0
+sfconn_connection_ready_status{condition="True",kind="SalesforceConnection",name="new",namespace="ops"} 0
+sfconn_connection_ready_status{condition="Unknown",kind="SalesforceConnection",name="new",namespace="ops"} 1
 # HELP sfconn_connection_ready_reason 1 with the reason of the connection's Ready condition (Unknown while the current generation is not reconciled yet).
 # TYPE sfconn_connection_ready_reason gauge
-sfconn_connection_ready_reason{name="crm",namespace="billing",reason="TokenIssued"} 1
-sfconn_connection_ready_reason{name="erp",namespace="billing",reason="AuthenticationFailed"} 1
-sfconn_connection_ready_reason{name="jwt",namespace="ops",reason="AwaitingAdmin"} 1
-sfconn_connection_ready_reason{name="new",namespace="ops",reason="Unknown"} 1
+sfconn_connection_ready_reason{kind="ClusterSalesforceConnection",name="crm",namespace="",reason="TokenIssued"} 1
+sfconn_connection_ready_reason{kind="SalesforceConnection",name="crm",namespace="billing",reason="TokenIssued"} 1
+sfconn_connection_ready_reason{kind="SalesforceConnection",name="erp",namespace="billing",reason="AuthenticationFailed"} 1
+sfconn_connection_ready_reason{kind="SalesforceConnection",name="jwt",namespace="ops",reason="AwaitingAdmin"} 1
+sfconn_connection_ready_reason{kind="SalesforceConnection",name="new",namespace="ops",reason="Unknown"} 1
 # HELP sfconn_approvals Approvals (refresh tokens) the connection's Salesforce user and connected app hold, as counted in the cluster.
 # TYPE sfconn_approvals gauge
-sfconn_approvals{name="crm",namespace="billing"} 5
+sfconn_approvals{kind="SalesforceConnection",name="crm",namespace="billing"} 5
 # HELP sfconn_approvals_limit Approvals Salesforce keeps per user and connected app before it revokes the oldest.
 # TYPE sfconn_approvals_limit gauge
-sfconn_approvals_limit{name="crm",namespace="billing"} 5
+sfconn_approvals_limit{kind="SalesforceConnection",name="crm",namespace="billing"} 5
 # HELP sfconn_jwt_certificate_expiration_timestamp_seconds The time the generated JWT certificate in use ends, in seconds since the epoch.
 # TYPE sfconn_jwt_certificate_expiration_timestamp_seconds gauge
-sfconn_jwt_certificate_expiration_timestamp_seconds{name="crm",namespace="billing"} 1.796e+09
-sfconn_jwt_certificate_expiration_timestamp_seconds{name="jwt",namespace="ops"} 1.86e+09
+sfconn_jwt_certificate_expiration_timestamp_seconds{kind="SalesforceConnection",name="crm",namespace="billing"} 1.796e+09
+sfconn_jwt_certificate_expiration_timestamp_seconds{kind="SalesforceConnection",name="jwt",namespace="ops"} 1.86e+09
 # HELP sfconn_jwt_certificate_next_pending 1 while the next generated JWT certificate is published and Salesforce has not accepted it yet, else 0.
 # TYPE sfconn_jwt_certificate_next_pending gauge
-sfconn_jwt_certificate_next_pending{name="crm",namespace="billing"} 1
-sfconn_jwt_certificate_next_pending{name="jwt",namespace="ops"} 0
+sfconn_jwt_certificate_next_pending{kind="SalesforceConnection",name="crm",namespace="billing"} 1
+sfconn_jwt_certificate_next_pending{kind="SalesforceConnection",name="jwt",namespace="ops"} 0
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want),
 		TokenExpiration, TokenRenewal, ReadyStatus, ReadyReason, Approvals, ApprovalsLimit,
@@ -130,13 +147,14 @@ sfconn_jwt_certificate_next_pending{name="jwt",namespace="ops"} 0
 	var b strings.Builder
 	b.WriteString("# HELP sfconn_connection_condition 1 while the condition of this type is True, else 0.\n# TYPE sfconn_connection_condition gauge\n")
 	for _, conn := range []struct {
-		ns, name string
-		true     []string
+		kind, ns, name string
+		true           []string
 	}{
-		{"billing", "crm", []string{sfv1.ConditionReady, sfv1.ConditionApprovalLimit}},
-		{"billing", "erp", []string{sfv1.ConditionStalled}},
-		{"ops", "jwt", nil},
-		{"ops", "new", nil},
+		{KindClusterConnection, "", "crm", []string{sfv1.ConditionReady}},
+		{KindConnection, "billing", "crm", []string{sfv1.ConditionReady, sfv1.ConditionApprovalLimit}},
+		{KindConnection, "billing", "erp", []string{sfv1.ConditionStalled}},
+		{KindConnection, "ops", "jwt", nil},
+		{KindConnection, "ops", "new", nil},
 	} {
 		for _, typ := range reportedConditions {
 			v := "0"
@@ -145,16 +163,29 @@ sfconn_jwt_certificate_next_pending{name="jwt",namespace="ops"} 0
 					v = "1"
 				}
 			}
-			b.WriteString(`sfconn_connection_condition{name="` + conn.name + `",namespace="` + conn.ns + `",type="` + typ + `"} ` + v + "\n")
+			b.WriteString(`sfconn_connection_condition{kind="` + conn.kind + `",name="` + conn.name + `",namespace="` + conn.ns + `",type="` + typ + `"} ` + v + "\n")
 		}
 	}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(b.String()), ConditionStatus); err != nil {
 		t.Fatal(err)
 	}
 
+	// Without cluster connections, the collector lists none: the cache has no informer
+	// for them, which the manager's role may not allow.
+	noCluster := fake.NewClientBuilder().WithScheme(scheme).WithObjects(ready).
+		WithInterceptorFuncs(interceptor.Funcs{List: func(ctx context.Context, cl client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if _, ok := list.(*sfv1.ClusterSalesforceConnectionList); ok {
+				t.Error("listed cluster connections with cluster connections off")
+			}
+			return cl.List(ctx, list, opts...)
+		}}).Build()
+	if n := testutil.CollectAndCount(NewConnectionCollector(noCluster, func() bool { return true }, false), ReadyReason); n != 1 {
+		t.Errorf("without cluster connections: %d ready reason series, want 1", n)
+	}
+
 	// A replica that does not lead reports no connection: its cache says what the
 	// leader's does, and two copies would double every count.
-	if n := testutil.CollectAndCount(NewConnectionCollector(reader, func() bool { return false })); n != 0 {
+	if n := testutil.CollectAndCount(NewConnectionCollector(reader, func() bool { return false }, true)); n != 0 {
 		t.Errorf("a replica that does not lead reported %d series, want 0", n)
 	}
 }
@@ -229,7 +260,7 @@ func TestLeaderGauge(t *testing.T) {
 	reader := fake.NewClientBuilder().WithScheme(scheme).WithObjects(conn).Build()
 	reg := prometheus.NewPedanticRegistry()
 	elected := make(chan struct{})
-	if _, err := Register(reg, reader, func() int { return 0 }, elected); err != nil {
+	if _, err := Register(reg, reader, false, func() int { return 0 }, elected); err != nil {
 		t.Fatalf("Register: %v", err)
 	}
 	leader := func(v string) string {
@@ -293,7 +324,7 @@ func TestRequestsCountsByGrantAndResult(t *testing.T) {
 	}
 
 	reg := prometheus.NewPedanticRegistry()
-	if _, err := Register(reg, fake.NewClientBuilder().Build(), func() int { return 2 }, make(chan struct{})); err != nil {
+	if _, err := Register(reg, fake.NewClientBuilder().Build(), false, func() int { return 2 }, make(chan struct{})); err != nil {
 		t.Fatalf("Register: %v", err)
 	}
 	if got, err := testutil.GatherAndCount(reg, UnsavedRefreshTokens); err != nil || got != 1 {

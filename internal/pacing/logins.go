@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -57,9 +58,16 @@ func (l *LoginLimiter) Start(ctx context.Context) error { return l.planner.Start
 // NeedLeaderElection says the planner runs where the reconciler does: on the leader.
 func (l *LoginLimiter) NeedLeaderElection() bool { return true }
 
-// WakeSource delivers the connections whose planned renewal start has come.
-func (l *LoginLimiter) WakeSource() source.Source {
-	return source.Channel(l.planner.wakes, handler.TypedEnqueueRequestsFromMapFunc(
+// WakeSource delivers the namespaced connections whose planned renewal start has come.
+func (l *LoginLimiter) WakeSource() source.Source { return wakeSource(l.planner.wakes) }
+
+// ClusterWakeSource delivers the cluster-scoped connections (keys without a namespace)
+// whose planned renewal start has come. A manager that books such keys must watch it, or
+// the planner waits for it to take them.
+func (l *LoginLimiter) ClusterWakeSource() source.Source { return wakeSource(l.planner.clusterWakes) }
+
+func wakeSource(wakes <-chan event.TypedGenericEvent[types.NamespacedName]) source.Source {
+	return source.Channel(wakes, handler.TypedEnqueueRequestsFromMapFunc(
 		func(_ context.Context, key types.NamespacedName) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: key}}
 		}))

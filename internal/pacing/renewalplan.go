@@ -27,9 +27,11 @@ type renewalPlanner struct {
 	// interval is the limiter's spacing of logins, 1/qps.
 	interval time.Duration
 	clock    clock.Clock
-	// wakes carries the connections whose planned start has come, to the controller.
-	wakes chan event.TypedGenericEvent[types.NamespacedName]
-	kick  chan struct{}
+	// wakes carries the connections whose planned start has come, to the controller:
+	// the namespaced ones, and on clusterWakes the cluster-scoped ones (no namespace),
+	// which another controller reconciles.
+	wakes, clusterWakes chan event.TypedGenericEvent[types.NamespacedName]
+	kick                chan struct{}
 
 	mu    sync.Mutex
 	orgs  map[string]map[types.NamespacedName]*booking
@@ -51,13 +53,14 @@ type booking struct {
 
 func newRenewalPlanner(qps float64, clk clock.Clock) *renewalPlanner {
 	return &renewalPlanner{
-		interval: time.Duration(float64(time.Second) / qps),
-		clock:    clk,
-		wakes:    make(chan event.TypedGenericEvent[types.NamespacedName], 64),
-		kick:     make(chan struct{}, 1),
-		orgs:     map[string]map[types.NamespacedName]*booking{},
-		orgOf:    map[types.NamespacedName]string{},
-		dirty:    map[string]bool{},
+		interval:     time.Duration(float64(time.Second) / qps),
+		clock:        clk,
+		wakes:        make(chan event.TypedGenericEvent[types.NamespacedName], 64),
+		clusterWakes: make(chan event.TypedGenericEvent[types.NamespacedName], 64),
+		kick:         make(chan struct{}, 1),
+		orgs:         map[string]map[types.NamespacedName]*booking{},
+		orgOf:        map[types.NamespacedName]string{},
+		dirty:        map[string]bool{},
 	}
 }
 
@@ -211,8 +214,12 @@ func (p *renewalPlanner) Start(ctx context.Context) error {
 		due, next := p.dueLocked(p.clock.Now())
 		p.mu.Unlock()
 		for _, key := range due {
+			wakes := p.wakes
+			if key.Namespace == "" {
+				wakes = p.clusterWakes
+			}
 			select {
-			case p.wakes <- event.TypedGenericEvent[types.NamespacedName]{Object: key}:
+			case wakes <- event.TypedGenericEvent[types.NamespacedName]{Object: key}:
 			case <-ctx.Done():
 				return nil
 			}

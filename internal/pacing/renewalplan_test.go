@@ -190,3 +190,40 @@ func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	gomega.NewWithT(t).Eventually(cond).WithTimeout(10 * time.Second).WithPolling(time.Millisecond).Should(gomega.BeTrue())
 }
+
+func TestRenewalPlannerWakesClusterConnectionsApart(t *testing.T) {
+	// A cluster-scoped connection (no namespace) and a namespaced one share an org's plan;
+	// each is woken on its own channel, for the controller of its kind.
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	clk := testingclock.NewFakeClock(t0)
+	p := newRenewalPlanner(1, clk)
+	renew := t0.Add(time.Minute)
+	cluster := types.NamespacedName{Name: "shared"}
+	namespaced := types.NamespacedName{Namespace: "ns", Name: "shared"}
+	last := types.NamespacedName{Namespace: "ns", Name: "z"}
+	for _, k := range []types.NamespacedName{cluster, namespaced, last} {
+		p.book("org", k, renew, renew)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error)
+	go func() { done <- p.Start(ctx) }()
+	waitFor(t, func() bool { return !p.plannedStart(cluster, renew).IsZero() })
+
+	clk.SetTime(renew.Add(-time.Second))
+	if w := receive(t, p); w != namespaced {
+		t.Fatalf("woke %v on the namespaced channel, want %v", w, namespaced)
+	}
+	select {
+	case w := <-p.clusterWakes:
+		if w.Object != cluster {
+			t.Fatalf("woke %v on the cluster channel, want %v", w.Object, cluster)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cluster connection was not woken within 10 s")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

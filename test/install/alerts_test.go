@@ -28,6 +28,8 @@ const evalInterval = time.Minute
 type alertCheck struct {
 	minute int
 	firing []string // alert("Name", "namespace/name", "severity"), all that fire
+	// summaries, when set, are the summary annotations of all that fire.
+	summaries []string
 }
 
 type alertScenario struct {
@@ -36,11 +38,21 @@ type alertScenario struct {
 	checks []alertCheck
 }
 
-// alert is how a firing alert is compared: its name and every label it carries.
+// alert is how a firing alert is compared: its name and every label it carries. A
+// connection is "namespace/name" for a SalesforceConnection, "cluster:name" for a
+// ClusterSalesforceConnection whose series carry no namespace, and
+// "cluster:namespace/name" for one whose series the scrape gave the operator's namespace.
 func alert(name, connection, severity string) string {
 	m := map[string]string{labels.AlertName: name, "severity": severity}
+	kind := "SalesforceConnection"
+	if c, ok := strings.CutPrefix(connection, "cluster:"); ok {
+		kind, connection = "ClusterSalesforceConnection", c
+		if !strings.Contains(c, "/") {
+			m["kind"], m["name"] = kind, c
+		}
+	}
 	if ns, n, ok := strings.Cut(connection, "/"); ok {
-		m["namespace"], m["name"] = ns, n
+		m["kind"], m["namespace"], m["name"] = kind, ns, n
 	}
 	return labels.FromMap(m).String()
 }
@@ -58,10 +70,10 @@ func TestAlertsOnRecordedSeries(t *testing.T) {
 			// minute 60, renewal was due at minute 40.
 			series: `
 sfconn_leader{pod="a"} 1x30 stale
-sfconn_token_expiration_timestamp_seconds{namespace="billing", name="crm", pod="a"} ` + at(60) + `x30 stale
-sfconn_token_renewal_timestamp_seconds{namespace="billing", name="crm", pod="a"} ` + at(40) + `x30 stale
-sfconn_connection_ready_status{namespace="billing", name="crm", condition="True", pod="a"} 1x30 stale
-sfconn_connection_ready_reason{namespace="billing", name="crm", reason="TokenIssued", pod="a"} 1x30 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(60) + `x30 stale
+sfconn_token_renewal_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(40) + `x30 stale
+sfconn_connection_ready_status{kind="SalesforceConnection", namespace="billing", name="crm", condition="True", pod="a"} 1x30 stale
+sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="billing", name="crm", reason="TokenIssued", pod="a"} 1x30 stale
 `,
 			checks: []alertCheck{
 				{minute: 30, firing: nil},
@@ -86,8 +98,8 @@ sfconn_connection_ready_reason{namespace="billing", name="crm", reason="TokenIss
 			// crm is deleted at minute 31; erp stays. Both tokens expire at minute 60.
 			series: `
 sfconn_leader{pod="a"} 1x120
-sfconn_token_expiration_timestamp_seconds{namespace="billing", name="crm", pod="a"} ` + at(60) + `x30 stale
-sfconn_token_expiration_timestamp_seconds{namespace="billing", name="erp", pod="a"} ` + at(60) + `x120
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(60) + `x30 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="erp", pod="a"} ` + at(60) + `x120
 `,
 			checks: []alertCheck{
 				{minute: 61, firing: nil},
@@ -99,12 +111,12 @@ sfconn_token_expiration_timestamp_seconds{namespace="billing", name="erp", pod="
 			name: "waiting for an admin or an approval is a warning, not a critical NotReady",
 			series: `
 sfconn_leader{pod="a"} 1x60
-sfconn_connection_ready_status{namespace="ops", name="jwt", condition="True", pod="a"} 0x60
-sfconn_connection_ready_reason{namespace="ops", name="jwt", reason="AwaitingAdmin", pod="a"} 1x60
-sfconn_connection_ready_status{namespace="ops", name="device", condition="True", pod="a"} 0x60
-sfconn_connection_ready_reason{namespace="ops", name="device", reason="AwaitingApproval", pod="a"} 1x60
-sfconn_connection_ready_status{namespace="billing", name="crm", condition="True", pod="a"} 0x60
-sfconn_connection_ready_reason{namespace="billing", name="crm", reason="AuthenticationFailed", pod="a"} 1x60
+sfconn_connection_ready_status{kind="SalesforceConnection", namespace="ops", name="jwt", condition="True", pod="a"} 0x60
+sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="ops", name="jwt", reason="AwaitingAdmin", pod="a"} 1x60
+sfconn_connection_ready_status{kind="SalesforceConnection", namespace="ops", name="device", condition="True", pod="a"} 0x60
+sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="ops", name="device", reason="AwaitingApproval", pod="a"} 1x60
+sfconn_connection_ready_status{kind="SalesforceConnection", namespace="billing", name="crm", condition="True", pod="a"} 0x60
+sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="billing", name="crm", reason="AuthenticationFailed", pod="a"} 1x60
 `,
 			checks: []alertCheck{
 				{minute: 14, firing: nil},
@@ -120,9 +132,9 @@ sfconn_connection_ready_reason{namespace="billing", name="crm", reason="Authenti
 			// jwt waits for an admin until minute 20, then its login fails for good.
 			series: `
 sfconn_leader{pod="a"} 1x60
-sfconn_connection_ready_status{namespace="ops", name="jwt", condition="True", pod="a"} 0x60
-sfconn_connection_ready_reason{namespace="ops", name="jwt", reason="AwaitingAdmin", pod="a"} 1x20 stale
-sfconn_connection_ready_reason{namespace="ops", name="jwt", reason="InvalidSpec", pod="a"} _x20 1x40
+sfconn_connection_ready_status{kind="SalesforceConnection", namespace="ops", name="jwt", condition="True", pod="a"} 0x60
+sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="ops", name="jwt", reason="AwaitingAdmin", pod="a"} 1x20 stale
+sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="ops", name="jwt", reason="InvalidSpec", pod="a"} _x20 1x40
 `,
 			checks: []alertCheck{
 				{minute: 20, firing: []string{alert("SfconnAwaitingAdmin", "ops/jwt", "warning")}},
@@ -140,16 +152,16 @@ sfconn_connection_ready_reason{namespace="ops", name="jwt", reason="InvalidSpec"
 			series: `
 sfconn_leader{pod="a"} 1x30
 sfconn_leader{pod="b"} 0x30
-sfconn_connection_ready_status{namespace="billing", name="crm", condition="True", pod="a"} 0x30
-sfconn_connection_ready_status{namespace="billing", name="crm", condition="True", pod="b"} 0x30
-sfconn_connection_ready_reason{namespace="billing", name="crm", reason="Revoked", pod="a"} 1x30
-sfconn_connection_ready_reason{namespace="billing", name="crm", reason="Revoked", pod="b"} 1x30
-sfconn_connection_condition{namespace="billing", name="crm", type="Revoked", pod="a"} 1x30
-sfconn_connection_condition{namespace="billing", name="crm", type="Revoked", pod="b"} 1x30
-sfconn_connection_condition{namespace="billing", name="crm", type="Stalled", pod="a"} 1x30
-sfconn_connection_condition{namespace="billing", name="crm", type="Stalled", pod="b"} 1x30
-sfconn_token_expiration_timestamp_seconds{namespace="billing", name="crm", pod="a"} ` + at(10) + `x30
-sfconn_token_expiration_timestamp_seconds{namespace="billing", name="crm", pod="b"} ` + at(10) + `x30
+sfconn_connection_ready_status{kind="SalesforceConnection", namespace="billing", name="crm", condition="True", pod="a"} 0x30
+sfconn_connection_ready_status{kind="SalesforceConnection", namespace="billing", name="crm", condition="True", pod="b"} 0x30
+sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="billing", name="crm", reason="Revoked", pod="a"} 1x30
+sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="billing", name="crm", reason="Revoked", pod="b"} 1x30
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Revoked", pod="a"} 1x30
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Revoked", pod="b"} 1x30
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Stalled", pod="a"} 1x30
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Stalled", pod="b"} 1x30
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(10) + `x30
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="b"} ` + at(10) + `x30
 `,
 			checks: []alertCheck{
 				{minute: 20, firing: []string{
@@ -168,14 +180,14 @@ sfconn_token_expiration_timestamp_seconds{namespace="billing", name="crm", pod="
 			series: `
 sfconn_leader{pod="a"} 1x40 stale
 sfconn_leader{pod="b"} 0x41 1x60
-sfconn_connection_ready_status{namespace="billing", name="crm", condition="True", pod="a"} 0x40 stale
-sfconn_connection_ready_status{namespace="billing", name="crm", condition="True", pod="b"} _x43 0x60
-sfconn_connection_ready_reason{namespace="billing", name="crm", reason="AuthenticationFailed", pod="a"} 1x40 stale
-sfconn_connection_ready_reason{namespace="billing", name="crm", reason="AuthenticationFailed", pod="b"} _x43 1x60
-sfconn_connection_condition{namespace="billing", name="crm", type="Stalled", pod="a"} 0x37 1x2 stale
-sfconn_connection_condition{namespace="billing", name="crm", type="Stalled", pod="b"} _x43 1x60
-sfconn_token_expiration_timestamp_seconds{namespace="billing", name="crm", pod="a"} ` + at(30) + `x40 stale
-sfconn_token_expiration_timestamp_seconds{namespace="billing", name="crm", pod="b"} _x43 ` + at(30) + `x60
+sfconn_connection_ready_status{kind="SalesforceConnection", namespace="billing", name="crm", condition="True", pod="a"} 0x40 stale
+sfconn_connection_ready_status{kind="SalesforceConnection", namespace="billing", name="crm", condition="True", pod="b"} _x43 0x60
+sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="billing", name="crm", reason="AuthenticationFailed", pod="a"} 1x40 stale
+sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="billing", name="crm", reason="AuthenticationFailed", pod="b"} _x43 1x60
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Stalled", pod="a"} 0x37 1x2 stale
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Stalled", pod="b"} _x43 1x60
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(30) + `x40 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="b"} _x43 ` + at(30) + `x60
 `,
 			checks: []alertCheck{
 				{minute: 40, firing: []string{
@@ -205,14 +217,14 @@ sfconn_token_expiration_timestamp_seconds{namespace="billing", name="crm", pod="
 			// suspended until minute 20, crm never. The operator is gone from minute 61.
 			series: `
 sfconn_leader{pod="a"} 1x60 stale
-sfconn_token_expiration_timestamp_seconds{namespace="billing", name="sus", pod="a"} ` + at(30) + `x60 stale
-sfconn_token_renewal_timestamp_seconds{namespace="billing", name="sus", pod="a"} ` + at(20) + `x60 stale
-sfconn_connection_condition{namespace="billing", name="sus", type="Suspended", pod="a"} 1x60 stale
-sfconn_connection_ready_status{namespace="billing", name="sus", condition="True", pod="a"} 1x30 0x29 stale
-sfconn_token_expiration_timestamp_seconds{namespace="billing", name="resumed", pod="a"} ` + at(30) + `x60 stale
-sfconn_connection_condition{namespace="billing", name="resumed", type="Suspended", pod="a"} 1x20 0x39 stale
-sfconn_token_expiration_timestamp_seconds{namespace="billing", name="crm", pod="a"} ` + at(30) + `x60 stale
-sfconn_connection_condition{namespace="billing", name="crm", type="Suspended", pod="a"} 0x60 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="sus", pod="a"} ` + at(30) + `x60 stale
+sfconn_token_renewal_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="sus", pod="a"} ` + at(20) + `x60 stale
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="sus", type="Suspended", pod="a"} 1x60 stale
+sfconn_connection_ready_status{kind="SalesforceConnection", namespace="billing", name="sus", condition="True", pod="a"} 1x30 0x29 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="resumed", pod="a"} ` + at(30) + `x60 stale
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="resumed", type="Suspended", pod="a"} 1x20 0x39 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(30) + `x60 stale
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Suspended", pod="a"} 0x60 stale
 `,
 			checks: []alertCheck{
 				{minute: 50, firing: []string{
@@ -223,6 +235,45 @@ sfconn_connection_condition{namespace="billing", name="crm", type="Suspended", p
 					alert("SfconnOperatorDown", "", "critical"),
 					alert("SfconnTokenExpired", "billing/crm", "critical"),
 					alert("SfconnTokenExpired", "billing/resumed", "critical"),
+				}},
+			},
+		},
+		{
+			name: "a cluster connection alerts apart from a namespaced one of the same name, and says which it is",
+			// The operator is gone from minute 30; both tokens expire at minute 60. The
+			// cluster connection's series carry no namespace (the exported label is empty).
+			series: `
+sfconn_leader{pod="a"} 1x30 stale
+sfconn_token_expiration_timestamp_seconds{kind="ClusterSalesforceConnection", name="crm", pod="a"} ` + at(60) + `x30 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(60) + `x30 stale
+`,
+			checks: []alertCheck{
+				{minute: 62, firing: []string{
+					alert("SfconnOperatorDown", "", "critical"),
+					alert("SfconnTokenExpired", "cluster:crm", "critical"),
+					alert("SfconnTokenExpired", "billing/crm", "critical"),
+				}, summaries: []string{
+					"No sfconn operator reports metrics",
+					"Salesforce token of ClusterSalesforceConnection crm has expired",
+					"Salesforce token of SalesforceConnection billing/crm has expired",
+				}},
+			},
+		},
+		{
+			name: "a cluster connection whose series the scrape gave the operator's namespace alerts once, by its kind and name",
+			series: `
+sfconn_leader{pod="a"} 1x30
+sfconn_connection_ready_status{kind="ClusterSalesforceConnection", namespace="sfconn-system", name="shared", condition="True", pod="a"} 0x30
+sfconn_connection_ready_reason{kind="ClusterSalesforceConnection", namespace="sfconn-system", name="shared", reason="InvalidCredentials", pod="a"} 1x30
+sfconn_connection_condition{kind="ClusterSalesforceConnection", namespace="sfconn-system", name="shared", type="Stalled", pod="a"} 1x30
+`,
+			checks: []alertCheck{
+				{minute: 15, firing: []string{
+					alert("SfconnConnectionNotReady", "cluster:sfconn-system/shared", "critical"),
+					alert("SfconnConnectionStalled", "cluster:sfconn-system/shared", "warning"),
+				}, summaries: []string{
+					"ClusterSalesforceConnection shared is not ready",
+					"ClusterSalesforceConnection shared is stalled",
 				}},
 			},
 		},
@@ -261,10 +312,10 @@ up{job="something-else"} 1x20
 			// ends in 20 days: not yet.
 			series: `
 sfconn_leader{pod="a"} 1x60
-sfconn_jwt_certificate_expiration_timestamp_seconds{namespace="ops", name="jwt", pod="a"} ` + at(10*day) + `x30 ` + at(730*day) + `x30
-sfconn_jwt_certificate_next_pending{namespace="ops", name="jwt", pod="a"} 1x30 0x30
-sfconn_jwt_certificate_expiration_timestamp_seconds{namespace="ops", name="far", pod="a"} ` + at(20*day) + `x60
-sfconn_jwt_certificate_next_pending{namespace="ops", name="far", pod="a"} 1x60
+sfconn_jwt_certificate_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} ` + at(10*day) + `x30 ` + at(730*day) + `x30
+sfconn_jwt_certificate_next_pending{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} 1x30 0x30
+sfconn_jwt_certificate_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="far", pod="a"} ` + at(20*day) + `x60
+sfconn_jwt_certificate_next_pending{kind="SalesforceConnection", namespace="ops", name="far", pod="a"} 1x60
 `,
 			checks: []alertCheck{
 				{minute: 1, firing: []string{alert("SfconnJWTCertificateExpiring", "ops/jwt", "warning")}},
@@ -277,8 +328,8 @@ sfconn_jwt_certificate_next_pending{namespace="ops", name="far", pod="a"} 1x60
 			name: "a JWT certificate near its end with no next published yet does not warn",
 			series: `
 sfconn_leader{pod="a"} 1x10
-sfconn_jwt_certificate_expiration_timestamp_seconds{namespace="ops", name="jwt", pod="a"} ` + at(10*day) + `x10
-sfconn_jwt_certificate_next_pending{namespace="ops", name="jwt", pod="a"} 0x10
+sfconn_jwt_certificate_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} ` + at(10*day) + `x10
+sfconn_jwt_certificate_next_pending{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} 0x10
 `,
 			checks: []alertCheck{{minute: 10, firing: nil}},
 		},
@@ -318,6 +369,13 @@ func runAlertScenario(t *testing.T, sc alertScenario) {
 			if !slices.Equal(got, want) {
 				t.Errorf("minute %d: firing\n  %s\nwant\n  %s", c.minute, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 			}
+			if c.summaries != nil {
+				gotSummaries, wantSummaries := firingSummaries(alerting), slices.Sorted(slices.Values(c.summaries))
+				if !slices.Equal(gotSummaries, wantSummaries) {
+					t.Errorf("minute %d: summaries\n  %s\nwant\n  %s", c.minute,
+						strings.Join(gotSummaries, "\n  "), strings.Join(wantSummaries, "\n  "))
+				}
+			}
 			next++
 		}
 	}
@@ -332,6 +390,21 @@ func firingAlerts(alerting []*rules.AlertingRule) []string {
 		for _, a := range r.ActiveAlerts() {
 			if a.State == rules.StateFiring {
 				out = append(out, a.Labels.String())
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// firingSummaries are the summary annotations of the firing alerts, as Prometheus
+// expands their templates.
+func firingSummaries(alerting []*rules.AlertingRule) []string {
+	var out []string
+	for _, r := range alerting {
+		for _, a := range r.ActiveAlerts() {
+			if a.State == rules.StateFiring {
+				out = append(out, a.Annotations.Get("summary"))
 			}
 		}
 	}

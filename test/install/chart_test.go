@@ -281,6 +281,17 @@ func TestChartOptions(t *testing.T) {
 		g.Expect(only(t, objs, "Role").GetName()).To(Equal("sfconn-operator-rotation-state-role"))
 		g.Expect(only(t, objs, "RoleBinding").GetName()).To(Equal("sfconn-operator-rotation-state-rolebinding"))
 	})
+	t.Run("no cluster connections", func(t *testing.T) {
+		g := NewWithT(t)
+		objs := render(t, "sfconn-operator", "sfconn-system", "--set", "clusterConnections.enabled=false")
+		g.Expect(args(t, only(t, objs, "Deployment"))).To(ContainElement("--enable-cluster-connections=false"))
+		for _, kind := range []string{"ClusterRole", "ClusterRoleBinding"} {
+			for _, o := range ofKind(objs, kind) {
+				g.Expect(o.GetName()).NotTo(ContainSubstring("cluster-connection"))
+			}
+		}
+		checkWiring(t, objs)
+	})
 	t.Run("existing service account, no aggregated roles", func(t *testing.T) {
 		g := NewWithT(t)
 		objs := render(t, "sfconn-operator", "sfconn-system",
