@@ -261,7 +261,7 @@ func TestRenewClusterConnectionFailures(t *testing.T) {
 		rc, _ := clusterRenew(t, clusterConn("crm"), nil, interceptor.Funcs{})
 		r := rc.runWithTime(t, "renew", "csfconn/crm", "--wait", "--timeout", "5s")
 		if r.err == nil || !strings.Contains(r.err.Error(), "timed out after 5s waiting for the operator to handle the renewal of csfconn/crm") ||
-			!strings.Contains(r.err.Error(), "with --watch-namespaces it reconciles no ClusterSalesforceConnection") {
+			!strings.Contains(r.err.Error(), "does it serve ClusterSalesforceConnections? (not with --watch-namespaces") {
 			t.Errorf("error = %v", r.err)
 		}
 	})

@@ -136,10 +136,12 @@ func waitHandled(ctx context.Context, env *Env, c client.Client, ref connRef, re
 			if lastErr != nil {
 				return nil, fmt.Errorf("timed out after %s waiting for the renewal of %s: %w", timeout, ref, lastErr)
 			}
-			// An operator limited by --watch-namespaces reconciles no cluster connection.
+			// An operator may serve no cluster connection at all: limited by
+			// --watch-namespaces, turned off, or without the rights; it logs why at start.
 			watches := "does it watch namespace " + ref.namespace + "?"
 			if ref.cluster {
-				watches = "does it watch every namespace? (with --watch-namespaces it reconciles no ClusterSalesforceConnection)"
+				watches = "does it serve ClusterSalesforceConnections? (not with --watch-namespaces or " +
+					"--enable-cluster-connections=false, nor without cluster-connection-role: its log says so at start)"
 			}
 			return nil, fmt.Errorf("timed out after %s waiting for the operator to handle the renewal of %s "+
 				"(status.lastHandledReconcileAt is %s): is the operator running, and %s",
