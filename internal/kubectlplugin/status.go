@@ -94,13 +94,14 @@ func (o *statusOptions) run(ctx context.Context, env *Env, arg string) error {
 			return err
 		}
 	}
-	if len(conns) == 0 && len(clusterConns) == 0 {
+	if len(conns) == 0 && arg == "" {
+		// Said also when cluster connections follow, so that they are not taken for the
+		// namespace's.
 		where := fmt.Sprintf(" in namespace %s", ns)
 		if o.allNamespaces {
 			where = ""
 		}
 		fmt.Fprintf(env.Streams.ErrOut, "No SalesforceConnections found%s.\n", where)
-		return nil
 	}
 	wide, now := o.output == "wide", env.Clock.Now()
 	if len(conns) > 0 {
@@ -108,13 +109,6 @@ func (o *statusOptions) run(ctx context.Context, env *Env, arg string) error {
 		if err := writeTable(env.Streams.Out, header, rows); err != nil {
 			return err
 		}
-	} else if arg == "" {
-		// Said, so that the cluster connections below are not taken for the namespace's.
-		where := fmt.Sprintf(" in namespace %s", ns)
-		if o.allNamespaces {
-			where = ""
-		}
-		fmt.Fprintf(env.Streams.ErrOut, "No SalesforceConnections found%s.\n", where)
 	}
 	if len(clusterConns) == 0 {
 		return nil

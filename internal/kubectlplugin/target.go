@@ -123,7 +123,7 @@ func addClusterResourceNamespaceFlag(cmd *cobra.Command, into *string) {
 	}
 	cmd.Flags().StringVar(into, "cluster-resource-namespace", def,
 		"The operator's cluster resource namespace (its --cluster-resource-namespace), where it keeps the objects of "+
-			"a ClusterSalesforceConnection; default $"+clusterResourceNamespaceEnv+", else "+defaultClusterResourceNamespace+".")
+			"a ClusterSalesforceConnection. $"+clusterResourceNamespaceEnv+" sets the default.")
 }
 
 // forbiddenInHome explains a refusal to read an object the operator keeps for a cluster
