@@ -233,9 +233,11 @@ const (
 	ApprovalPolicyEvictOldest ApprovalPolicy = "EvictOldest"
 )
 
-// SecretReference names a Secret in the connection's namespace.
+// SecretReference names a Secret in the connection's namespace, or for a
+// ClusterSalesforceConnection in the operator's cluster resource namespace.
 type SecretReference struct {
-	// name of the Secret, in the same namespace as the connection.
+	// name of the Secret, in the connection's namespace (a ClusterSalesforceConnection's
+	// is in the operator's cluster resource namespace, --cluster-resource-namespace).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
