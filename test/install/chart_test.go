@@ -131,9 +131,11 @@ func TestChartEveryOption(t *testing.T) {
 		}
 		g.Expect(o.GetLabels()).To(HaveKeyWithValue("example.com/cost-center", "platform"), "%s %s", o.GetKind(), o.GetName())
 	}
-	// crds.keep=false.
+	// crds.keep=false, and crds.annotations.
 	for _, crd := range ofKind(objs, "CustomResourceDefinition") {
-		g.Expect(crd.GetAnnotations()).NotTo(HaveKey("helm.sh/resource-policy"))
+		g.Expect(crd.GetAnnotations()).To(And(Not(HaveKey("helm.sh/resource-policy")),
+			HaveKeyWithValue("argocd.argoproj.io/sync-options", "Prune=false"),
+			HaveKeyWithValue("controller-gen.kubebuilder.io/version", Not(BeEmpty()))))
 	}
 	// extraObjects, rendered as templates, map or string.
 	findIn(t, objs, "ConfigMap", "helm-all", "sfconn-all-corporate-ca")

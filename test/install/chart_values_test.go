@@ -163,7 +163,8 @@ func TestChartNotes(t *testing.T) {
 			}
 			out, err := helm(t, a...)
 			g.Expect(err).NotTo(HaveOccurred())
-			notes := out[strings.Index(out, "NOTES:"):]
+			_, notes, ok := strings.Cut(out, "NOTES:")
+			g.Expect(ok).To(BeTrue(), "helm install printed no NOTES")
 			g.Expect(notes).To(ContainSubstring("kubectl get sfconn -A"))
 			g.Expect(regexpURLs.ReplaceAllString(notes, "")).NotTo(MatchRegexp(`(charts|config|docs)/[a-z]`), "a path into a checkout")
 			for _, url := range regexpURLs.FindAllString(notes, -1) {
