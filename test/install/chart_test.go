@@ -18,6 +18,7 @@ func TestHelmLint(t *testing.T) {
 		"watchNamespaces":               {"--set", "watchNamespaces={a,b}"},
 		"rollout restarts":              {"--set", "rolloutRestarts.enabled=true"},
 		"both, without leader election": {"--set", "watchNamespaces={a},rolloutRestarts.enabled=true,leaderElection.enabled=false,replicaCount=1"},
+		"verified metrics, no CRDs":     {"--set", "serviceMonitor.enabled=true,metrics.certSecret=c,serviceMonitor.tlsConfig.insecureSkipVerify=false,crds.enabled=false"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := helm(t, append([]string{"lint", "--strict", chartDir}, extra...)...)
