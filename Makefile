@@ -67,13 +67,20 @@ CHART_DIR ?= charts/sfconn-operator
 # when they drift from the originals.
 .PHONY: sync-chart
 sync-chart: ## Copy the CRD, the manager's RBAC rules, the alerts and the Grafana dashboard into the Helm chart.
-	rm -f $(CHART_DIR)/crds/*.yaml
-	cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
+	rm -f $(CHART_DIR)/files/crds/*.yaml
+	cp config/crd/bases/*.yaml $(CHART_DIR)/files/crds/
 	cp config/rbac/role.yaml $(CHART_DIR)/files/manager-role.yaml
 	cp config/rollout-restarts/role.yaml $(CHART_DIR)/files/rollout-restart-role.yaml
 	cp config/rbac/cluster_connection_role.yaml $(CHART_DIR)/files/cluster-connection-role.yaml
 	cp config/prometheus/prometheus_rule.yaml $(CHART_DIR)/files/prometheus_rule.yaml
 	cp config/grafana/sfconn-dashboard.json $(CHART_DIR)/files/sfconn-dashboard.json
+
+# The chart's README.md is generated from the "# --" comments of its values.yaml and the
+# types of its values.schema.json, by test/chartdocs (in the test module, which holds the
+# YAML parser it needs).
+.PHONY: chart-docs
+chart-docs: ## Write the Helm chart's README.md (its values table) from values.yaml.
+	cd $(TEST_MODULE) && go run ./chartdocs -chart ../$(CHART_DIR)
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods.
@@ -97,10 +104,10 @@ lint: $(GOLANGCI_LINT) ## Check formatting, go vet and golangci-lint.
 	cd $(TEST_MODULE) && $(GOLANGCI_LINT) run ./...
 
 .PHONY: verify
-verify: manifests generate build-installer ## Fail when generated files (CRD, RBAC, deepcopy, chart copies, dist/install.yaml) are stale or a go.mod (root or test/) is untidy.
+verify: manifests generate build-installer chart-docs ## Fail when generated files (CRD, RBAC, deepcopy, chart copies and README, dist/install.yaml) are stale or a go.mod (root or test/) is untidy.
 	go mod tidy
 	cd $(TEST_MODULE) && go mod tidy
-	@git diff --exit-code -- config api charts dist go.mod go.sum $(TEST_MODULE)/go.mod $(TEST_MODULE)/go.sum || { echo "generated files are stale: run make manifests generate build-installer, and go mod tidy in the root and in $(TEST_MODULE)/"; exit 1; }
+	@git diff --exit-code -- config api charts dist go.mod go.sum $(TEST_MODULE)/go.mod $(TEST_MODULE)/go.sum || { echo "generated files are stale: run make manifests generate build-installer chart-docs, and go mod tidy in the root and in $(TEST_MODULE)/"; exit 1; }
 
 ##@ Documentation
 
