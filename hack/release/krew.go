@@ -26,6 +26,8 @@ checks a token against Salesforce. It never prints a token.
   kubectl sfconn status [NAME] [-A]   ready or not, time left, renewal, approvals
   kubectl sfconn renew NAME [--wait]  renew the token now
   kubectl sfconn test NAME            call Salesforce with the token
+  kubectl sfconn admin-instructions   steps for the Salesforce admin of a
+                                      generated JWT certificate
 `
 	caveats = `The plugin talks to the sfconn operator's resources; the operator must run in
 the cluster: ` + homepage + `
