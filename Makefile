@@ -227,6 +227,8 @@ PLUGIN_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/am
 PLUGIN_LDFLAGS ?= -s -w
 CHART_DIST ?= dist/chart
 CHART_REGISTRY ?= oci://ghcr.io/sfconn/charts
+# Such as --plain-http, for a registry on localhost.
+CHART_REGISTRY_FLAGS ?=
 
 # The archives carry the commit's time, so that building a commit twice gives the same bytes.
 .PHONY: plugin-dist
@@ -263,9 +265,9 @@ CHART_REGISTRY_HOST = $(firstword $(subst /, ,$(patsubst oci://%,%,$(CHART_REGIS
 .PHONY: chart-push
 chart-push: $(HELM_BIN) ## Push the chart make chart-package wrote to CHART_REGISTRY (oci://ghcr.io/sfconn/charts).
 	@if [ -n "$${HELM_REGISTRY_PASSWORD:-}" ]; then \
-		printf '%s' "$$HELM_REGISTRY_PASSWORD" | $(HELM_BIN) registry login $(CHART_REGISTRY_HOST) --username "$${HELM_REGISTRY_USERNAME:?HELM_REGISTRY_USERNAME too}" --password-stdin; \
+		printf '%s' "$$HELM_REGISTRY_PASSWORD" | $(HELM_BIN) registry login $(CHART_REGISTRY_HOST) --username "$${HELM_REGISTRY_USERNAME:?HELM_REGISTRY_USERNAME too}" --password-stdin $(CHART_REGISTRY_FLAGS); \
 	fi
-	$(HELM_BIN) push $(CHART_DIST)/sfconn-operator-$(patsubst v%,%,$(RELEASE_VERSION)).tgz $(CHART_REGISTRY)
+	$(HELM_BIN) push $(CHART_DIST)/sfconn-operator-$(patsubst v%,%,$(RELEASE_VERSION)).tgz $(CHART_REGISTRY) $(CHART_REGISTRY_FLAGS)
 
 ##@ Tools
 
