@@ -19,9 +19,9 @@ const homepage = "https://github.com/sfconn/sfconn-operator"
 // The texts krew shows in `kubectl krew info sfconn`.
 const (
 	shortDescription = "Inspect and renew sfconn Salesforce connections"
-	description      = `Shows the state of the SalesforceConnections and ClusterSalesforceConnections
-that the sfconn operator manages, asks the operator to renew a token now, and
-checks a token against Salesforce. It never prints a token.
+	description      = `Shows the state of the SalesforceConnections that the sfconn operator
+manages, asks the operator to renew a token now, and checks a token against
+Salesforce. It never prints a token.
 
   kubectl sfconn status [NAME] [-A]   ready or not, time left, renewal, approvals
   kubectl sfconn renew NAME [--wait]  renew the token now
