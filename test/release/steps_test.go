@@ -109,7 +109,7 @@ func TestReleaseTagCheck(t *testing.T) {
 			if tc.version != "" {
 				files["VERSION"] = tc.version
 			}
-			r := runStep(t, script, files, map[string]string{"TAG": tc.tag}, map[string]string{"make": "exit 0"})
+			r := runStep(t, script, files, map[string]string{"RELEASE_TAG": tc.tag}, map[string]string{"make": "exit 0"})
 			if (r.err == nil) != tc.ok {
 				t.Errorf("tag %s, VERSION %q: err = %v, want ok=%v\n%s", tc.tag, tc.version, r.err, tc.ok, r.out)
 			}
@@ -120,7 +120,7 @@ func TestReleaseTagCheck(t *testing.T) {
 		})
 	}
 	// A tag without a CHANGELOG section fails the step.
-	r := runStep(t, script, nil, map[string]string{"TAG": "v0.1.0"}, map[string]string{"make": "exit 2"})
+	r := runStep(t, script, nil, map[string]string{"RELEASE_TAG": "v0.1.0"}, map[string]string{"make": "exit 2"})
 	if r.err == nil {
 		t.Error("the step passed although make release-notes failed")
 	}
@@ -129,7 +129,7 @@ func TestReleaseTagCheck(t *testing.T) {
 func TestReleaseAttestsTheSBOM(t *testing.T) {
 	script := stepScript(t, "image", "Attest the SBOM")
 	const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	env := map[string]string{"TAG": "v0.1.0", "IMAGE": "ghcr.io/sfconn/sfconn-operator", "DIGEST": digest}
+	env := map[string]string{"RELEASE_TAG": "v0.1.0", "RELEASE_IMAGE": "ghcr.io/sfconn/sfconn-operator", "DIGEST": digest}
 	for _, tc := range []struct {
 		name  string
 		files []string
@@ -169,7 +169,7 @@ func TestReleaseAttestsTheSBOM(t *testing.T) {
 
 func TestReleaseSignsTheChartByTheDigestHelmPushed(t *testing.T) {
 	script := stepScript(t, "chart", "Push the chart")
-	env := map[string]string{"TAG": "v0.1.0", "CHART_REGISTRY": "oci://ghcr.io/sfconn/charts"}
+	env := map[string]string{"RELEASE_TAG": "v0.1.0", "RELEASE_CHART_REGISTRY": "oci://ghcr.io/sfconn/charts"}
 	const digest = "sha256:b1f09364597654e6d1fcde277b8592746277e7002540028345ed2b446de3d64e"
 	// What helm push prints (helm v4: pkg/registry's push), on stderr or stdout.
 	pushed := "echo 'Pushed: ghcr.io/sfconn/charts/sfconn-operator:0.1.0' >&2; echo 'Digest: " + digest + "' >&2"
@@ -195,7 +195,7 @@ func TestReleaseSignsTheChartByTheDigestHelmPushed(t *testing.T) {
 
 func TestReleasePushReadsTheDigestFromTheRegistry(t *testing.T) {
 	script := stepScript(t, "image", "Push the image")
-	env := map[string]string{"TAG": "v0.1.0", "IMAGE": "ghcr.io/sfconn/sfconn-operator", "CRANE": "crane@v0"}
+	env := map[string]string{"RELEASE_TAG": "v0.1.0", "RELEASE_IMAGE": "ghcr.io/sfconn/sfconn-operator", "CRANE": "crane@v0"}
 	const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	r := runStep(t, script, nil, env, map[string]string{"make": "exit 0", "go": "echo " + digest})
 	if r.err != nil {
@@ -210,5 +210,19 @@ func TestReleasePushReadsTheDigestFromTheRegistry(t *testing.T) {
 	}
 	if r := runStep(t, script, nil, env, map[string]string{"make": "exit 0", "go": "echo 'UNAUTHORIZED'"}); r.err == nil || r.output != "" {
 		t.Errorf("a registry error passed as a digest: %q", r.output)
+	}
+}
+
+func TestReleaseSignsThePushedChart(t *testing.T) {
+	script := stepScript(t, "chart", "Sign the chart")
+	const digest = "sha256:b1f09364597654e6d1fcde277b8592746277e7002540028345ed2b446de3d64e"
+	env := map[string]string{"RELEASE_CHART_REGISTRY": "oci://ghcr.io/sfconn/charts", "DIGEST": digest}
+	r := runStep(t, script, nil, env, map[string]string{"cosign": "exit 0"})
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.out)
+	}
+	// The repository helm push wrote to: the registry's path and the chart's name.
+	if want := "cosign sign --yes ghcr.io/sfconn/charts/sfconn-operator@" + digest + "\n"; r.calls != want {
+		t.Errorf("cosign call = %q, want %q", r.calls, want)
 	}
 }
