@@ -19,15 +19,15 @@ const homepage = "https://github.com/sfconn/sfconn-operator"
 // The texts krew shows in `kubectl krew info sfconn`.
 const (
 	shortDescription = "Inspect and renew sfconn Salesforce connections"
-	description      = `Shows the state of the SalesforceConnections that the sfconn operator
-manages, asks the operator to renew a token now, and checks a token against
-Salesforce. It never prints a token.
+	description      = `Shows the state of the SalesforceConnections and ClusterSalesforceConnections
+that the sfconn operator manages, asks the operator to renew a token now, and
+checks a token against Salesforce. It never prints a token.
 
-  kubectl sfconn status [NAME] [-A]   ready or not, time left, renewal, approvals
-  kubectl sfconn renew NAME [--wait]  renew the token now
-  kubectl sfconn test NAME            call Salesforce with the token
-  kubectl sfconn admin-instructions   steps for the Salesforce admin of a
-                                      generated JWT certificate
+  kubectl sfconn status [NAME | csfconn/NAME] [-A]   ready, time left, approvals
+  kubectl sfconn renew NAME [--wait]                 renew the token now
+  kubectl sfconn test NAME                           call Salesforce with the token
+  kubectl sfconn admin-instructions NAME             a Salesforce admin's steps
+                                                     for a generated JWT key
 `
 	caveats = `The plugin talks to the sfconn operator's resources; the operator must run in
 the cluster: ` + homepage + `
