@@ -7,6 +7,7 @@ KUSTOMIZE_VERSION ?= v5.8.2
 GOLANGCI_LINT_VERSION ?= v2.15.0
 HELM_VERSION ?= v4.3.1
 CRD_REF_DOCS_VERSION ?= v0.3.0
+ACTIONLINT_VERSION ?= v1.7.12
 
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
@@ -14,6 +15,7 @@ KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 HELM_BIN ?= $(LOCALBIN)/helm-$(HELM_VERSION)
 CRD_REF_DOCS ?= $(LOCALBIN)/crd-ref-docs-$(CRD_REF_DOCS_VERSION)
+ACTIONLINT ?= $(LOCALBIN)/actionlint-$(ACTIONLINT_VERSION)
 K8S_BIN ?= $(LOCALBIN)/k8s/$(K8S_VERSION)
 
 IMG ?= ghcr.io/sfconn/sfconn-operator:dev
@@ -102,6 +104,12 @@ lint: $(GOLANGCI_LINT) ## Check formatting, go vet and golangci-lint.
 	cd $(TEST_MODULE) && go vet ./...
 	$(GOLANGCI_LINT) run ./...
 	cd $(TEST_MODULE) && $(GOLANGCI_LINT) run ./...
+
+# actionlint also runs shellcheck on the workflows' run: scripts when shellcheck is on PATH, as
+# it is on GitHub's runners.
+.PHONY: actionlint
+actionlint: $(ACTIONLINT) ## Check the GitHub Actions workflows in .github/workflows.
+	$(ACTIONLINT)
 
 .PHONY: verify
 verify: manifests generate build-installer chart-docs ## Fail when generated files (CRD, RBAC, deepcopy, chart copies and README, dist/install.yaml) are stale or a go.mod (root or test/) is untidy.
@@ -237,6 +245,60 @@ deploy: manifests $(KUSTOMIZE) ## Deploy the operator into the cluster of the cu
 	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
 	$(KUSTOMIZE) build config/default | kubectl apply -f -
 
+##@ Release
+
+# A release is cut by pushing a tag vX.Y.Z: .github/workflows/release.yaml runs these targets
+# with the tag as the version (docs/releasing.md). Run locally, they default to the version of
+# the VERSION file, else v0.0.0-dev.
+RELEASE_VERSION ?= v$(patsubst v%,%,$(or $(shell cat VERSION 2>/dev/null),0.0.0-dev))
+RELEASE_URL ?= https://github.com/sfconn/sfconn-operator/releases/download/$(RELEASE_VERSION)
+PLUGIN_DIST ?= dist/plugin
+PLUGIN_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+PLUGIN_LDFLAGS ?= -s -w
+CHART_DIST ?= dist/chart
+CHART_REGISTRY ?= oci://ghcr.io/sfconn/charts
+# Such as --plain-http, for a registry on localhost.
+CHART_REGISTRY_FLAGS ?=
+
+# The archives carry the commit's time, so that building a commit twice gives the same bytes.
+.PHONY: plugin-dist
+plugin-dist: ## Build the kubectl plugin for PLUGIN_PLATFORMS into archives and checksums.txt in dist/plugin/ (version RELEASE_VERSION).
+	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; set --; \
+	for p in $(PLUGIN_PLATFORMS); do \
+		os="$${p%/*}"; arch="$${p#*/}"; exe=; [ "$$os" != windows ] || exe=.exe; \
+		out="$$tmp/$${os}_$${arch}/kubectl-sfconn$$exe"; \
+		echo "go build $$p"; \
+		CGO_ENABLED=0 GOOS="$$os" GOARCH="$$arch" go build -trimpath -ldflags '$(PLUGIN_LDFLAGS)' -o "$$out" ./cmd/kubectl-sfconn; \
+		set -- "$$@" "$$p=$$out"; \
+	done; \
+	go run ./hack/release archive -version $(RELEASE_VERSION) -out $(PLUGIN_DIST) -mtime "$$(git log -1 --format=%ct)" $(addprefix -file ,$(wildcard LICENSE)) "$$@"
+
+.PHONY: krew-manifest
+krew-manifest: ## Write dist/plugin/sfconn.yaml, the krew manifest of the archives make plugin-dist wrote, downloaded from RELEASE_URL.
+	go run ./hack/release krew -version $(RELEASE_VERSION) -url-base $(RELEASE_URL) -checksums $(PLUGIN_DIST)/checksums.txt -out $(PLUGIN_DIST)/sfconn.yaml
+
+.PHONY: release-notes
+release-notes: ## Print the CHANGELOG.md section of RELEASE_VERSION; fails when it is missing, undated or empty.
+	@go run ./hack/release notes -version $(RELEASE_VERSION) -changelog CHANGELOG.md
+
+# The chart's version is the release's without the v, as Helm and OCI tags expect; its
+# appVersion is the image tag, which is the git tag.
+.PHONY: chart-package
+chart-package: $(HELM_BIN) ## Package the Helm chart into dist/chart/ with version RELEASE_VERSION (without the v) and appVersion RELEASE_VERSION.
+	@mkdir -p $(CHART_DIST)
+	$(HELM_BIN) package $(CHART_DIR) --destination $(CHART_DIST) --version $(patsubst v%,%,$(RELEASE_VERSION)) --app-version $(RELEASE_VERSION)
+
+# With HELM_REGISTRY_PASSWORD (and HELM_REGISTRY_USERNAME) in the environment it logs in to
+# the registry first, as the release workflow does with its GITHUB_TOKEN; else it relies on an
+# earlier helm registry login. The password goes through stdin, never the command line.
+CHART_REGISTRY_HOST = $(firstword $(subst /, ,$(patsubst oci://%,%,$(CHART_REGISTRY))))
+.PHONY: chart-push
+chart-push: $(HELM_BIN) ## Push the chart make chart-package wrote to CHART_REGISTRY (oci://ghcr.io/sfconn/charts).
+	@if [ -n "$${HELM_REGISTRY_PASSWORD:-}" ]; then \
+		printf '%s' "$$HELM_REGISTRY_PASSWORD" | $(HELM_BIN) registry login $(CHART_REGISTRY_HOST) --username "$${HELM_REGISTRY_USERNAME:?HELM_REGISTRY_USERNAME too}" --password-stdin $(CHART_REGISTRY_FLAGS); \
+	fi
+	$(HELM_BIN) push $(CHART_DIST)/sfconn-operator-$(patsubst v%,%,$(RELEASE_VERSION)).tgz $(CHART_REGISTRY) $(CHART_REGISTRY_FLAGS)
+
 ##@ Tools
 
 $(LOCALBIN):
@@ -262,8 +324,11 @@ $(CRD_REF_DOCS): | $(LOCALBIN)
 .PHONY: helm
 helm: $(HELM_BIN) ## Install the pinned helm into bin/.
 
+$(ACTIONLINT): | $(LOCALBIN)
+	$(call go-install-tool,$(ACTIONLINT),github.com/rhysd/actionlint/cmd/actionlint,$(ACTIONLINT_VERSION))
+
 .PHONY: tools
-tools: $(CONTROLLER_GEN) $(KUSTOMIZE) $(GOLANGCI_LINT) $(HELM_BIN) ## Install the pinned build tools into bin/.
+tools: $(CONTROLLER_GEN) $(KUSTOMIZE) $(GOLANGCI_LINT) $(HELM_BIN) $(ACTIONLINT) ## Install the pinned build tools into bin/.
 
 # go-install-tool installs package $(2) at version $(3) as $(1), so several versions can live
 # side by side and a version bump in this file takes effect at once.
