@@ -6,6 +6,7 @@ package secretversions
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"sync"
 
@@ -50,7 +51,12 @@ type Versions struct {
 	// parts holds one partition per watched namespace ("" for all namespaces), each
 	// replaced as a whole when its reflector lists again. Under FollowOnly a partition
 	// holds the followed Secrets only, and a followed Secret that does not exist as "".
-	parts  map[string]map[types.NamespacedName]string
+	parts map[string]map[types.NamespacedName]string
+	// names holds, under FollowOnly, a hash of the name of every Secret of each partition,
+	// followed or not: eight bytes that tell a Secret that exists from one that does not,
+	// so that a connection naming a Secret nobody has created needs no call to learn it.
+	names  map[string]map[uint64]struct{}
+	seed   maphash.Seed
 	notify func(types.NamespacedName)
 
 	synced     chan struct{}
@@ -89,6 +95,19 @@ const (
 // by Observe. Others are not kept: Version says Unknown for them. Call it before Start.
 func (s *Versions) FollowOnly(ready func(context.Context) bool, interested func(context.Context, types.NamespacedName) bool) {
 	s.ready, s.interested = ready, interested
+	s.names, s.seed = map[string]map[uint64]struct{}{}, maphash.MakeSeed()
+}
+
+// nameHash is the hash of a Secret's name in names. Two Secrets of the same hash (a
+// chance of about one in 10^11 among a million Secrets) would only make one that does
+// not exist read as Unknown, and be read from the API server.
+func (s *Versions) nameHash(key types.NamespacedName) uint64 {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	_, _ = h.WriteString(key.Namespace)
+	_ = h.WriteByte('/')
+	_, _ = h.WriteString(key.Name)
+	return h.Sum64()
 }
 
 // Version returns the current resourceVersion of a Secret and what is known of it.
@@ -103,7 +122,14 @@ func (s *Versions) Version(key types.NamespacedName) (string, State) {
 		// Without FollowOnly every Secret is kept, and one not kept does not exist.
 		return "", Missing
 	}
-	return "", Unknown
+	names, ok := s.names[metav1.NamespaceAll]
+	if !ok {
+		names = s.names[key.Namespace]
+	}
+	if _, exists := names[s.nameHash(key)]; exists {
+		return "", Unknown
+	}
+	return "", Missing
 }
 
 // Observe reports a Secret the caller read because Version said Unknown: its version, or
@@ -212,6 +238,13 @@ func (s *Versions) change(namespace string, key types.NamespacedName, rv string,
 		part = map[types.NamespacedName]string{}
 		s.parts[namespace] = part
 	}
+	if names := s.names[namespace]; names != nil {
+		if deleted {
+			delete(names, s.nameHash(key))
+		} else {
+			names[s.nameHash(key)] = struct{}{}
+		}
+	}
 	if !s.follows(s.ctx, part, key) {
 		s.mu.Unlock()
 		return
@@ -241,11 +274,14 @@ func (s *Versions) replace(namespace string, listed map[types.NamespacedName]str
 	part := listed
 	if s.interested != nil {
 		part = make(map[types.NamespacedName]string)
+		names := make(map[uint64]struct{}, len(listed))
 		for key, rv := range listed {
+			names[s.nameHash(key)] = struct{}{}
 			if s.interested(s.ctx, key) {
 				part[key] = rv
 			}
 		}
+		s.names[namespace] = names
 		for key := range old {
 			if _, ok := listed[key]; !ok && s.interested(s.ctx, key) {
 				part[key] = ""

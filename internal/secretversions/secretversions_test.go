@@ -128,7 +128,12 @@ func TestFollowOnly(t *testing.T) {
 		t.Fatalf("told %v, helm %s", told, version(helm))
 	}
 
-	// A connection that comes to name a Secret reads it, and reports what it read.
+	// A Secret nobody has created is known not to exist, followed or not: no read.
+	if v := version(later); v != fmt.Sprintf("/%d", Missing) {
+		t.Fatalf("a Secret that does not exist: %s, want Missing", v)
+	}
+
+	// A connection that comes to name a Secret reports what it read.
 	wanted[later] = true
 	s.Observe(later, "")
 	if v := version(later); v != fmt.Sprintf("/%d", Missing) {
