@@ -61,6 +61,6 @@ func TestVersionSources(t *testing.T) {
 	}
 	g.Expect(yaml.Unmarshal(readRepoFile(t, "config/manager/kustomization.yaml"), &kustomization)).To(Succeed())
 	g.Expect(kustomization.Images).To(HaveLen(1))
-	g.Expect(kustomization.Images[0].NewName + ":" + kustomization.Images[0].NewTag).To(Equal(defaultImage(t)),
+	g.Expect(kustomization.Images[0].NewName+":"+kustomization.Images[0].NewTag).To(Equal(defaultImage(t)),
 		"config/manager's image: run make version-sync")
 }
