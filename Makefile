@@ -153,8 +153,8 @@ test-unit: ## Run the unit tests only (no control plane).
 test-install: manifests control-plane $(HELM_BIN) ## Run the install tests: Helm chart, config/default, dist/install.yaml, alerts and dashboard.
 	cd $(TEST_MODULE) && go test $(GO_TEST_FLAGS) ./install/...
 
-# test/image reads the layout of make image; without SFCONN_IMAGE_DIR (as in make test) it
-# skips when there is none, with it a missing layout fails.
+# test/image reads the layout named by SFCONN_IMAGE_DIR and skips without it, so that make
+# test does not test a bin/image/ left from an older commit.
 .PHONY: test-image
 test-image: image ## Build the image and test it: index, config, files, SBOM, the manager run from its layers, image-push to a registry in the test.
 	cd $(IMAGE_MODULE) && go test $(GO_TEST_FLAGS) ./...

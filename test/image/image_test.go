@@ -31,19 +31,17 @@ var root = func() string {
 	return abs
 }()
 
-// layoutDir is the layout under test. make test-image names it in SFCONN_IMAGE_DIR and then
-// a missing layout fails; a plain go test (make test) skips when make image has not run.
+// layoutDir is the layout under test, named by SFCONN_IMAGE_DIR: make test-image builds it
+// and sets it. Without it the tests skip, so that make test does not test a bin/image/ left
+// from an older commit.
 func layoutDir(t *testing.T) string {
 	t.Helper()
-	dir, required := os.LookupEnv("SFCONN_IMAGE_DIR")
-	if !required {
-		dir = filepath.Join(root, "bin", "image")
+	dir := os.Getenv("SFCONN_IMAGE_DIR")
+	if dir == "" {
+		t.Skip("SFCONN_IMAGE_DIR is not set: run make test-image")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
-		if required {
-			t.Fatalf("no OCI layout at %s: %v", dir, err)
-		}
-		t.Skipf("no OCI layout at %s: run make image (make test-image does both)", dir)
+		t.Fatalf("no OCI layout at %s: %v", dir, err)
 	}
 	return dir
 }
@@ -319,7 +317,13 @@ func TestRunFromLayers(t *testing.T) {
 		return string(out)
 	}
 
+	if os.Geteuid() == 0 {
+		t.Logf("running /manager chrooted into the unpacked image as %s", cfg.Config.User)
+	} else {
+		t.Logf("running the unpacked manager as uid %d (not root: no chroot)", os.Geteuid())
+	}
 	out := run("--version")
+	t.Log(strings.TrimSpace(out))
 	rev := cfg.Config.Labels["org.opencontainers.image.revision"]
 	for _, want := range []string{"sfconn manager " + version(t), "commit " + rev, "go1.", platform} {
 		if !strings.Contains(out, want) {
