@@ -120,11 +120,12 @@ func main() {
 		"How long a connection waits for a missing credentials Secret (Reconciling, reason CredentialsNotFound) before it is Stalled: "+
 			"Flux or External Secrets may create the Secret after the connection. 0: Stalled at once.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "The address /debug/pprof/ is served on, such as 127.0.0.1:8082; 0 turns it off.")
-	printVersion := flag.Bool("version", false, "Print the version, commit, Go version and platform, and exit.")
+	var printVersion bool
+	flag.BoolVar(&printVersion, "version", false, "Print the version, commit, Go version and platform, and exit.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
-	if *printVersion {
+	if printVersion {
 		fmt.Println("sfconn manager " + version.Get().String())
 		return
 	}
