@@ -18,7 +18,20 @@ CRD_REF_DOCS ?= $(LOCALBIN)/crd-ref-docs-$(CRD_REF_DOCS_VERSION)
 ACTIONLINT ?= $(LOCALBIN)/actionlint-$(ACTIONLINT_VERSION)
 K8S_BIN ?= $(LOCALBIN)/k8s/$(K8S_VERSION)
 
-IMG ?= ghcr.io/sfconn/sfconn-operator:dev
+# VERSION is the one source of the version (SemVer, without a v): make version-sync writes it
+# into the chart (version; appVersion and so the default image tag) and
+# config/manager (so dist/install.yaml), and make verify fails when they disagree. Git tags,
+# image tags and appVersion carry a v (v0.2.0), as Go module versions and the tags of
+# cert-manager or Flux do; the chart's version does not (Helm's SemVer).
+VERSION := $(shell cat $(CURDIR)/VERSION)
+TAG := v$(VERSION)
+IMG_REPO ?= ghcr.io/sfconn/sfconn-operator
+IMG ?= $(IMG_REPO):$(TAG)
+# What --version prints: set with -X in every build of the manager and the plugin. A commit
+# with uncommitted changes in tracked files is marked -dirty.
+GIT_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
+VERSION_PKG := github.com/sfconn/sfconn-operator/internal/version
+VERSION_LDFLAGS := -X $(VERSION_PKG).version=$(TAG) -X $(VERSION_PKG).commit=$(GIT_COMMIT)
 # test/ is a Go module of its own (github.com/sfconn/sfconn-operator/test, replacing the
 # operator's module with ../), so that the dependencies of the tests and the benchmark
 # harness (gonum plot, gopher-lua) stay out of the operator's go.mod. `./...` in the root
@@ -55,6 +68,7 @@ manifests: $(CONTROLLER_GEN) ## Generate the CRD and RBAC manifests from the API
 	$(call as-role,config/rbac/role.yaml,config/watch-namespaces/namespace/role.yaml)
 	$(call as-role,config/rollout-restarts/role.yaml,config/watch-namespaces/namespace-rollout-restarts/role.yaml)
 	@$(MAKE) --no-print-directory sync-chart
+	@$(MAKE) --no-print-directory version-sync
 
 # as-role writes the ClusterRole of file $(1) as a Role to file $(2); test/install fails when
 # the copy drifts from the original.
@@ -77,6 +91,22 @@ sync-chart: ## Copy the CRD, the manager's RBAC rules, the alerts and the Grafan
 	cp config/prometheus/prometheus_rule.yaml $(CHART_DIR)/files/prometheus_rule.yaml
 	cp config/grafana/sfconn-dashboard.json $(CHART_DIR)/files/sfconn-dashboard.json
 
+# The chart's version and appVersion and the image of config/manager (so of make deploy and
+# dist/install.yaml) follow VERSION; test/install checks they agree.
+.PHONY: version-sync
+version-sync: $(KUSTOMIZE) ## Write VERSION into the chart's version and appVersion and config/manager's image tag.
+	@[[ "$(VERSION)" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$$ ]] || { echo "VERSION \"$(VERSION)\" is not SemVer (0.2.0, 0.2.0-dev; no v)"; exit 1; }
+	sed -i -E -e 's/^version: .*/version: $(VERSION)/' -e 's/^appVersion: .*/appVersion: "$(TAG)"/' $(CHART_DIR)/Chart.yaml
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG_REPO):$(TAG)
+
+# A release tag must name the version the tree says: the workflow that pushes vX.Y.Z would
+# otherwise ship a chart and an install.yaml that point at another image.
+.PHONY: version-check
+version-check: ## Fail when HEAD carries a v* tag other than v$(VERSION).
+	@for t in $$(git tag --points-at HEAD 'v*' 2>/dev/null); do \
+		[ "$$t" = "$(TAG)" ] || { echo "HEAD is tagged $$t but VERSION says $(TAG)"; exit 1; }; \
+	done
+
 # The chart's README.md is generated from the "# --" comments of its values.yaml and the
 # types of its values.schema.json, by test/chartdocs (in the test module, which holds the
 # YAML parser it needs).
@@ -96,14 +126,17 @@ fmt: ## Run gofmt on the code.
 vet: ## Run go vet.
 	go vet ./...
 	cd $(TEST_MODULE) && go vet ./...
+	cd $(IMAGE_MODULE) && go vet ./...
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## Check formatting, go vet and golangci-lint.
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	cd $(TEST_MODULE) && go vet ./...
+	cd $(IMAGE_MODULE) && go vet ./...
 	$(GOLANGCI_LINT) run ./...
 	cd $(TEST_MODULE) && $(GOLANGCI_LINT) run ./...
+	cd $(IMAGE_MODULE) && $(GOLANGCI_LINT) run ./...
 
 # actionlint also runs shellcheck on the workflows' run: scripts when shellcheck is on PATH, as
 # it is on GitHub's runners.
@@ -115,7 +148,9 @@ actionlint: $(ACTIONLINT) ## Check the GitHub Actions workflows in .github/workf
 verify: manifests generate build-installer chart-docs ## Fail when generated files (CRD, RBAC, deepcopy, chart copies and README, dist/install.yaml) are stale or a go.mod (root or test/) is untidy.
 	go mod tidy
 	cd $(TEST_MODULE) && go mod tidy
+	cd $(IMAGE_MODULE) && go mod tidy
 	@git diff --exit-code -- config api charts dist go.mod go.sum $(TEST_MODULE)/go.mod $(TEST_MODULE)/go.sum || { echo "generated files are stale: run make manifests generate build-installer chart-docs, and go mod tidy in the root and in $(TEST_MODULE)/"; exit 1; }
+	@git diff --exit-code -- $(IMAGE_MODULE)/go.mod $(IMAGE_MODULE)/go.sum || { echo "$(IMAGE_MODULE)/go.mod is untidy: run go mod tidy there"; exit 1; }
 
 ##@ Documentation
 
@@ -137,6 +172,7 @@ verify-docs: api-docs ## Fail when docs/api-reference.md or docs/conditions-and-
 
 # A line of its own, so that other checks can join verify without touching its recipe.
 verify: verify-docs
+verify: version-check
 
 ##@ Test
 
@@ -155,6 +191,13 @@ test-unit: ## Run the unit tests only (no control plane).
 .PHONY: test-install
 test-install: manifests control-plane $(HELM_BIN) ## Run the install tests: Helm chart, config/default, dist/install.yaml, alerts and dashboard.
 	cd $(TEST_MODULE) && go test $(GO_TEST_FLAGS) ./install/...
+
+# test/image reads the layout named by SFCONN_IMAGE_DIR and skips without it, so that make
+# test does not test a bin/image/ left from an older commit.
+.PHONY: test-image
+test-image: image ## Build the image and test it: index, config, files, SBOM, the manager run from its layers, image-push to a registry in the test.
+	cd $(IMAGE_MODULE) && go test $(GO_TEST_FLAGS) ./...
+	cd $(TEST_MODULE) && SFCONN_IMAGE_DIR=$(IMAGE_DIR) go test $(GO_TEST_FLAGS) -v ./image/...
 
 .PHONY: test-e2e
 test-e2e: control-plane build ## Run the e2e tests: the built manager and emulator driven by kubectl.
@@ -209,9 +252,9 @@ control-plane: ## Build (once, cached) kube-apiserver, etcd and kubectl from the
 
 .PHONY: build
 build: ## Build the manager, the Salesforce emulator, the kubectl plugin and the demo cluster into bin/
-	go build -o $(LOCALBIN)/manager ./cmd/manager
+	go build -ldflags "$(VERSION_LDFLAGS)" -o $(LOCALBIN)/manager ./cmd/manager
 	go build -o $(LOCALBIN)/salesforce-emulator ./cmd/salesforce-emulator
-	go build -o $(LOCALBIN)/kubectl-sfconn ./cmd/kubectl-sfconn
+	go build -ldflags "$(VERSION_LDFLAGS)" -o $(LOCALBIN)/kubectl-sfconn ./cmd/kubectl-sfconn
 	go build -o $(LOCALBIN)/localcluster ./hack/localcluster
 
 .PHONY: run
@@ -221,6 +264,31 @@ run: manifests generate ## Run the manager against the cluster of the current ku
 .PHONY: demo
 demo: control-plane build ## Run the whole thing locally: control plane, emulator, operator, a sample connection (DEMO_EXIT=1 stops after the first renewal).
 	hack/demo.sh
+
+# hack/image is a Go module of its own, so that go-containerregistry and the SBOM library
+# stay out of the operator's go.mod; it assembles the image from the binaries built here.
+IMAGE_MODULE := hack/image
+IMAGE_DIR ?= $(LOCALBIN)/image
+IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
+IMAGE_TOOL ?= $(LOCALBIN)/sfconn-image
+# The commit time, not the time of the build: one commit gives one image digest.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+
+.PHONY: image
+image: ## Build the OCI image (IMAGE_PLATFORMS) into bin/image/ with its SBOM bin/image/sbom.cdx.json, without Docker.
+	go build -C $(IMAGE_MODULE) -o $(IMAGE_TOOL) .
+	@set --; for p in $(IMAGE_PLATFORMS); do \
+		out="$(LOCALBIN)/image-build/$${p/\//-}/manager"; \
+		echo "go build $$p"; \
+		CGO_ENABLED=0 GOOS="$${p%/*}" GOARCH="$${p#*/}" go build -trimpath -ldflags "-s -w $(VERSION_LDFLAGS)" -o "$$out" ./cmd/manager; \
+		set -- "$$@" -binary "$$p=$$out"; \
+	done; \
+	$(IMAGE_TOOL) build -out $(IMAGE_DIR) -version $(TAG) -revision $(GIT_COMMIT) -source-date-epoch $(SOURCE_DATE_EPOCH) "$$@"
+
+.PHONY: image-push
+image-push: ## Push the image make image wrote to IMG, with the registry login of ~/.docker/config.json; prints IMG's repository@digest.
+	go build -C $(IMAGE_MODULE) -o $(IMAGE_TOOL) .
+	$(IMAGE_TOOL) push -layout $(IMAGE_DIR) -ref $(IMG)
 
 ##@ Deployment
 

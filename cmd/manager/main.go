@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"maps"
 	"math"
 	"os"
@@ -40,6 +41,7 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/rotation"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
 	"github.com/sfconn/sfconn-operator/internal/secretversions"
+	"github.com/sfconn/sfconn-operator/internal/version"
 )
 
 var scheme = runtime.NewScheme()
@@ -118,9 +120,15 @@ func main() {
 		"How long a connection waits for a missing credentials Secret (Reconciling, reason CredentialsNotFound) before it is Stalled: "+
 			"Flux or External Secrets may create the Secret after the connection. 0: Stalled at once.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "The address /debug/pprof/ is served on, such as 127.0.0.1:8082; 0 turns it off.")
+	var printVersion bool
+	flag.BoolVar(&printVersion, "version", false, "Print the version, commit, Go version and platform, and exit.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if printVersion {
+		fmt.Println("sfconn manager " + version.Get().String())
+		return
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 
@@ -259,7 +267,8 @@ func main() {
 		os.Exit(1)
 	}
 
-	log.Info("Starting manager", "allowedLoginHosts", allowedLoginHosts, "rolloutRestarts", rolloutRestarts,
+	build := version.Get()
+	log.Info("Starting manager", "version", build.Version, "commit", build.Commit, "allowedLoginHosts", allowedLoginHosts, "rolloutRestarts", rolloutRestarts,
 		"clusterConnections", clusterConnections, "clusterResourceNamespace", r.ClusterResourceNamespace)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "Manager stopped")

@@ -62,6 +62,7 @@ var subcommands = []func(*Env) *cobra.Command{
 	newRenewCommand,
 	newTestCommand,
 	newAdminInstructionsCommand,
+	newVersionCommand,
 }
 
 // NewCommand returns the root command, kubectl sfconn.
@@ -76,6 +77,7 @@ func NewCommand(env Env) *cobra.Command {
 			"  renew   asks the operator to renew a token now\n" +
 			"  test    calls Salesforce with a connection's token and shows the org's API limits\n" +
 			"  admin-instructions  prints a Salesforce admin's steps for a generated JWT key\n" +
+			"  version prints the plugin's version (also --version)\n" +
 			"No command prints a token.",
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl sfconn"},
 		SilenceUsage:  true,
@@ -88,6 +90,7 @@ func NewCommand(env Env) *cobra.Command {
 	for _, sub := range subcommands {
 		cmd.AddCommand(sub(e))
 	}
+	setVersionFlag(cmd)
 	return cmd
 }
 

@@ -45,7 +45,7 @@ func TestChartDefaults(t *testing.T) {
 		"--metrics-secure=true",
 		"--max-concurrent-reconciles=32",
 	}))
-	g.Expect(managerContainer(t, deploy)["image"]).To(Equal("ghcr.io/sfconn/sfconn-operator:dev"))
+	g.Expect(managerContainer(t, deploy)["image"]).To(Equal(defaultImage(t)))
 
 	// The monitoring objects are off by default; the rest of config/default is there.
 	for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "ConfigMap", "Namespace"} {
@@ -552,16 +552,10 @@ func normalizeRules(rules any) []string {
 }
 
 // TestChartImageMatchesRelease checks that the chart's default image is the one the
-// Makefile's IMG builds dist/install.yaml with.
+// Makefile's IMG builds dist/install.yaml with: IMG_REPO tagged with VERSION.
 func TestChartImageMatchesRelease(t *testing.T) {
 	g := NewWithT(t)
-	var img string
-	for _, line := range strings.Split(string(readRepoFile(t, "Makefile")), "\n") {
-		if rest, ok := strings.CutPrefix(line, "IMG ?="); ok {
-			img = strings.TrimSpace(rest)
-		}
-	}
-	g.Expect(img).NotTo(BeEmpty(), "no IMG ?= in the Makefile")
+	img := defaultImage(t)
 
 	var chart struct {
 		AppVersion string `json:"appVersion"`
@@ -589,7 +583,7 @@ func TestChartMetadata(t *testing.T) {
 	g.Expect(chart).To(And(
 		HaveKeyWithValue("apiVersion", "v2"),
 		HaveKeyWithValue("name", "sfconn-operator"),
-		HaveKeyWithValue("version", "0.1.0"),
+		HaveKeyWithValue("version", releaseVersion(t)),
 	))
 	g.Expect(reflect.TypeOf(chart["appVersion"]).Kind()).To(Equal(reflect.String), "quote appVersion")
 }
