@@ -322,7 +322,7 @@ RELEASE_VERSION ?= v$(patsubst v%,%,$(or $(shell cat VERSION 2>/dev/null),0.0.0-
 RELEASE_URL ?= https://github.com/sfconn/sfconn-operator/releases/download/$(RELEASE_VERSION)
 PLUGIN_DIST ?= dist/plugin
 PLUGIN_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
-PLUGIN_LDFLAGS ?= -s -w
+PLUGIN_LDFLAGS ?= -s -w $(VERSION_LDFLAGS)
 CHART_DIST ?= dist/chart
 CHART_REGISTRY ?= oci://ghcr.io/sfconn/charts
 # Such as --plain-http, for a registry on localhost.
