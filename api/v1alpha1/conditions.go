@@ -2,21 +2,36 @@ package v1alpha1
 
 // Condition types of a SalesforceConnection.
 const (
-	// ConditionReady is True when the token Secret holds a token that is valid now and
-	// the connection is configured correctly.
+	// ConditionReady is True (reason TokenIssued) when the token Secret holds a token that
+	// is valid now. While a renewal fails for a temporary reason it stays True as long as
+	// that token is valid, and its message says when the next attempt is. False gives the
+	// reason of the failure.
 	ConditionReady = "Ready"
-	// ConditionReconciling is True while the operator is obtaining or renewing a token
-	// (kstatus: present only while True).
+	// ConditionReconciling is True while a retry, or the next poll of a device login, is
+	// scheduled; its reason is the Ready reason of the failure that is retried
+	// (SalesforceUnavailable, RateLimited, AwaitingApproval, AwaitingAdmin, ClusterError,
+	// CredentialsNotFound within the grace period) and its message gives the time. Present
+	// only while True (kstatus).
 	ConditionReconciling = "Reconciling"
-	// ConditionStalled is True when progress needs a person: bad spec or credentials, a
-	// revoked refresh token (kstatus: present only while True).
+	// ConditionStalled is True when progress needs a person to change the spec, the
+	// credentials Secret or Salesforce; its reason is the Ready reason (InvalidSpec,
+	// CredentialsNotFound, InvalidCredentials, AuthenticationFailed, Revoked,
+	// ApprovalLimitReached, Suspended). The operator does not log in again until the spec
+	// or the credentials Secret changes. Present only while True (kstatus).
 	ConditionStalled = "Stalled"
-	// ConditionExpiring is True when the renewal time has passed and no new token was
-	// obtained yet.
+	// ConditionExpiring is True when the renewal time has passed without a new token
+	// (RenewalFailing), or the token in the Secret has expired (Expired). Present only
+	// while True.
 	ConditionExpiring = "Expiring"
-	// ConditionRevoked is True when Salesforce rejected the refresh token as revoked.
+	// ConditionRevoked is True when Salesforce rejected the refresh token as revoked or
+	// expired; the message lists the likely causes, the five-approval limit first. Present
+	// only while True.
 	ConditionRevoked = "Revoked"
-	// ConditionApprovalLimit is True when the user and connected app hold five approvals.
+	// ConditionApprovalLimit counts the approvals (refresh tokens) of the user and connected
+	// app: False (WithinLimit) below five, True (AtLimit) at five, when the next approval
+	// made anywhere revokes the oldest, or True (Exceeded) when a device login was refused
+	// for making a sixth. Present on refreshToken and deviceLogin connections once the user
+	// is known, and on every flow with spec.connectedAppName.
 	ConditionApprovalLimit = "ApprovalLimit"
 	// ConditionRefreshTokenUnsaved is True while a rotated refresh token of the
 	// connection's chain is held in the operator's memory only: the API server failed to
@@ -30,21 +45,25 @@ const (
 
 // Reasons of the Ready, Reconciling and Stalled conditions.
 const (
-	// ReasonTokenIssued: the token Secret holds a valid token.
+	// ReasonTokenIssued: the token Secret holds a valid token (Ready=True).
 	ReasonTokenIssued = "TokenIssued"
 	// ReasonInvalidSpec: the spec cannot work as written (a login host that is not
 	// allowed, a token Secret that belongs to someone else).
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonCredentialsNotFound: the credentials Secret, or a key it must hold, is missing.
+	// A missing Secret is waited for during the operator's --credentials-grace-period
+	// (Reconciling), then the connection is Stalled.
 	ReasonCredentialsNotFound = "CredentialsNotFound"
 	// ReasonInvalidCredentials: the credentials Secret holds a value that cannot be used,
 	// such as a PEM that is not an RSA private key.
 	ReasonInvalidCredentials = "InvalidCredentials"
-	// ReasonAuthenticationFailed: Salesforce refused the credentials.
+	// ReasonAuthenticationFailed: Salesforce refused the login; the message quotes
+	// Salesforce's error.
 	ReasonAuthenticationFailed = "AuthenticationFailed"
 	// ReasonRevoked: Salesforce rejected the refresh token as revoked or expired.
 	ReasonRevoked = "Revoked"
-	// ReasonApprovalLimitReached: a new approval would evict another one.
+	// ReasonApprovalLimitReached: a device login would make a sixth approval for the user
+	// and connected app, and spec.approvalPolicy is Refuse; the message lists the five.
 	ReasonApprovalLimitReached = "ApprovalLimitReached"
 	// ReasonSalesforceUnavailable: Salesforce could not be reached or answered with an
 	// error that is retried with backoff.
@@ -54,9 +73,12 @@ const (
 	ReasonRateLimited = "RateLimited"
 	// ReasonExpired: the token in the token Secret has expired.
 	ReasonExpired = "Expired"
-	// ReasonAwaitingAdmin: a generated JWT certificate is not yet registered in Salesforce.
+	// ReasonAwaitingAdmin: a connection with a generated JWT key waits for a Salesforce
+	// admin (the certificate is not uploaded, the app or the user's pre-authorization is
+	// missing); it tries again every 5 minutes and the message names the step left.
 	ReasonAwaitingAdmin = "AwaitingAdmin"
-	// ReasonAwaitingApproval: a device login waits for a person to approve it.
+	// ReasonAwaitingApproval: a device login waits for a person to approve its code; the
+	// message gives the URL, the code and its expiry.
 	ReasonAwaitingApproval = "AwaitingApproval"
 	// ReasonClusterError: the API server refused or failed one of the operator's reads or
 	// writes (RBAC, an admission webhook, an outage); the operator tries again with backoff.
@@ -71,8 +93,8 @@ const (
 	// ReasonRenewalFailing: the renewal time has passed and renewing has failed so far;
 	// the token in the Secret is still valid.
 	ReasonRenewalFailing = "RenewalFailing"
-	// ReasonExpiredToken is the Expiring reason when the token has expired (same value as
-	// ReasonExpired).
+	// ReasonExpiredToken: the token in the Secret has expired (the same word as the Ready
+	// reason Expired).
 	ReasonExpiredToken = ReasonExpired
 )
 

@@ -19,7 +19,8 @@ type SalesforceConnectionSpec struct {
 	LoginURL string `json:"loginURL,omitempty"`
 
 	// auth chooses the OAuth 2.0 flow: exactly one of jwtBearer, password, refreshToken,
-	// clientCredentials.
+	// clientCredentials or deviceLogin. Prefer jwtBearer or clientCredentials: neither
+	// uses one of the five approvals Salesforce allows per user and connected app.
 	// +required
 	Auth AuthSpec `json:"auth"`
 
@@ -32,7 +33,9 @@ type SalesforceConnectionSpec struct {
 	// sessionTimeout is the lifetime of an access token: the session timeout of the
 	// connected app, else of the user's profile, else of the org (Salesforce's default is
 	// 2h). Salesforce does not say it in the token answer, so set it to match your org;
-	// between 1m and 24h.
+	// between 1m and 24h. Where the credentials allow introspection (a client secret, not
+	// the password flow), the operator follows the expiry Salesforce gives instead, and
+	// records a SessionTimeoutMismatch event when the two disagree.
 	// +kubebuilder:default="2h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
@@ -182,7 +185,7 @@ type AuthSpec struct {
 	// deviceLogin obtains a refresh token with the OAuth 2.0 device flow: the operator
 	// shows a verification URL and user code in status and in an event, a person approves
 	// the app in a browser, and the operator keeps the refresh token in a Secret of its
-	// own (<name>-rotated-refresh-token); from then on it behaves like refreshToken. The
+	// own, in the operator's namespace; from then on it behaves like refreshToken. The
 	// new refresh token is an approval: the operator refuses to start when the user and
 	// connected app already hold five in the cluster, unless approvalPolicy is EvictOldest.
 	// Deleting the connection revokes the refresh token the operator obtained.
@@ -230,9 +233,11 @@ const (
 	ApprovalPolicyEvictOldest ApprovalPolicy = "EvictOldest"
 )
 
-// SecretReference names a Secret in the connection's namespace.
+// SecretReference names a Secret in the connection's namespace, or for a
+// ClusterSalesforceConnection in the operator's cluster resource namespace.
 type SecretReference struct {
-	// name of the Secret, in the same namespace as the connection.
+	// name of the Secret, in the connection's namespace (a ClusterSalesforceConnection's
+	// is in the operator's cluster resource namespace, --cluster-resource-namespace).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
@@ -327,8 +332,9 @@ type PasswordAuth struct {
 	// +optional
 	Username string `json:"username,omitempty"`
 
-	// credentialsSecretRef names the Secret holding client_secret, password and
-	// security_token.
+	// credentialsSecretRef names the Secret holding client_secret, password,
+	// security_token (optional, appended to the password), and client_id and username
+	// unless the spec sets them.
 	// +required
 	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
 }
@@ -342,10 +348,11 @@ type RefreshTokenAuth struct {
 	// +optional
 	ClientID string `json:"clientID,omitempty"`
 
-	// credentialsSecretRef names the Secret holding refresh_token and, if the connected
-	// app requires it, client_secret. When Salesforce rotates the refresh token, the
-	// operator keeps the current one in a Secret of its own, <name>-rotated-refresh-token; put a
-	// new refresh_token in this Secret to start over.
+	// credentialsSecretRef names the Secret holding refresh_token, client_id unless the
+	// spec sets it, and client_secret if the connected app requires it. When Salesforce
+	// rotates the refresh token, the operator keeps the current one in a Secret of its
+	// own, in the operator's namespace, shared by every connection that holds the same
+	// token; put a new refresh_token in this Secret to start over.
 	// +required
 	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
 }
@@ -359,7 +366,8 @@ type ClientCredentialsAuth struct {
 	// +optional
 	ClientID string `json:"clientID,omitempty"`
 
-	// credentialsSecretRef names the Secret holding client_secret.
+	// credentialsSecretRef names the Secret holding client_secret, and client_id unless
+	// the spec sets it.
 	// +required
 	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
 }
@@ -503,7 +511,8 @@ type SalesforceConnectionStatus struct {
 	// +optional
 	ExpirySource ExpirySource `json:"expirySource,omitempty"`
 
-	// renewAt is when the operator renews the token.
+	// renewAt is when the operator renews the token: expiresAt minus renewBefore, minus a
+	// jitter of up to 10% of renewBefore for each connection.
 	// +optional
 	RenewAt *metav1.Time `json:"renewAt,omitempty"`
 
@@ -521,7 +530,9 @@ type SalesforceConnectionStatus struct {
 	// +optional
 	Approval *ApprovalRef `json:"approval,omitempty"`
 
-	// approvals is what the cluster holds for this principal.
+	// approvals is what the cluster holds for this principal, for refreshToken and
+	// deviceLogin connections, and with spec.connectedAppName for every flow what
+	// Salesforce holds.
 	// +optional
 	Approvals *ApprovalsSummary `json:"approvals,omitempty"`
 
@@ -556,7 +567,13 @@ type SalesforceConnectionStatus struct {
 	// +optional
 	RolloutRestart *RolloutRestartStatus `json:"rolloutRestart,omitempty"`
 
-	// conditions: Ready, Reconciling, Stalled, Expiring, Revoked, ApprovalLimit, Suspended.
+	// conditions are Ready (the token Secret holds a valid token), Reconciling (a retry
+	// is scheduled), Stalled (a person must act), Expiring (the renewal is late, or the
+	// token expired), Revoked (Salesforce rejected the refresh token), ApprovalLimit (the
+	// user and connected app's approvals against Salesforce's five), RefreshTokenUnsaved
+	// (a rotated refresh token is held in memory only) and Suspended (spec.suspend is
+	// true). Reconciling, Stalled, Expiring, Revoked, RefreshTokenUnsaved and Suspended are
+	// present only while True. docs/conditions-and-events.md lists every reason.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -625,7 +642,9 @@ type ApprovalsSummary struct {
 	Count int32 `json:"count"`
 	// limit Salesforce enforces per user and connected app.
 	Limit int32 `json:"limit"`
-	// holders are the connections holding them, namespace/name, oldest approval first.
+	// holders are the connections holding them, as namespace/name (a
+	// ClusterSalesforceConnection as ClusterSalesforceConnection/name), oldest approval
+	// first.
 	// +optional
 	Holders []string `json:"holders,omitempty"`
 	// salesforce is what Salesforce itself reports (spec.connectedAppName set): approvals

@@ -1,5 +1,6 @@
 // Command kubectl-sfconn is the kubectl plugin of the sfconn operator: kubectl sfconn
-// status, renew and test. Put it on PATH and kubectl finds it.
+// status, renew, test and admin-instructions, for SalesforceConnections and
+// ClusterSalesforceConnections. Put it on PATH and kubectl finds it.
 package main
 
 import (

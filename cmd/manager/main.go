@@ -58,6 +58,7 @@ func main() {
 		metricsAddr, probeAddr string
 		secureMetrics          bool
 		enableHTTP2            bool
+		metricsCertPath        string
 		leaderElect            bool
 		leaderElectionNS       string
 		approvalKeySecret      string
@@ -79,6 +80,9 @@ func main() {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to: :8443 for HTTPS, :8080 for HTTP, 0 to turn it off.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health probe endpoint binds to.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorized through the API server.")
+	flag.StringVar(&metricsCertPath, "metrics-cert-path", "",
+		"Directory holding tls.crt and tls.key that the secure metrics endpoint serves, reloaded when they change (such as a mounted cert-manager Secret). "+
+			"Empty: a self-signed certificate made at each start, which scrapers cannot verify.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server (off: HTTP/2 Rapid Reset, CVE-2023-44487).")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Enable leader election, so that one replica alone logs in and refreshes tokens.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
@@ -139,7 +143,7 @@ func main() {
 	if !enableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
-	metricsOpts := metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics, TLSOpts: tlsOpts}
+	metricsOpts := metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics, TLSOpts: tlsOpts, CertDir: metricsCertPath}
 	if secureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}

@@ -123,7 +123,7 @@ func (f *deviceLogin) verified(ctx context.Context, env *Env, tok *salesforce.To
 		Message: fmt.Sprintf("The device login was approved by %s, not by %s: the operator revoked that token at once and starts a new device login, whose code only %s may enter",
 			who, f.spec.Username, f.spec.Username)}
 	env.Log.Info("A device login was approved by someone else; its token was revoked", "approver", info.Username)
-	env.Record(corev1.EventTypeWarning, "DeviceLoginWrongUser", "DeviceLogin", restart.Message)
+	env.Record(corev1.EventTypeWarning, sfv1.EventDeviceLoginWrongUser, "DeviceLogin", restart.Message)
 	return &Result{Pending: restart}, nil
 }
 

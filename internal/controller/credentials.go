@@ -16,6 +16,7 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/failure"
 	"github.com/sfconn/sfconn-operator/internal/owned"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
+	"github.com/sfconn/sfconn-operator/internal/secretversions"
 )
 
 // readCredentials reads the credentials Secret into the facts: the inputs of a login, or
@@ -55,8 +56,9 @@ func (r *Reconciler) credentialsSecret(ctx context.Context, conn *sfv1.Salesforc
 	}
 	key := types.NamespacedName{Namespace: conn.Namespace, Name: name}
 	var known string
+	state := secretversions.Unknown
 	if r.SecretVersions != nil {
-		known, _ = r.SecretVersions.Version(key)
+		known, state = r.SecretVersions.Version(key)
 	}
 	var secret corev1.Secret
 	var err error
@@ -66,6 +68,9 @@ func (r *Reconciler) credentialsSecret(ctx context.Context, conn *sfv1.Salesforc
 	if known == "" || (err != nil && !apierrors.IsNotFound(err)) {
 		// No version known, or an API server whose watch cache is behind: a quorum read.
 		err = r.APIReader.Get(ctx, key, &secret)
+	}
+	if state == secretversions.Unknown {
+		r.observeSecret(key, &secret, err)
 	}
 	switch {
 	case apierrors.IsNotFound(err):
@@ -93,11 +98,23 @@ func (r *Reconciler) inputsVersion(conn *sfv1.SalesforceConnection, flow authflo
 	if r.SecretVersions == nil {
 		return ""
 	}
-	rv, ok := r.SecretVersions.Version(types.NamespacedName{Namespace: conn.Namespace, Name: name})
-	if !ok {
+	rv, state := r.SecretVersions.Version(types.NamespacedName{Namespace: conn.Namespace, Name: name})
+	if state != secretversions.Present {
 		return ""
 	}
 	return inputsVersionOf(conn.Generation, rv)
+}
+
+// observeSecret reports to the Secret versions a Secret read because they did not know
+// it: its version, or that it does not exist. Another error says nothing.
+func (r *Reconciler) observeSecret(key types.NamespacedName, s *corev1.Secret, err error) {
+	switch {
+	case r.SecretVersions == nil:
+	case apierrors.IsNotFound(err):
+		r.SecretVersions.Observe(key, "")
+	case err == nil:
+		r.SecretVersions.Observe(key, s.ResourceVersion)
+	}
 }
 
 func inputsVersionOf(generation int64, credentialsVersion string) string {

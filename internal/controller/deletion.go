@@ -55,7 +55,7 @@ func (r *Reconciler) finalize(ctx context.Context, conn *sfv1.SalesforceConnecti
 		var sfErr *salesforce.Error
 		switch {
 		case err == nil:
-			r.record(obj, corev1.EventTypeNormal, "ApprovalRevoked", "Delete", "Revoked the refresh token obtained by device login")
+			r.record(obj, corev1.EventTypeNormal, sfv1.EventApprovalRevoked, "Delete", "Revoked the refresh token obtained by device login")
 		case errors.As(err, &sfErr) && sfErr.Code == "invalid_token":
 			// Already dead: nothing left behind.
 		case r.Clock.Since(r.mem.revokeSince.loadOrStore(key, r.Clock.Now())) < revokeGrace:
@@ -72,7 +72,7 @@ func (r *Reconciler) finalize(ctx context.Context, conn *sfv1.SalesforceConnecti
 		if p := conn.Status.Principal; p != nil && p.Username != "" {
 			user = p.Username
 		}
-		r.record(obj, corev1.EventTypeWarning, "RevocationFailed", "Delete", fmt.Sprintf(
+		r.record(obj, corev1.EventTypeWarning, sfv1.EventRevocationFailed, "Delete", fmt.Sprintf(
 			"Could not revoke the refresh token obtained by device login within %s (%v): it is still an approval of %s for the connected app; revoke it in Salesforce Setup, Connected Apps OAuth Usage",
 			revokeGrace, leftBehind, user))
 	}

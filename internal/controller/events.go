@@ -42,7 +42,7 @@ func transitionEvents(prev, next []metav1.Condition, announced map[string]bool) 
 	if c, ok := changed(sfv1.ConditionReady); ok {
 		if c.Status == metav1.ConditionTrue {
 			if p := meta.FindStatusCondition(prev, sfv1.ConditionReady); p != nil && p.Status != metav1.ConditionTrue {
-				add(notice{corev1.EventTypeNormal, "Ready", "Reconcile", c.Message})
+				add(notice{corev1.EventTypeNormal, sfv1.EventReady, "Reconcile", c.Message})
 			}
 		} else {
 			add(notice{corev1.EventTypeWarning, c.Reason, "Reconcile", c.Message})
@@ -54,9 +54,9 @@ func transitionEvents(prev, next []metav1.Condition, announced map[string]bool) 
 	if c, ok := changed(sfv1.ConditionApprovalLimit); ok {
 		switch {
 		case c.Reason == sfv1.ReasonAtLimit:
-			add(notice{corev1.EventTypeWarning, "ApprovalLimitAtLimit", "Account", c.Message})
+			add(notice{corev1.EventTypeWarning, sfv1.EventApprovalLimitAtLimit, "Account", c.Message})
 		case c.Reason == sfv1.ReasonWithinLimit && meta.IsStatusConditionTrue(prev, sfv1.ConditionApprovalLimit):
-			add(notice{corev1.EventTypeNormal, "ApprovalLimitWithinLimit", "Account", c.Message})
+			add(notice{corev1.EventTypeNormal, sfv1.EventApprovalLimitWithinLimit, "Account", c.Message})
 		}
 	}
 	return out

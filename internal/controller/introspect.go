@@ -79,7 +79,7 @@ func (r *Reconciler) reportLifetime(p *pass, f *facts, tok *tokensecret.Token) {
 		return
 	}
 	suggest := lifetime.Round(time.Minute)
-	r.event(p, corev1.EventTypeWarning, "SessionTimeoutMismatch", "Introspect",
+	r.event(p, corev1.EventTypeWarning, sfv1.EventSessionTimeoutMismatch, "Introspect",
 		"Salesforce says this token lives %s (introspection), spec.sessionTimeout says %s: the operator follows Salesforce; set spec.sessionTimeout: %s to match",
 		shortDuration(suggest), shortDuration(f.sessionTimeout), shortDuration(suggest))
 }

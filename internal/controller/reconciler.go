@@ -31,6 +31,7 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/pacing"
 	"github.com/sfconn/sfconn-operator/internal/rotation"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
+	"github.com/sfconn/sfconn-operator/internal/secretversions"
 	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
@@ -94,9 +95,11 @@ type Reconciler struct {
 	mem     memory
 }
 
-// SecretVersionReader returns a Secret's current resourceVersion, and whether it exists.
+// SecretVersionReader returns a Secret's current resourceVersion and what is known of it
+// (secretversions.Versions); a caller that reads a Secret it did not know reports it.
 type SecretVersionReader interface {
-	Version(key types.NamespacedName) (string, bool)
+	Version(key types.NamespacedName) (string, secretversions.State)
+	Observe(key types.NamespacedName, rv string)
 }
 
 // memory is what this process remembers between passes, one kind per field, each by

@@ -55,6 +55,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.
 			return err
 		}
 	}
+	// The Secret versions keep only the Secrets some connection names, read from the
+	// indexes above once the cache has them.
+	secrets.FollowOnly(mgr.GetCache().WaitForCacheSync, r.namesSecret)
 
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("salesforceconnection").
@@ -199,6 +202,13 @@ type deletionStarted struct {
 
 func (deletionStarted) Update(e event.UpdateEvent) bool {
 	return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+}
+
+// namesSecret says whether a connection, namespaced or cluster, names the Secret: the
+// Secrets whose changes wake a connection.
+func (r *Reconciler) namesSecret(ctx context.Context, secret types.NamespacedName) bool {
+	return len(r.connectionsNamingSecret(ctx, secret)) > 0 ||
+		(r.ClusterConnections && len(r.clusterConnectionsNamingSecret(ctx, secret)) > 0)
 }
 
 // connectionsNamingSecret maps a Secret to the connections that name it, as credentials

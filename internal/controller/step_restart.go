@@ -95,25 +95,25 @@ func (r *Reconciler) restarts(ctx context.Context, p *pass) (time.Time, error) {
 	}
 	if len(run.restarted) > 0 {
 		p.log.Info("Restarted workloads for the new token", "targets", run.restarted)
-		r.event(p, corev1.EventTypeNormal, "RolloutRestarted", "RolloutRestart",
+		r.event(p, corev1.EventTypeNormal, sfv1.EventRolloutRestarted, "RolloutRestart",
 			"Restarted %s so their pods read the token issued at %s", strings.Join(run.restarted, ", "), stamp(p.token.IssuedAt))
 	}
 	if len(run.truncated) > 0 {
-		r.event(p, corev1.EventTypeWarning, "RolloutRestartTruncated", "RolloutRestart",
+		r.event(p, corev1.EventTypeWarning, sfv1.EventRolloutRestartTruncated, "RolloutRestart",
 			"Restarted only the first %d workloads by name of %s: a selector restarts at most %d; narrow the selector, or split the workloads among targets",
 			MaxRestartsPerSelector, strings.Join(run.truncated, ", "), MaxRestartsPerSelector)
 	}
 	if len(run.noKind) > 0 {
-		r.event(p, corev1.EventTypeWarning, "RolloutRestartFailed", "RolloutRestart",
+		r.event(p, corev1.EventTypeWarning, sfv1.EventRolloutRestartFailed, "RolloutRestart",
 			"Could not restart %s: this cluster does not serve the kind %s; install Argo Rollouts (the argoproj.io Rollout CRD) or remove these targets from spec.rolloutRestartTargets",
 			strings.Join(run.noKind, ", "), strings.Join(run.missingKinds, ", "))
 	}
 	if len(run.skipped) > 0 {
-		r.event(p, corev1.EventTypeWarning, "RolloutRestartFailed", "RolloutRestart",
+		r.event(p, corev1.EventTypeWarning, sfv1.EventRolloutRestartFailed, "RolloutRestart",
 			"Could not restart %s: check spec.rolloutRestartTargets and that the workloads exist in namespace %s", strings.Join(run.skipped, ", "), conn.Namespace)
 	}
 	if len(run.failed) > 0 {
-		r.event(p, corev1.EventTypeWarning, "RolloutRestartFailed", "RolloutRestart",
+		r.event(p, corev1.EventTypeWarning, sfv1.EventRolloutRestartFailed, "RolloutRestart",
 			"Could not restart %s; trying again in %s", strings.Join(run.failed, ", "), restartRetry)
 		p.status.RolloutRestart = conn.Status.RolloutRestart
 		return p.now.Add(restartRetry), nil
@@ -138,7 +138,7 @@ func (r *Reconciler) restartsDisabled(p *pass, plan restartPlan) {
 	for _, t := range p.conn.Spec.RolloutRestartTargets {
 		targets = append(targets, describeTarget(t))
 	}
-	r.event(p, corev1.EventTypeWarning, "RolloutRestartDisabled", "RolloutRestart",
+	r.event(p, corev1.EventTypeWarning, sfv1.EventRolloutRestartDisabled, "RolloutRestart",
 		"Did not restart %s for the token issued at %s: rollout restarts are disabled in this operator. "+
 			"An operator administrator enables them with the manager flag --enable-rollout-restarts "+
 			"(Helm value rolloutRestarts.enabled=true), which also grants list and patch on Deployments, StatefulSets, DaemonSets and Argo Rollouts; "+

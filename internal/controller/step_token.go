@@ -64,7 +64,7 @@ func (r *Reconciler) token(ctx context.Context, p *pass) (time.Time, error) {
 	p.status.CredentialsMissing = p.credentialsMissing
 	if f.adoptable && p.secretWritten && err == nil {
 		p.log.Info("Adopted token Secret")
-		r.event(p, corev1.EventTypeNormal, "TokenSecretAdopted", "Adopt",
+		r.event(p, corev1.EventTypeNormal, sfv1.EventTokenSecretAdopted, "Adopt",
 			"Took over Secret %s, left by a deleted connection with deletionPolicy Orphan and written by the operator for the same inputs", tokensecret.Name(p.conn))
 	}
 	// Status says what the token Secret holds even when a write failed.
@@ -82,7 +82,7 @@ func (r *Reconciler) rewrite(ctx context.Context, p *pass, f *facts) error {
 	p.token = tok
 	if f.restored {
 		p.log.Info("Restored token Secret")
-		r.event(p, corev1.EventTypeNormal, "TokenRestored", "Repair",
+		r.event(p, corev1.EventTypeNormal, sfv1.EventTokenRestored, "Repair",
 			"Restored Secret %s, deleted or edited by someone else, with the current token: no new login", tokensecret.Name(p.conn))
 	}
 	return nil
@@ -105,7 +105,7 @@ func (r *Reconciler) renew(ctx context.Context, p *pass, f *facts, why string) e
 	p.inputs = f.inputs
 	p.log.Info("Logging in to Salesforce", "grant", f.inputs.Request.Grant, "why", why)
 	if f.tokenRejected {
-		r.event(p, corev1.EventTypeWarning, "TokenRejected", "Verify",
+		r.event(p, corev1.EventTypeWarning, sfv1.EventTokenRejected, "Verify",
 			"Salesforce refused the token of Secret %s before its expiry at %s (revoked, or its session ended): renewing now",
 			tokensecret.Name(p.conn), stamp(f.stored.ExpiresAt))
 	}
@@ -159,9 +159,9 @@ func (r *Reconciler) issue(ctx context.Context, p *pass, f *facts, answer *sales
 	}
 	first := f.stored == nil
 	p.token, p.renewed, p.failure, p.rejected = tok, true, nil, false
-	reason, verb := "TokenRenewed", "Renewed"
+	reason, verb := sfv1.EventTokenRenewed, "Renewed"
 	if first {
-		reason, verb = "TokenIssued", "Issued"
+		reason, verb = sfv1.EventTokenIssued, "Issued"
 	}
 	p.log.Info(verb+" token", "expiresAt", tok.ExpiresAt)
 	r.event(p, corev1.EventTypeNormal, reason, "Login",

@@ -54,6 +54,8 @@ var (
 	stopMgr   context.CancelFunc
 	// suiteLimiter is the manager's login limiter, nil without SFCONN_TEST_SALESFORCE_QPS.
 	suiteLimiter *pacing.LoginLimiter
+	// suiteSecretVersions are the manager's Secret versions.
+	suiteSecretVersions *secretversions.Versions
 )
 
 func TestIntegration(t *testing.T) {
@@ -122,6 +124,7 @@ func startManager() context.CancelFunc {
 	secretVersions, err := secretversions.New(cfg, mgr.GetHTTPClient(), nil)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(mgr.Add(secretVersions)).To(Succeed())
+	suiteSecretVersions = secretVersions
 	hosts, err := loginhost.Parse([]string{"127.0.0.1"})
 	Expect(err).NotTo(HaveOccurred())
 	r := &Reconciler{
@@ -199,7 +202,7 @@ type countingVersions struct {
 	counts *sync.Map
 }
 
-func (c countingVersions) Version(key types.NamespacedName) (string, bool) {
+func (c countingVersions) Version(key types.NamespacedName) (string, secretversions.State) {
 	n, _ := c.counts.LoadOrStore(key.String(), new(atomic.Int64))
 	n.(*atomic.Int64).Add(1)
 	return c.SecretVersionReader.Version(key)

@@ -17,6 +17,7 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/authflow"
 	"github.com/sfconn/sfconn-operator/internal/failure"
 	"github.com/sfconn/sfconn-operator/internal/owned"
+	"github.com/sfconn/sfconn-operator/internal/secretversions"
 	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 	"github.com/sfconn/sfconn-operator/internal/tokentemplate"
 )
@@ -202,8 +203,11 @@ func (r *Reconciler) getTokenSecret(ctx context.Context, conn *sfv1.SalesforceCo
 		// Not one the operator labels. Most often it does not exist at all, which the
 		// Secret versions tell without a call; a watch behind a Secret this process just
 		// wrote is covered by the token it remembers (memory.issued).
-		if _, exists := r.SecretVersions.Version(key); exists {
+		if _, state := r.SecretVersions.Version(key); state != secretversions.Missing {
 			err = r.APIReader.Get(ctx, key, &s)
+			if state == secretversions.Unknown {
+				r.observeSecret(key, &s, err)
+			}
 		}
 	} else if apierrors.IsNotFound(err) {
 		err = r.APIReader.Get(ctx, key, &s)

@@ -17,12 +17,12 @@ import (
 )
 
 // fakeCluster is a fake API server holding objs, with the status subresource of
-// SalesforceConnections; funcs intercept calls.
+// SalesforceConnections and ClusterSalesforceConnections; funcs intercept calls.
 func fakeCluster(funcs interceptor.Funcs, objs ...client.Object) client.WithWatch {
 	return fake.NewClientBuilder().
 		WithScheme(Scheme()).
 		WithObjects(objs...).
-		WithStatusSubresource(&sfv1.SalesforceConnection{}).
+		WithStatusSubresource(&sfv1.SalesforceConnection{}, &sfv1.ClusterSalesforceConnection{}).
 		WithInterceptorFuncs(funcs).
 		Build()
 }

@@ -1,6 +1,6 @@
 // Package kubectlplugin is the kubectl plugin kubectl-sfconn: commands that show the state of
-// SalesforceConnections, ask the operator for a renewal, and check a token against
-// Salesforce. It reads and patches through the Kubernetes API with kubectl's connection
+// SalesforceConnections and ClusterSalesforceConnections, ask the operator for a renewal,
+// and check a token against Salesforce. It reads and patches through the Kubernetes API with kubectl's connection
 // flags, and never prints a token.
 package kubectlplugin
 
@@ -21,7 +21,7 @@ import (
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 )
 
-// Scheme holds the types the plugin reads: SalesforceConnections, Secrets and ConfigMaps.
+// Scheme holds the types the plugin reads: both kinds of connection, Secrets and ConfigMaps.
 func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(corev1.AddToScheme(s))
@@ -69,8 +69,9 @@ func NewCommand(env Env) *cobra.Command {
 	e := env.complete()
 	cmd := &cobra.Command{
 		Use:   "sfconn",
-		Short: "Inspect SalesforceConnections, renew their tokens and test them against Salesforce",
-		Long: "kubectl sfconn works with the SalesforceConnections of the sfconn operator:\n" +
+		Short: "Inspect Salesforce connections, renew their tokens and test them against Salesforce",
+		Long: "kubectl sfconn works with the SalesforceConnections of the sfconn operator, and its\n" +
+			"ClusterSalesforceConnections, named csfconn/NAME:\n" +
 			"  status  shows whether each token is good, when it expires and when it is renewed\n" +
 			"  renew   asks the operator to renew a token now\n" +
 			"  test    calls Salesforce with a connection's token and shows the org's API limits\n" +

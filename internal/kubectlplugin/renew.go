@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -24,13 +25,15 @@ type renewOptions struct {
 func newRenewCommand(env *Env) *cobra.Command {
 	o := &renewOptions{}
 	cmd := &cobra.Command{
-		Use:   "renew NAME",
+		Use:   "renew NAME | csfconn/NAME",
 		Short: "Ask the operator to renew a connection's token now",
 		Long: "renew sets the annotation " + sfv1.AnnotationRequestedAt + " to the current time; the\n" +
 			"operator then logs in again at once. With --wait it waits until the operator has\n" +
-			"handled the request and shows the result.",
+			"handled the request and shows the result. Name a ClusterSalesforceConnection\n" +
+			"csfconn/NAME (-n does not apply to it).",
 		Example: `  kubectl sfconn renew crm -n billing
-  kubectl sfconn renew crm -n billing --wait --timeout 1m`,
+  kubectl sfconn renew crm -n billing --wait --timeout 1m
+  kubectl sfconn renew csfconn/crm --wait`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), env, args[0])
@@ -41,43 +44,56 @@ func newRenewCommand(env *Env) *cobra.Command {
 	return cmd
 }
 
-func (o *renewOptions) run(ctx context.Context, env *Env, name string) error {
+func (o *renewOptions) run(ctx context.Context, env *Env, arg string) error {
 	c, ns, err := env.clientAndNamespace()
 	if err != nil {
 		return err
 	}
-	conn, err := getConnection(ctx, c, ns, name)
+	ref, err := parseRef(arg, ns)
 	if err != nil {
 		return err
 	}
-	if conn.Spec.Suspend {
+	// The renewal needs nothing of the cluster resource namespace.
+	t, err := getTarget(ctx, c, ref, "")
+	if err != nil {
+		return err
+	}
+	if t.conn.Spec.Suspend {
 		// The operator does not log in for a suspended connection: the request would wait
 		// unanswered, and be acted on by surprise once someone resumes it.
-		return fmt.Errorf("%s/%s is suspended (spec.suspend is true): the operator renews nothing until it is resumed, with "+
-			`kubectl patch sfconn %s -n %s --type merge -p '{"spec":{"suspend":false}}'`, ns, name, name, ns)
+		return fmt.Errorf("%s is suspended (spec.suspend is true): the operator renews nothing until it is resumed, with "+
+			`kubectl patch %s --type merge -p '{"spec":{"suspend":false}}'`, ref, patchArgs(ref))
 	}
-	requestedAt, err := requestRenewal(ctx, c, conn, env.Clock.Now())
+	requestedAt, err := requestRenewal(ctx, c, t, env.Clock.Now())
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Streams.Out, "Renewal of %s/%s requested (%s=%s)\n", ns, name, sfv1.AnnotationRequestedAt, requestedAt)
+	fmt.Fprintf(env.Streams.Out, "Renewal of %s requested (%s=%s)\n", ref, sfv1.AnnotationRequestedAt, requestedAt)
 	if !o.wait {
 		return nil
 	}
-	conn, err = waitHandled(ctx, env, c, ns, name, requestedAt, o.timeout)
+	t, err = waitHandled(ctx, env, c, ref, requestedAt, o.timeout)
 	if err != nil {
 		return err
 	}
-	report, err := renewalResult(conn, env.Clock.Now())
+	report, err := renewalResult(t, env.Clock.Now())
 	if report != "" {
 		fmt.Fprintf(env.Streams.Out, "%s", report)
 	}
 	return err
 }
 
+// patchArgs names the connection to kubectl patch.
+func patchArgs(ref connRef) string {
+	if ref.cluster {
+		return "csfconn " + ref.name
+	}
+	return "sfconn " + ref.name + " -n " + ref.namespace
+}
+
 // requestRenewal sets the requestedAt annotation to now (RFC 3339 with nanoseconds) with a
 // merge patch, which touches no other field, and returns the value set.
-func requestRenewal(ctx context.Context, c client.Client, conn *sfv1.SalesforceConnection, now time.Time) (string, error) {
+func requestRenewal(ctx context.Context, c client.Client, t *target, now time.Time) (string, error) {
 	value := now.Format(time.RFC3339Nano)
 	patch, err := json.Marshal(map[string]any{
 		"metadata": map[string]any{"annotations": map[string]string{sfv1.AnnotationRequestedAt: value}},
@@ -85,27 +101,31 @@ func requestRenewal(ctx context.Context, c client.Client, conn *sfv1.SalesforceC
 	if err != nil {
 		return "", err
 	}
-	if err := c.Patch(ctx, conn, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return "", fmt.Errorf("setting %s on %s/%s: %w", sfv1.AnnotationRequestedAt, conn.Namespace, conn.Name, describeAPIError(err))
+	if err := c.Patch(ctx, t.obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		if apierrors.IsForbidden(err) && t.ref.cluster {
+			return "", fmt.Errorf("you may not renew %s: patching a ClusterSalesforceConnection is the platform team's "+
+				"(clustersalesforceconnection-admin-role): %w", t.ref, err)
+		}
+		return "", fmt.Errorf("setting %s on %s: %w", sfv1.AnnotationRequestedAt, t.ref, describeAPIError(err))
 	}
 	return value, nil
 }
 
 // waitHandled polls the connection until status.lastHandledReconcileAt says the operator
 // acted on requestedAt, and returns the connection as it was then.
-func waitHandled(ctx context.Context, env *Env, c client.Client, ns, name, requestedAt string, timeout time.Duration) (*sfv1.SalesforceConnection, error) {
+func waitHandled(ctx context.Context, env *Env, c client.Client, ref connRef, requestedAt string, timeout time.Duration) (*target, error) {
 	deadline := env.Clock.Now().Add(timeout)
 	var lastErr error
 	handled := "(none)"
 	for {
-		conn, err := getConnection(ctx, c, ns, name)
+		t, err := getTarget(ctx, c, ref, "")
 		switch {
-		case err == nil && conn.Status.LastHandledReconcileAt == requestedAt:
-			return conn, nil
+		case err == nil && t.conn.Status.LastHandledReconcileAt == requestedAt:
+			return t, nil
 		case err == nil:
 			lastErr = nil
-			if conn.Status.LastHandledReconcileAt != "" {
-				handled = conn.Status.LastHandledReconcileAt
+			if t.conn.Status.LastHandledReconcileAt != "" {
+				handled = t.conn.Status.LastHandledReconcileAt
 			}
 		case errors.Is(err, context.Canceled):
 			return nil, err
@@ -114,11 +134,18 @@ func waitHandled(ctx context.Context, env *Env, c client.Client, ns, name, reque
 		}
 		if !env.Clock.Now().Before(deadline) {
 			if lastErr != nil {
-				return nil, fmt.Errorf("timed out after %s waiting for the renewal of %s/%s: %w", timeout, ns, name, lastErr)
+				return nil, fmt.Errorf("timed out after %s waiting for the renewal of %s: %w", timeout, ref, lastErr)
 			}
-			return nil, fmt.Errorf("timed out after %s waiting for the operator to handle the renewal of %s/%s "+
-				"(status.lastHandledReconcileAt is %s): is the operator running, and does it watch namespace %s?",
-				timeout, ns, name, handled, ns)
+			// An operator may serve no cluster connection at all: limited by
+			// --watch-namespaces, turned off, or without the rights; it logs why at start.
+			watches := "does it watch namespace " + ref.namespace + "?"
+			if ref.cluster {
+				watches = "does it serve ClusterSalesforceConnections? (not with --watch-namespaces or " +
+					"--enable-cluster-connections=false, nor without cluster-connection-role: its log says so at start)"
+			}
+			return nil, fmt.Errorf("timed out after %s waiting for the operator to handle the renewal of %s "+
+				"(status.lastHandledReconcileAt is %s): is the operator running, and %s",
+				timeout, ref, handled, watches)
 		}
 		select {
 		case <-ctx.Done():
@@ -130,24 +157,25 @@ func waitHandled(ctx context.Context, env *Env, c client.Client, ns, name, reque
 
 // renewalResult describes the connection once the operator handled a renewal request: a
 // report for a token that was renewed, else an error with Ready's reason and message.
-func renewalResult(conn *sfv1.SalesforceConnection, now time.Time) (string, error) {
+func renewalResult(t *target, now time.Time) (string, error) {
+	conn, ref := t.conn, t.ref
 	conds := conn.Status.Conditions
 	ready := meta.FindStatusCondition(conds, sfv1.ConditionReady)
 	if ready == nil {
-		return "", fmt.Errorf("%s/%s has no Ready condition after the renewal", conn.Namespace, conn.Name)
+		return "", fmt.Errorf("%s has no Ready condition after the renewal", ref)
 	}
 	if meta.IsStatusConditionTrue(conds, sfv1.ConditionStalled) {
-		return "", fmt.Errorf("renewal of %s/%s failed and needs a person: Ready=%s %s: %s",
-			conn.Namespace, conn.Name, ready.Status, ready.Reason, ready.Message)
+		return "", fmt.Errorf("renewal of %s failed and needs a person: Ready=%s %s: %s",
+			ref, ready.Status, ready.Reason, ready.Message)
 	}
 	if ready.Status != metav1.ConditionTrue {
-		return "", fmt.Errorf("renewal of %s/%s failed: Ready=%s %s: %s (the operator tries again)",
-			conn.Namespace, conn.Name, ready.Status, ready.Reason, ready.Message)
+		return "", fmt.Errorf("renewal of %s failed: Ready=%s %s: %s (the operator tries again)",
+			ref, ready.Status, ready.Reason, ready.Message)
 	}
 	if reconciling := meta.FindStatusCondition(conds, sfv1.ConditionReconciling); reconciling != nil && reconciling.Status == metav1.ConditionTrue {
 		// The old token still works, but the operator could not get a new one.
-		return "", fmt.Errorf("renewal of %s/%s failed: %s (the current token is still valid: %s)",
-			conn.Namespace, conn.Name, reconciling.Message, ready.Message)
+		return "", fmt.Errorf("renewal of %s failed: %s (the current token is still valid: %s)",
+			ref, reconciling.Message, ready.Message)
 	}
 	report := fmt.Sprintf("Ready:      %s (%s)\n", ready.Status, ready.Reason)
 	if st := conn.Status; st.IssuedAt != nil && st.ExpiresAt != nil {
@@ -155,6 +183,9 @@ func renewalResult(conn *sfv1.SalesforceConnection, now time.Time) (string, erro
 		if st.RenewAt != nil {
 			report += fmt.Sprintf("Renews at:  %s (%s)\n", stamp(st.RenewAt.Time), relative(now, st.RenewAt.Time))
 		}
+	}
+	if t.cluster != nil {
+		report += fmt.Sprintf("Namespaces: %d hold the token (Secret %s)\n", t.cluster.Status.TokenSecretNamespaces, cell(conn.Status.TokenSecretName))
 	}
 	return report, nil
 }

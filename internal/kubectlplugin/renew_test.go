@@ -213,12 +213,13 @@ func TestRenewUnknownConnection(t *testing.T) {
 func TestRenewalResult(t *testing.T) {
 	conn := readyConn("billing", "crm")
 	conn.Status.Conditions = nil
-	if _, err := renewalResult(&conn, now); err == nil || !strings.Contains(err.Error(), "no Ready condition") {
+	tg := &target{ref: connRef{namespace: "billing", name: "crm"}, obj: &conn, conn: &conn}
+	if _, err := renewalResult(tg, now); err == nil || !strings.Contains(err.Error(), "no Ready condition") {
 		t.Errorf("no Ready: %v", err)
 	}
 	conn.Status.Conditions = []metav1.Condition{{Type: sfv1.ConditionReady, Status: metav1.ConditionFalse,
 		Reason: sfv1.ReasonSalesforceUnavailable, Message: "HTTP 503; next attempt at 2026-03-02T09:30:10Z"}}
-	if _, err := renewalResult(&conn, now); err == nil || !strings.Contains(err.Error(), "Ready=False SalesforceUnavailable: HTTP 503") {
+	if _, err := renewalResult(tg, now); err == nil || !strings.Contains(err.Error(), "Ready=False SalesforceUnavailable: HTTP 503") {
 		t.Errorf("not ready: %v", err)
 	}
 }

@@ -28,10 +28,15 @@ type statusOptions struct {
 func newStatusCommand(env *Env) *cobra.Command {
 	o := &statusOptions{}
 	cmd := &cobra.Command{
-		Use:   "status [NAME]",
+		Use:   "status [NAME | csfconn/NAME]",
 		Short: "Show whether each connection's token is good, when it expires and when it is renewed",
+		Long: "status lists the SalesforceConnections of the namespace (of every namespace with -A)\n" +
+			"and then, in a table of their own, the ClusterSalesforceConnections you may list, named\n" +
+			"csfconn/NAME, with the number of namespaces that hold their token; -n does not apply to\n" +
+			"them. Given a name, it shows that connection only: NAME (with -n) or csfconn/NAME.",
 		Example: `  kubectl sfconn status
   kubectl sfconn status crm -n billing
+  kubectl sfconn status csfconn/crm
   kubectl sfconn status -A -o wide`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -47,25 +52,35 @@ func newStatusCommand(env *Env) *cobra.Command {
 	return cmd
 }
 
-func (o *statusOptions) run(ctx context.Context, env *Env, name string) error {
+func (o *statusOptions) run(ctx context.Context, env *Env, arg string) error {
 	if o.output != "" && o.output != "wide" {
 		return fmt.Errorf("unsupported output format %q: use -o wide, or kubectl get sfconn -o %s", o.output, o.output)
-	}
-	if name != "" && o.allNamespaces {
-		return errors.New("a connection cannot be looked up by name across all namespaces: use -n NAMESPACE")
 	}
 	c, ns, err := env.clientAndNamespace()
 	if err != nil {
 		return err
 	}
 	var conns []sfv1.SalesforceConnection
-	if name != "" {
-		conn, err := getConnection(ctx, c, ns, name)
+	var clusterConns []sfv1.ClusterSalesforceConnection
+	switch {
+	case arg != "":
+		ref, err := parseRef(arg, ns)
 		if err != nil {
 			return err
 		}
-		conns = append(conns, *conn)
-	} else {
+		if !ref.cluster && o.allNamespaces {
+			return errors.New("a connection cannot be looked up by name across all namespaces: use -n NAMESPACE")
+		}
+		t, err := getTarget(ctx, c, ref, "")
+		if err != nil {
+			return err
+		}
+		if ref.cluster {
+			clusterConns = append(clusterConns, *t.cluster)
+		} else {
+			conns = append(conns, *t.conn)
+		}
+	default:
 		var list sfv1.SalesforceConnectionList
 		opts := []client.ListOption{}
 		if !o.allNamespaces {
@@ -75,16 +90,33 @@ func (o *statusOptions) run(ctx context.Context, env *Env, name string) error {
 			return describeAPIError(err)
 		}
 		conns = list.Items
+		if clusterConns, err = listClusterConnections(ctx, c); err != nil {
+			return err
+		}
 	}
-	if len(conns) == 0 {
+	if len(conns) == 0 && arg == "" {
+		// Said also when cluster connections follow, so that they are not taken for the
+		// namespace's.
 		where := fmt.Sprintf(" in namespace %s", ns)
 		if o.allNamespaces {
 			where = ""
 		}
 		fmt.Fprintf(env.Streams.ErrOut, "No SalesforceConnections found%s.\n", where)
+	}
+	wide, now := o.output == "wide", env.Clock.Now()
+	if len(conns) > 0 {
+		header, rows := statusTable(conns, now, o.allNamespaces, wide)
+		if err := writeTable(env.Streams.Out, header, rows); err != nil {
+			return err
+		}
+	}
+	if len(clusterConns) == 0 {
 		return nil
 	}
-	header, rows := statusTable(conns, env.Clock.Now(), o.allNamespaces, o.output == "wide")
+	if len(conns) > 0 {
+		fmt.Fprintf(env.Streams.Out, "\n")
+	}
+	header, rows := clusterStatusTable(clusterConns, now, wide)
 	return writeTable(env.Streams.Out, header, rows)
 }
 
@@ -114,21 +146,29 @@ func statusTable(conns []sfv1.SalesforceConnection, now time.Time, withNamespace
 }
 
 func statusRow(c *sfv1.SalesforceConnection, now time.Time, withNamespace, wide bool) []string {
-	ready, reason, message := "-", "-", ""
-	if cond := meta.FindStatusCondition(c.Status.Conditions, sfv1.ConditionReady); cond != nil {
-		ready, reason, message = string(cond.Status), cond.Reason, cell(cond.Message)
-	}
-	renews := "-"
-	if c.Status.ExpiresAt != nil {
-		renews = renewsIn(now, c.Status.RenewAt)
-	}
 	var row []string
 	if withNamespace {
 		row = append(row, c.Namespace)
 	}
-	row = append(row, c.Name, ready, reason, expiresIn(now, c.Status.ExpiresAt), renews, principal(c), approvals(c))
+	row = append(row, c.Name)
+	return append(row, statusCells(&c.Status, now, wide, nil)...)
+}
+
+// statusCells are the cells of a row after the name; extra come before the principal.
+func statusCells(st *sfv1.SalesforceConnectionStatus, now time.Time, wide bool, extra []string) []string {
+	ready, reason, message := "-", "-", ""
+	if cond := meta.FindStatusCondition(st.Conditions, sfv1.ConditionReady); cond != nil {
+		ready, reason, message = string(cond.Status), cond.Reason, cell(cond.Message)
+	}
+	renews := "-"
+	if st.ExpiresAt != nil {
+		renews = renewsIn(now, st.RenewAt)
+	}
+	row := []string{ready, reason, expiresIn(now, st.ExpiresAt), renews}
+	row = append(row, extra...)
+	row = append(row, principal(st), approvals(st))
 	if wide {
-		row = append(row, c.Status.TokenSecretName, c.Status.InstanceURL)
+		row = append(row, st.TokenSecretName, st.InstanceURL)
 	} else {
 		message = truncate(message, messageWidth)
 	}
@@ -136,8 +176,8 @@ func statusRow(c *sfv1.SalesforceConnection, now time.Time, withNamespace, wide 
 }
 
 // principal is who the token speaks for: the username when known, else the user ID.
-func principal(c *sfv1.SalesforceConnection) string {
-	if p := c.Status.Principal; p != nil {
+func principal(st *sfv1.SalesforceConnectionStatus) string {
+	if p := st.Principal; p != nil {
 		if p.Username != "" {
 			return p.Username
 		}
@@ -145,15 +185,15 @@ func principal(c *sfv1.SalesforceConnection) string {
 			return p.UserID
 		}
 	}
-	if c.Status.UserID != "" {
-		return c.Status.UserID
+	if st.UserID != "" {
+		return st.UserID
 	}
 	return "-"
 }
 
 // approvals is "count/limit" of the approvals the cluster holds for the principal.
-func approvals(c *sfv1.SalesforceConnection) string {
-	if a := c.Status.Approvals; a != nil {
+func approvals(st *sfv1.SalesforceConnectionStatus) string {
+	if a := st.Approvals; a != nil {
 		return fmt.Sprintf("%d/%d", a.Count, a.Limit)
 	}
 	return "-"

@@ -11,10 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/types"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/salesforce"
@@ -36,64 +33,80 @@ var usefulLimits = []string{
 type testOptions struct {
 	timeout   time.Duration
 	allLimits bool
+	source    tokenSource
 }
 
 func newTestCommand(env *Env) *cobra.Command {
 	o := &testOptions{}
 	cmd := &cobra.Command{
-		Use:   "test NAME",
+		Use:   "test NAME | csfconn/NAME [--target-namespace NAMESPACE]",
 		Short: "Call Salesforce with a connection's token and show the org's API version and limits",
 		Long: "test reads the connection's token Secret, calls GET {instance_url}/services/data and\n" +
 			"GET {instance_url}/services/data/vNN.N/limits with the token, and shows what Salesforce\n" +
 			"answered. It needs get on the token Secret. The token is sent to the instance URL only\n" +
-			"(https, or http to a loopback address) and is never printed.",
-		Example: `  kubectl sfconn test crm -n billing`,
-		Args:    cobra.ExactArgs(1),
+			"(https, or http to a loopback address) and is never printed.\n\n" +
+			"For a ClusterSalesforceConnection (csfconn/NAME) it reads the operator's record of the\n" +
+			"token in the cluster resource namespace (--cluster-resource-namespace), which only the\n" +
+			"platform team may read; with --target-namespace, the token Secret the connection\n" +
+			"delivered to that namespace instead, which its team may read.",
+		Example: `  kubectl sfconn test crm -n billing
+  kubectl sfconn test csfconn/crm
+  kubectl sfconn test csfconn/crm --target-namespace billing`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), env, args[0])
 		},
 	}
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Second, "Timeout of each call to Salesforce.")
 	cmd.Flags().BoolVar(&o.allLimits, "all-limits", false, "Show every limit the org reports.")
+	cmd.Flags().StringVar(&o.source.targetNamespace, "target-namespace", "",
+		"For a ClusterSalesforceConnection: read the token Secret it delivered to this namespace, not its record in the cluster resource namespace.")
+	addClusterResourceNamespaceFlag(cmd, &o.source.home)
 	return cmd
 }
 
 // tokenRejectedError is Salesforce refusing the token (401 INVALID_SESSION_ID).
 type tokenRejectedError struct {
-	ns, name, detail string
+	ref    connRef
+	detail string
 }
 
 func (e *tokenRejectedError) Error() string {
-	return fmt.Sprintf("Salesforce rejected the token of %s/%s (%s); renew it with: kubectl sfconn renew %s -n %s --wait",
-		e.ns, e.name, e.detail, e.name, e.ns)
+	return fmt.Sprintf("Salesforce rejected the token of %s (%s); renew it with: kubectl sfconn renew %s --wait",
+		e.ref, e.detail, e.ref.kubectlArgs())
 }
 
-func (o *testOptions) run(ctx context.Context, env *Env, name string) error {
+func (o *testOptions) run(ctx context.Context, env *Env, arg string) error {
 	c, ns, err := env.clientAndNamespace()
 	if err != nil {
 		return err
 	}
-	conn, err := getConnection(ctx, c, ns, name)
+	ref, err := parseRef(arg, ns)
 	if err != nil {
 		return err
 	}
+	if o.source.targetNamespace != "" && !ref.cluster {
+		return fmt.Errorf("--target-namespace is for a ClusterSalesforceConnection (csfconn/NAME): %s has its token in its own namespace", ref)
+	}
+	t, err := getTarget(ctx, c, ref, o.source.home)
+	if err != nil {
+		return err
+	}
+	conn := t.conn
 	if conn.Status.TokenSecretName == "" {
 		msg := "the operator has not written a token yet"
 		if ready := meta.FindStatusCondition(conn.Status.Conditions, sfv1.ConditionReady); ready != nil {
 			msg = fmt.Sprintf("Ready=%s %s: %s", ready.Status, ready.Reason, ready.Message)
 		}
-		return fmt.Errorf("%s/%s has no token to test (%s)", ns, name, msg)
+		return fmt.Errorf("%s has no token to test (%s)", ref, msg)
 	}
-	var secret corev1.Secret
-	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: conn.Status.TokenSecretName}, &secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("the token Secret %s/%s of %s does not exist", ns, conn.Status.TokenSecretName, name)
-		}
-		return fmt.Errorf("reading the token Secret %s/%s: %w", ns, conn.Status.TokenSecretName, err)
+	secret, secretName, err := o.source.read(ctx, c, t)
+	if err != nil {
+		return err
 	}
 	token := string(secret.Data[tokensecret.KeyAccessToken])
 	if token == "" {
-		return fmt.Errorf("the token Secret %s/%s holds no %s", ns, secret.Name, tokensecret.KeyAccessToken)
+		return fmt.Errorf("the token Secret %s/%s holds no %s", secret.Namespace, secret.Name, tokensecret.KeyAccessToken)
 	}
 	instance := string(secret.Data[tokensecret.KeyInstanceURL])
 	if instance == "" {
@@ -106,14 +119,14 @@ func (o *testOptions) run(ctx context.Context, env *Env, name string) error {
 	start := env.Clock.Now()
 	versions, err := sf.RESTVersions(ctx, instance, token)
 	if err != nil {
-		return salesforceError(err, ns, name, "/services/data")
+		return salesforceError(err, ref, "/services/data")
 	}
 	roundTrip := env.Clock.Since(start)
 	// RESTVersions lists at least one version, oldest first.
 	latest := versions[len(versions)-1]
 	limits, err := sf.Limits(ctx, instance, token, latest.Version)
 	if err != nil {
-		return salesforceError(err, ns, name, "/services/data/v"+latest.Version+"/limits")
+		return salesforceError(err, ref, "/services/data/v"+latest.Version+"/limits")
 	}
 
 	w := env.Streams.Out
@@ -128,7 +141,7 @@ func (o *testOptions) run(ctx context.Context, env *Env, name string) error {
 	if orgID == "" {
 		orgID = conn.Status.OrgID
 	}
-	fmt.Fprintf(w, "Connection:    %s/%s (token Secret %s)\n", ns, name, secret.Name)
+	fmt.Fprintf(w, "Connection:    %s (%s)\n", ref, secretName)
 	// The client accepted it: a scheme and a host, with at most a trailing slash.
 	fmt.Fprintf(w, "Instance URL:  %s\n", strings.TrimSuffix(instance, "/"))
 	fmt.Fprintf(w, "Org ID:        %s\n", cell(orgID))
@@ -179,14 +192,14 @@ func (e *Env) salesforceOptions(timeout time.Duration) []salesforce.Option {
 // salesforceError words a failed call for the person running the command. The client's
 // errors hold neither the token nor Salesforce's messages (which could echo it), only the
 // status, Salesforce's errorCode and the client's explanation.
-func salesforceError(err error, ns, name, path string) error {
+func salesforceError(err error, ref connRef, path string) error {
 	var e *salesforce.Error
 	if !errors.As(err, &e) {
 		return fmt.Errorf("calling Salesforce: %w", err)
 	}
 	switch {
 	case e.StatusCode == http.StatusUnauthorized:
-		return &tokenRejectedError{ns: ns, name: name, detail: answerDetail(e)}
+		return &tokenRejectedError{ref: ref, detail: answerDetail(e)}
 	case e.StatusCode == http.StatusOK:
 		return fmt.Errorf("GET %s: Salesforce's answer is not the one expected: %s", path, explanation(e))
 	case e.StatusCode != 0:

@@ -6,6 +6,7 @@ package secretversions
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"sync"
 
@@ -24,23 +25,38 @@ import (
 )
 
 // Versions follows the metadata of every Secret in the watched namespaces and keeps
-// of each only its resourceVersion. Credentials Secrets carry no label of ours, so the
-// operator must hear of every Secret to notice that one of them changed; what it keeps is
-// a name and a version, about a hundred bytes, where an informer's cache of metadata
-// costs several times that. Ten thousand Helm releases and service account tokens in the
-// cluster then cost the operator about a megabyte, and no secret data at all.
+// of each Secret that interests the operator only its resourceVersion. Credentials Secrets
+// carry no label of ours, so the operator must hear of every Secret to notice that one of
+// them changed; what it keeps is a name and a version, about a hundred bytes, and only of
+// the Secrets some connection names (FollowOnly): ten thousand Helm releases and service
+// account tokens in the cluster then cost the operator nothing at rest, and no secret data
+// at all.
 //
 // It answers two questions without a call to the API server: does a Secret of this name
-// exist, and which version of it is current. Each change is passed to the controller as
-// the Secret's name (Source).
+// exist, and which version of it is current; Unknown for a Secret it does not follow,
+// which the caller reads and reports back (Observe). Each change of a followed Secret is
+// passed to the controller as the Secret's name (Source).
 type Versions struct {
 	client     metadata.Interface
 	namespaces []string
 
+	// ready and interested, when set (FollowOnly), say when interest can be asked, and
+	// whether a Secret interests the operator.
+	ready      func(context.Context) bool
+	interested func(context.Context, types.NamespacedName) bool
+	// ctx is Start's, for the calls to interested from the reflectors' stores.
+	ctx context.Context
+
 	mu sync.RWMutex
 	// parts holds one partition per watched namespace ("" for all namespaces), each
-	// replaced as a whole when its reflector lists again.
-	parts  map[string]map[types.NamespacedName]string
+	// replaced as a whole when its reflector lists again. Under FollowOnly a partition
+	// holds the followed Secrets only, and a followed Secret that does not exist as "".
+	parts map[string]map[types.NamespacedName]string
+	// names holds, under FollowOnly, a hash of the name of every Secret of each partition,
+	// followed or not: eight bytes that tell a Secret that exists from one that does not,
+	// so that a connection naming a Secret nobody has created needs no call to learn it.
+	names  map[string]map[uint64]struct{}
+	seed   maphash.Seed
 	notify func(types.NamespacedName)
 
 	synced     chan struct{}
@@ -62,20 +78,105 @@ func New(cfg *rest.Config, httpClient *http.Client, namespaces []string) (*Versi
 		parts: map[string]map[types.NamespacedName]string{}, synced: make(chan struct{})}, nil
 }
 
-// Version returns the current resourceVersion of a Secret, and whether it exists.
-func (s *Versions) Version(key types.NamespacedName) (string, bool) {
+// State says what Versions knows of a Secret.
+type State int
+
+const (
+	// Unknown: the Secret is not followed; read it, and report it with Observe.
+	Unknown State = iota
+	// Missing: no Secret of this name exists.
+	Missing
+	// Present: the Secret exists, at the version returned with it.
+	Present
+)
+
+// FollowOnly keeps the versions of the Secrets interested says interest the operator,
+// asked at each change of a Secret, once ready has returned true; and of those reported
+// by Observe. Others are not kept: Version says Unknown for them. Call it before Start.
+func (s *Versions) FollowOnly(ready func(context.Context) bool, interested func(context.Context, types.NamespacedName) bool) {
+	s.ready, s.interested = ready, interested
+	s.names, s.seed = map[string]map[uint64]struct{}{}, maphash.MakeSeed()
+}
+
+// nameHash is the hash of a Secret's name in names. Two Secrets of the same hash (a
+// chance of about one in 10^11 among a million Secrets) would only make one that does
+// not exist read as Unknown, and be read from the API server.
+func (s *Versions) nameHash(key types.NamespacedName) uint64 {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	_, _ = h.WriteString(key.Namespace)
+	_ = h.WriteByte('/')
+	_, _ = h.WriteString(key.Name)
+	return h.Sum64()
+}
+
+// Version returns the current resourceVersion of a Secret and what is known of it.
+func (s *Versions) Version(key types.NamespacedName) (string, State) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	part, ok := s.parts[metav1.NamespaceAll]
-	if !ok {
-		part = s.parts[key.Namespace]
+	rv, ok := s.partitionLocked(key)[key]
+	switch {
+	case ok && rv != "":
+		return rv, Present
+	case ok || s.interested == nil:
+		// Without FollowOnly every Secret is kept, and one not kept does not exist.
+		return "", Missing
 	}
-	rv, ok := part[key]
-	return rv, ok
+	names, ok := s.names[metav1.NamespaceAll]
+	if !ok {
+		names = s.names[key.Namespace]
+	}
+	if _, exists := names[s.nameHash(key)]; exists {
+		return "", Unknown
+	}
+	return "", Missing
+}
+
+// Observe reports a Secret the caller read because Version said Unknown: its version, or
+// "" when it does not exist. It is followed from then on. A version the watch has kept
+// in the meantime is as new or newer, and stays.
+func (s *Versions) Observe(key types.NamespacedName, rv string) {
+	if s.interested == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	part := s.partitionLocked(key)
+	if part == nil {
+		return
+	}
+	if _, ok := part[key]; !ok {
+		part[key] = rv
+	}
+}
+
+// partitionLocked is the partition a Secret is in; nil for an unwatched namespace, or
+// before its first list.
+func (s *Versions) partitionLocked(key types.NamespacedName) map[types.NamespacedName]string {
+	if part, ok := s.parts[metav1.NamespaceAll]; ok {
+		return part
+	}
+	return s.parts[key.Namespace]
+}
+
+// follows says whether a change of key is kept: a Secret already followed, or one that
+// interests the operator.
+func (s *Versions) follows(ctx context.Context, part map[types.NamespacedName]string, key types.NamespacedName) bool {
+	if s.interested == nil {
+		return true
+	}
+	if _, ok := part[key]; ok {
+		return true
+	}
+	return s.interested(ctx, key)
 }
 
 // Start follows the Secrets until ctx ends.
 func (s *Versions) Start(ctx context.Context) error {
+	if s.ready != nil && !s.ready(ctx) {
+		return ctx.Err()
+	}
+	s.ctx = ctx
 	gvr := corev1.SchemeGroupVersion.WithResource("secrets")
 	var wg sync.WaitGroup
 	lists := make(chan struct{}, len(s.namespaces))
@@ -127,18 +228,35 @@ func (s *Versions) Source(mapFn handler.TypedMapFunc[types.NamespacedName, recon
 	return &secretVersionsSource{versions: s, mapFn: mapFn}
 }
 
-// change records a Secret's version ("" when it is gone) and tells the controller.
-func (s *Versions) change(namespace string, key types.NamespacedName, rv string) {
+// change records a Secret's version, or that it is gone (deleted), and tells the
+// controller; a Secret that is not followed and does not interest the operator is left
+// out.
+func (s *Versions) change(namespace string, key types.NamespacedName, rv string, deleted bool) {
 	s.mu.Lock()
 	part := s.parts[namespace]
 	if part == nil {
 		part = map[types.NamespacedName]string{}
 		s.parts[namespace] = part
 	}
-	if rv == "" {
-		delete(part, key)
-	} else {
+	if names := s.names[namespace]; names != nil {
+		if deleted {
+			delete(names, s.nameHash(key))
+		} else {
+			names[s.nameHash(key)] = struct{}{}
+		}
+	}
+	if !s.follows(s.ctx, part, key) {
+		s.mu.Unlock()
+		return
+	}
+	switch {
+	case !deleted:
 		part[key] = rv
+	case s.interested != nil:
+		// Followed, so known: known not to exist.
+		part[key] = ""
+	default:
+		delete(part, key)
 	}
 	notify := s.notify
 	s.mu.Unlock()
@@ -148,10 +266,28 @@ func (s *Versions) change(namespace string, key types.NamespacedName, rv string)
 }
 
 // replace swaps a namespace's partition for a new list, and tells the controller of every
-// Secret that changed, appeared or went while the watch was down.
-func (s *Versions) replace(namespace string, part map[types.NamespacedName]string) {
+// followed Secret that changed, appeared or went while the watch was down. A Secret that
+// no longer interests the operator is no longer followed.
+func (s *Versions) replace(namespace string, listed map[types.NamespacedName]string) {
 	s.mu.Lock()
 	old := s.parts[namespace]
+	part := listed
+	if s.interested != nil {
+		part = make(map[types.NamespacedName]string)
+		names := make(map[uint64]struct{}, len(listed))
+		for key, rv := range listed {
+			names[s.nameHash(key)] = struct{}{}
+			if s.interested(s.ctx, key) {
+				part[key] = rv
+			}
+		}
+		s.names[namespace] = names
+		for key := range old {
+			if _, ok := listed[key]; !ok && s.interested(s.ctx, key) {
+				part[key] = ""
+			}
+		}
+	}
 	s.parts[namespace] = part
 	notify := s.notify
 	s.mu.Unlock()
@@ -159,7 +295,7 @@ func (s *Versions) replace(namespace string, part map[types.NamespacedName]strin
 		return
 	}
 	for key, rv := range part {
-		if old[key] != rv {
+		if was, ok := old[key]; !ok || was != rv {
 			notify(key)
 		}
 	}
@@ -204,7 +340,7 @@ func (v *versionStore) Update(obj any) error {
 	if err != nil {
 		return err
 	}
-	v.owner.change(v.namespace, key, rv)
+	v.owner.change(v.namespace, key, rv, false)
 	return nil
 }
 
@@ -213,7 +349,7 @@ func (v *versionStore) Delete(obj any) error {
 	if err != nil {
 		return err
 	}
-	v.owner.change(v.namespace, key, "")
+	v.owner.change(v.namespace, key, "", true)
 	return nil
 }
 

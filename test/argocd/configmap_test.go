@@ -23,6 +23,9 @@ const (
 	// has the same shape.
 	clusterHealthKey = "resource.customizations.health.salesforce.sfconn.io_ClusterSalesforceConnection"
 	actionsKey       = "resource.customizations.actions.salesforce.sfconn.io_SalesforceConnection"
+	// clusterActionsKey runs the same discovery and renew scripts for
+	// ClusterSalesforceConnection, which takes the same renewal annotation.
+	clusterActionsKey = "resource.customizations.actions.salesforce.sfconn.io_ClusterSalesforceConnection"
 )
 
 // actionsConfig is the value of the actions key, as Argo CD reads it.
@@ -38,7 +41,7 @@ type actionsConfig struct {
 func renderConfigMap(health, discovery, renew string) string {
 	var b strings.Builder
 	b.WriteString(`# Argo CD health check and "renew" action for SalesforceConnection, and the same health
-# check for ClusterSalesforceConnection (salesforce.sfconn.io).
+# check and action for ClusterSalesforceConnection (salesforce.sfconn.io).
 # Generated from config/argocd/salesforce.sfconn.io/SalesforceConnection/**/*.lua by
 # "cd test && go generate ./argocd": edit the .lua files, then run it.
 #
@@ -58,13 +61,15 @@ data:
 	b.WriteString(indent(health, 4))
 	b.WriteString("  " + clusterHealthKey + ": |\n")
 	b.WriteString(indent(health, 4))
-	b.WriteString("  " + actionsKey + ": |\n")
-	b.WriteString("    discovery.lua: |\n")
-	b.WriteString(indent(discovery, 6))
-	b.WriteString("    definitions:\n")
-	b.WriteString("    - name: " + ActionRenew + "\n")
-	b.WriteString("      action.lua: |\n")
-	b.WriteString(indent(renew, 8))
+	for _, key := range []string{actionsKey, clusterActionsKey} {
+		b.WriteString("  " + key + ": |\n")
+		b.WriteString("    discovery.lua: |\n")
+		b.WriteString(indent(discovery, 6))
+		b.WriteString("    definitions:\n")
+		b.WriteString("    - name: " + ActionRenew + "\n")
+		b.WriteString("      action.lua: |\n")
+		b.WriteString(indent(renew, 8))
+	}
 	return b.String()
 }
 
@@ -125,15 +130,17 @@ func TestConfigMapMatchesScripts(t *testing.T) {
 	g.Expect(cm.Kind).To(Equal("ConfigMap"))
 	g.Expect(cm.Name).To(Equal("argocd-cm"))
 	g.Expect(cm.Namespace).To(Equal("argocd"))
-	g.Expect(cm.Data).To(HaveLen(3))
+	g.Expect(cm.Data).To(HaveLen(4))
 	g.Expect(cm.Data[healthKey]).To(Equal(health))
 	g.Expect(cm.Data[clusterHealthKey]).To(Equal(health))
-	var actions actionsConfig
-	g.Expect(yaml.UnmarshalStrict([]byte(cm.Data[actionsKey]), &actions)).To(Succeed())
-	g.Expect(actions.DiscoveryLua).To(Equal(discovery))
-	g.Expect(actions.Definitions).To(HaveLen(1))
-	g.Expect(actions.Definitions[0].Name).To(Equal(ActionRenew))
-	g.Expect(actions.Definitions[0].ActionLua).To(Equal(renew))
+	for _, key := range []string{actionsKey, clusterActionsKey} {
+		var actions actionsConfig
+		g.Expect(yaml.UnmarshalStrict([]byte(cm.Data[key]), &actions)).To(Succeed(), key)
+		g.Expect(actions.DiscoveryLua).To(Equal(discovery), key)
+		g.Expect(actions.Definitions).To(HaveLen(1), key)
+		g.Expect(actions.Definitions[0].Name).To(Equal(ActionRenew), key)
+		g.Expect(actions.Definitions[0].ActionLua).To(Equal(renew), key)
+	}
 }
 
 // TestScriptsFromConfigMapRun runs the scripts as installed from argocd-cm, in case the
@@ -146,23 +153,31 @@ func TestScriptsFromConfigMapRun(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	var cm corev1.ConfigMap
 	g.Expect(yaml.Unmarshal(b, &cm)).To(Succeed())
-	var actions actionsConfig
-	g.Expect(yaml.Unmarshal([]byte(cm.Data[actionsKey]), &actions)).To(Succeed())
-	g.Expect(actions.Definitions).NotTo(BeEmpty())
+	for _, tc := range []struct {
+		healthKey, actionsKey string
+		obj                   map[string]any
+	}{
+		{healthKey, actionsKey, toObject(t, readyConnection())},
+		{clusterHealthKey, clusterActionsKey, clusterObject(t, readyClusterConnection())},
+	} {
+		var actions actionsConfig
+		g.Expect(yaml.Unmarshal([]byte(cm.Data[tc.actionsKey]), &actions)).To(Succeed())
+		g.Expect(actions.Definitions).NotTo(BeEmpty(), tc.actionsKey)
 
-	obj := toObject(t, readyConnection())
-	out, err := run(cm.Data[healthKey], obj, fixedNow)
-	g.Expect(err).NotTo(HaveOccurred())
-	st, err := healthStatus(out)
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(st.Status).To(Equal(Healthy))
+		out, err := run(cm.Data[tc.healthKey], tc.obj, fixedNow)
+		g.Expect(err).NotTo(HaveOccurred())
+		st, err := healthStatus(out)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(st.Status).To(Equal(Healthy), tc.healthKey)
 
-	out, err = run(actions.DiscoveryLua, obj, fixedNow)
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(out).To(HaveKey(ActionRenew))
+		out, err = run(actions.DiscoveryLua, tc.obj, fixedNow)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(out).To(HaveKey(ActionRenew), tc.actionsKey)
 
-	out, err = run(actions.Definitions[0].ActionLua, obj, fixedNow)
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(out).To(HaveKeyWithValue("metadata", HaveKeyWithValue("annotations",
-		HaveKeyWithValue("reconcile.fluxcd.io/requestedAt", "2026-11-25T09:00:00Z"))))
+		out, err = run(actions.Definitions[0].ActionLua, tc.obj, fixedNow)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(out).To(HaveKeyWithValue("metadata", HaveKeyWithValue("annotations",
+			HaveKeyWithValue("reconcile.fluxcd.io/requestedAt", "2026-11-25T09:00:00Z"))), tc.actionsKey)
+		g.Expect(out).To(HaveKeyWithValue("kind", tc.obj["kind"]), tc.actionsKey)
+	}
 }

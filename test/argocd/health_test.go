@@ -253,16 +253,7 @@ func TestHealthStatusInvalid(t *testing.T) {
 // shape, gets the same health from the same script, and its messages name its kind.
 func TestHealthOfClusterConnection(t *testing.T) {
 	g := NewWithT(t)
-	c := &sfv1.ClusterSalesforceConnection{
-		TypeMeta:   metav1.TypeMeta{APIVersion: sfv1.GroupVersion.String(), Kind: sfv1.ClusterSalesforceConnectionKind},
-		ObjectMeta: metav1.ObjectMeta{Name: "crm", Generation: 2},
-	}
-	c.Status.SalesforceConnectionStatus = readyConnection().Status
-	c.Status.TokenSecretNamespaces = 3
-	b, err := json.Marshal(c)
-	g.Expect(err).NotTo(HaveOccurred())
-	var obj map[string]any
-	g.Expect(json.Unmarshal(b, &obj)).To(Succeed())
+	obj := clusterObject(t, readyClusterConnection())
 	st, err := Health(obj)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(st.Status).To(Equal(Healthy))

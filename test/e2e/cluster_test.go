@@ -30,6 +30,10 @@ var _ = Describe("ClusterSalesforceConnection", func() {
 		remember(a["access_token"])
 		Expect(kubectl("get", "csfconn")).To(MatchRegexp(`crm\s+True\s+TokenIssued\s+2`))
 
+		By("reporting it in the metrics under its kind, with no namespace")
+		Eventually(func() string { return scrape(manager) }).Should(MatchRegexp(
+			`(?m)^sfconn_connection_ready_status\{condition="True",kind="ClusterSalesforceConnection",name="crm",namespace=""\} 1$`))
+
 		By("unlabelling a namespace takes its Secret away")
 		kubectl("label", "namespace", second, "salesforce.sfconn.io/crm-")
 		Eventually(func() map[string]string { return secretData(second, "crm-token") }).Should(BeNil())

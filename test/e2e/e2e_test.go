@@ -380,7 +380,7 @@ spec:
 		logins := loginsOf(creds.shortUser)
 
 		By("reporting the connection from the leader only")
-		haSeries := `(?m)^` + metrics.ReadyStatus + `\{condition="True",name="ha",namespace="` + ns + `"\} 1$`
+		haSeries := `(?m)^` + metrics.ReadyStatus + `\{condition="True",kind="SalesforceConnection",name="ha",namespace="` + ns + `"\} 1$`
 		leads := regexp.MustCompile(`(?m)^` + metrics.Leader + ` 1$`)
 		follows := regexp.MustCompile(`(?m)^` + metrics.Leader + ` 0$`)
 		// Either replica may have taken the lease: both started moments apart.

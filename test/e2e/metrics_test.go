@@ -55,8 +55,8 @@ var _ = Describe("metrics", Ordered, func() {
 				metrics.ConditionStatus, metrics.Approvals, metrics.ApprovalsLimit} {
 				g.Expect(series(name).MatchString(text)).To(BeTrue(), "no %s series for namespace %s", name, ns)
 			}
-			g.Expect(text).To(MatchRegexp(`(?m)^sfconn_connection_ready_status\{condition="True",name="crm-refresh",namespace="` + ns + `"\} 1$`))
-			g.Expect(text).To(MatchRegexp(`(?m)^sfconn_connection_ready_reason\{name="crm-refresh",namespace="` + ns + `",reason="TokenIssued"\} 1$`))
+			g.Expect(text).To(MatchRegexp(`(?m)^sfconn_connection_ready_status\{condition="True",kind="SalesforceConnection",name="crm-refresh",namespace="` + ns + `"\} 1$`))
+			g.Expect(text).To(MatchRegexp(`(?m)^sfconn_connection_ready_reason\{kind="SalesforceConnection",name="crm-refresh",namespace="` + ns + `",reason="TokenIssued"\} 1$`))
 			g.Expect(text).To(MatchRegexp(`(?m)^` + metrics.Leader + ` 1$`))
 			g.Expect(text).To(MatchRegexp(`(?m)^` + metrics.RequestsTotal + `\{grant="refresh_token",result="success"\} [1-9]`))
 			g.Expect(text).To(MatchRegexp(`(?m)^` + metrics.RequestDuration + `_count\{grant="refresh_token"\} [1-9]`))

@@ -90,8 +90,11 @@ func TestApplyDistInstall(t *testing.T) {
 }
 
 // TestHelmInstallUpgradeUninstall installs the chart for real with helm, as
-// docs/install.md says: helm creates the CRD from crds/, a helm upgrade changes the
-// Deployment, and helm uninstall removes the chart's objects but keeps the CRD.
+// docs/install.md says: the CRDs are part of the release, a helm upgrade changes the
+// Deployment and the CRDs, and helm uninstall removes the chart's objects but keeps the
+// CRDs. The CRDs exist already (the tests above applied them, as a chart with crds/ would
+// have installed them), so the install takes them over, as docs/install.md tells users
+// coming from such a chart to do.
 func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	g := NewWithT(t)
 	c := cluster(t)
@@ -100,13 +103,16 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	base := []string{"--kubeconfig", kc, "--namespace", "helm-release"}
 	chartArgs := []string{"--set", "fullnameOverride=sfconn-rel,serviceAccount.name=sfconn-rel-manager"}
 
-	out, err := helm(t, append(append([]string{"install", "sfconn-rel", chartDir}, base...), chartArgs...)...)
+	out, err := helm(t, append(append([]string{"install", "sfconn-rel", chartDir, "--take-ownership"}, base...), chartArgs...)...)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(out).To(ContainSubstring("kubectl get sfconn -A"), "NOTES.txt is shown")
 	crd := &unstructured.Unstructured{}
 	crd.SetAPIVersion("apiextensions.k8s.io/v1")
 	crd.SetKind("CustomResourceDefinition")
 	g.Expect(c.Get(t.Context(), client.ObjectKey{Name: "salesforceconnections.salesforce.sfconn.io"}, crd)).To(Succeed())
+	g.Expect(crd.GetAnnotations()).To(And(
+		HaveKeyWithValue("meta.helm.sh/release-name", "sfconn-rel"),
+		HaveKeyWithValue("helm.sh/resource-policy", "keep")), "the release owns the CRD")
 
 	deploy := &unstructured.Unstructured{}
 	deploy.SetAPIVersion("apps/v1")
@@ -123,8 +129,10 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	// Watching one namespace trades the ClusterRole for a Role there.
 	createNamespace(t, c, "billing")
 	_, err = helm(t, append(append([]string{"upgrade", "sfconn-rel", chartDir}, base...),
-		append(chartArgs, "--set", "watchNamespaces={billing}")...)...)
+		append(chartArgs, "--set", "watchNamespaces={billing},commonLabels.example\\.com/upgraded=yes")...)...)
 	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(c.Get(t.Context(), client.ObjectKey{Name: crd.GetName()}, crd)).To(Succeed())
+	g.Expect(crd.GetLabels()).To(HaveKeyWithValue("example.com/upgraded", "yes"), "helm upgrade updates the CRDs")
 	g.Expect(c.Get(t.Context(), key, deploy)).To(Succeed())
 	g.Expect(args(t, deploy)).To(ContainElement("--watch-namespaces=billing"))
 	g.Expect(apierrors.IsNotFound(c.Get(t.Context(), client.ObjectKey{Name: "sfconn-rel-manager-role"}, role))).To(BeTrue(),
@@ -140,7 +148,8 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 		return apierrors.IsNotFound(c.Get(t.Context(), key, deploy))
 	}).WithTimeout(30 * time.Second).WithPolling(100 * time.Millisecond).Should(BeTrue())
 	g.Expect(apierrors.IsNotFound(c.Get(t.Context(), client.ObjectKey{Namespace: "billing", Name: "sfconn-rel-manager-role"}, nsRole))).To(BeTrue())
-	g.Expect(c.Get(t.Context(), client.ObjectKey{Name: crd.GetName()}, crd)).To(Succeed(), "helm uninstall keeps the CRD")
+	g.Expect(c.Get(t.Context(), client.ObjectKey{Name: crd.GetName()}, crd)).To(Succeed(), "helm uninstall keeps the CRD (helm.sh/resource-policy: keep)")
+	g.Expect(crd.GetDeletionTimestamp()).To(BeNil())
 }
 
 // TestPodSecurityWarningsAreSeen makes sure the checks above would see a Pod Security

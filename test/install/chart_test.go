@@ -18,6 +18,7 @@ func TestHelmLint(t *testing.T) {
 		"watchNamespaces":               {"--set", "watchNamespaces={a,b}"},
 		"rollout restarts":              {"--set", "rolloutRestarts.enabled=true"},
 		"both, without leader election": {"--set", "watchNamespaces={a},rolloutRestarts.enabled=true,leaderElection.enabled=false,replicaCount=1"},
+		"verified metrics, no CRDs":     {"--set", "serviceMonitor.enabled=true,metrics.certSecret=c,serviceMonitor.tlsConfig.insecureSkipVerify=false,crds.enabled=false"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := helm(t, append([]string{"lint", "--strict", chartDir}, extra...)...)
@@ -50,9 +51,22 @@ func TestChartDefaults(t *testing.T) {
 	for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "ConfigMap", "Namespace"} {
 		g.Expect(ofKind(objs, kind)).To(BeEmpty(), kind)
 	}
-	find(t, objs, "CustomResourceDefinition", "salesforceconnections.salesforce.sfconn.io")
-	find(t, objs, "CustomResourceDefinition", "clustersalesforceconnections.salesforce.sfconn.io")
+	// The CRDs are part of the release, and outlive it.
+	for _, name := range []string{"salesforceconnections.salesforce.sfconn.io", "clustersalesforceconnections.salesforce.sfconn.io"} {
+		crd := find(t, objs, "CustomResourceDefinition", name)
+		g.Expect(crd.GetAnnotations()).To(HaveKeyWithValue("helm.sh/resource-policy", "keep"), name)
+		g.Expect(crd.GetLabels()).To(HaveKeyWithValue("app.kubernetes.io/managed-by", "Helm"), name)
+	}
 	g.Expect(ofKind(objs, "CustomResourceDefinition")).To(HaveLen(2))
+	// Two replicas: a budget lets drains evict one at a time, and the scheduler spreads them.
+	pdb := only(t, objs, "PodDisruptionBudget")
+	g.Expect(field(t, pdb, "spec")).To(And(HaveKeyWithValue("maxUnavailable", int64(1)), Not(HaveKey("minAvailable"))))
+	g.Expect(field(t, deploy, "spec", "template", "spec", "topologySpreadConstraints")).To(ConsistOf(map[string]any{
+		"maxSkew": int64(1), "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+		"labelSelector": map[string]any{"matchLabels": field(t, deploy, "spec", "selector", "matchLabels")},
+	}))
+	g.Expect(field(t, deploy, "spec", "revisionHistoryLimit")).To(BeEquivalentTo(10))
+	g.Expect(field(t, deploy, "spec")).NotTo(HaveKey("strategy"), "the Kubernetes default strategy")
 	only(t, objs, "ServiceAccount")
 	only(t, objs, "Service")
 	only(t, objs, "NetworkPolicy")
@@ -75,6 +89,7 @@ func TestChartEveryOption(t *testing.T) {
 		"--health-probe-bind-address=:8081",
 		"--metrics-bind-address=:9443",
 		"--metrics-secure=true",
+		"--metrics-cert-path=/var/run/sfconn/metrics-cert",
 		"--allowed-login-hosts=login.salesforce.com,test.salesforce.com,*.my.salesforce.com,login.acme.com,127.0.0.1:18080",
 		"--watch-namespaces=billing,crm",
 		"--enable-rollout-restarts",
@@ -87,9 +102,45 @@ func TestChartEveryOption(t *testing.T) {
 		"--zap-log-level=debug",
 	}))
 	c := managerContainer(t, deploy)
-	g.Expect(c["image"]).To(Equal("registry.example.com/sfconn-operator:v9.9.9"))
+	g.Expect(c["image"]).To(Equal("registry.example.com/sfconn-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+		"image.digest wins over image.tag")
 	g.Expect(c["imagePullPolicy"]).To(Equal("Always"))
-	g.Expect(c["env"]).To(HaveLen(2))
+	g.Expect(c["env"]).To(ContainElement(map[string]any{"name": "SSL_CERT_FILE", "value": "/etc/sfconn/ca/ca-bundle.crt"}))
+	g.Expect(c["volumeMounts"]).To(ConsistOf(
+		map[string]any{"name": "metrics-cert", "mountPath": "/var/run/sfconn/metrics-cert", "readOnly": true},
+		map[string]any{"name": "corporate-ca", "mountPath": "/etc/sfconn/ca", "readOnly": true},
+	))
+	g.Expect(field(t, deploy, "spec", "template", "spec", "volumes")).To(ConsistOf(
+		HaveKeyWithValue("secret", HaveKeyWithValue("secretName", "sfconn-all-metrics-cert")),
+		map[string]any{"name": "corporate-ca", "configMap": map[string]any{"name": "sfconn-all-corporate-ca"}},
+	))
+	g.Expect(field(t, deploy, "spec", "strategy")).To(Equal(map[string]any{
+		"type": "RollingUpdate", "rollingUpdate": map[string]any{"maxSurge": int64(1), "maxUnavailable": int64(0)}}))
+	g.Expect(field(t, deploy, "spec", "revisionHistoryLimit")).To(BeEquivalentTo(3))
+	g.Expect(field(t, deploy, "spec", "template", "spec", "topologySpreadConstraints")).To(ConsistOf(
+		And(HaveKeyWithValue("topologyKey", "topology.kubernetes.io/zone"), HaveKeyWithValue("whenUnsatisfiable", "DoNotSchedule"),
+			HaveKeyWithValue("labelSelector", map[string]any{"matchLabels": field(t, deploy, "spec", "selector", "matchLabels")})),
+		And(HaveKeyWithValue("topologyKey", "kubernetes.io/hostname"),
+			HaveKeyWithValue("labelSelector", map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/instance": "sfconn-all"}})),
+	), "the chart fills in the selector of a constraint without one, and keeps a constraint's own")
+	g.Expect(field(t, only(t, objs, "PodDisruptionBudget"), "spec")).To(And(
+		HaveKeyWithValue("minAvailable", int64(2)), Not(HaveKey("maxUnavailable"))))
+	// commonLabels, on every object of the chart (extraObjects are the user's own).
+	for _, o := range objs {
+		if o.GetKind() == "ConfigMap" && strings.HasPrefix(o.GetName(), "sfconn-all-corporate-ca") {
+			continue
+		}
+		g.Expect(o.GetLabels()).To(HaveKeyWithValue("example.com/cost-center", "platform"), "%s %s", o.GetKind(), o.GetName())
+	}
+	// crds.keep=false, and crds.annotations.
+	for _, crd := range ofKind(objs, "CustomResourceDefinition") {
+		g.Expect(crd.GetAnnotations()).To(And(Not(HaveKey("helm.sh/resource-policy")),
+			HaveKeyWithValue("argocd.argoproj.io/sync-options", "Prune=false"),
+			HaveKeyWithValue("controller-gen.kubebuilder.io/version", Not(BeEmpty()))))
+	}
+	// extraObjects, rendered as templates, map or string.
+	findIn(t, objs, "ConfigMap", "helm-all", "sfconn-all-corporate-ca")
+	g.Expect(findIn(t, objs, "ConfigMap", "helm-all", "sfconn-all-extra").GetLabels()).To(HaveKeyWithValue("app.kubernetes.io/instance", "sfconn-all"))
 	g.Expect(field(t, deploy, "spec", "template", "spec", "serviceAccountName")).To(Equal("sfconn-all-manager"))
 	g.Expect(field(t, deploy, "spec", "template", "spec", "priorityClassName")).To(Equal("sfconn-operators"))
 	g.Expect(field(t, deploy, "spec", "template", "spec", "nodeSelector")).To(HaveKeyWithValue("kubernetes.io/os", "linux"))
@@ -142,10 +193,20 @@ func TestChartEveryOption(t *testing.T) {
 		HaveKeyWithValue("interval", "30s"),
 		HaveKeyWithValue("scrapeTimeout", "10s"),
 		HaveKeyWithValue("honorLabels", true),
-		HaveKeyWithValue("bearerTokenFile", "/var/run/secrets/kubernetes.io/serviceaccount/token"),
+		HaveKeyWithValue("authorization", map[string]any{"type": "Bearer", "credentials": map[string]any{"name": "prometheus-scrape-token", "key": "token"}}),
+		HaveKeyWithValue("tlsConfig", map[string]any{
+			"serverName": "sfconn-metrics.example.com",
+			"ca":         map[string]any{"configMap": map[string]any{"name": "sfconn-metrics-ca", "key": "ca.crt"}},
+		}),
+		Not(HaveKey("bearerTokenFile")),
 	))
+	// The token is the user's: the chart makes no scraper account, and binds the reader role
+	// to the accounts named.
+	g.Expect(names(ofKind(objs, "ServiceAccount"))).To(ConsistOf("ServiceAccount/helm-all/sfconn-all-manager"))
+	g.Expect(field(t, find(t, objs, "ClusterRoleBinding", "sfconn-all-metrics-reader-rolebinding"), "subjects")).To(ConsistOf(
+		map[string]any{"kind": "ServiceAccount", "name": "prometheus-k8s", "namespace": "sfconn-monitoring"}))
 	g.Expect(only(t, objs, "PrometheusRule").GetLabels()).To(HaveKeyWithValue("release", "prometheus"))
-	dashboard := only(t, objs, "ConfigMap")
+	dashboard := findIn(t, objs, "ConfigMap", "sfconn-monitoring", "sfconn-all-dashboard")
 	g.Expect(dashboard.GetNamespace()).To(Equal("sfconn-monitoring"))
 	g.Expect(dashboard.GetLabels()).To(And(HaveKeyWithValue("grafana_dashboard", "1"), HaveKeyWithValue("team", "platform")))
 	g.Expect(dashboard.GetAnnotations()).To(HaveKeyWithValue("grafana_folder", "Salesforce"))
@@ -189,6 +250,11 @@ func checkWiring(t *testing.T, objs []*unstructured.Unstructured) {
 		}
 	}
 
+	for _, pdb := range ofKind(objs, "PodDisruptionBudget") {
+		pdbSelector, _ := field(t, pdb, "spec", "selector", "matchLabels").(map[string]any)
+		g.Expect(pdbSelector).To(Equal(selector), "PodDisruptionBudget %s must select the manager's pods", pdb.GetName())
+	}
+
 	for _, np := range ofKind(objs, "NetworkPolicy") {
 		g.Expect(np.GetNamespace()).To(Equal(deploy.GetNamespace()))
 		npSelector, _ := field(t, np, "spec", "podSelector", "matchLabels").(map[string]any)
@@ -215,6 +281,17 @@ func checkWiring(t *testing.T, objs []*unstructured.Unstructured) {
 			}
 			findIn(t, objs, ref["kind"].(string), ns, ref["name"].(string))
 			subjects, _ := field(t, b, "subjects").([]any)
+			if strings.HasSuffix(ref["name"].(string), "-metrics-reader") {
+				// Scrapers: not the manager, which only answers them. An account the
+				// chart binds in its own namespace is one it creates.
+				g.Expect(subjects).NotTo(ContainElement(HaveKeyWithValue("name", sa)), "the manager may not read its own metrics")
+				for _, s := range subjects {
+					if s.(map[string]any)["namespace"] == deploy.GetNamespace() {
+						findIn(t, objs, "ServiceAccount", deploy.GetNamespace(), s.(map[string]any)["name"].(string))
+					}
+				}
+				continue
+			}
 			g.Expect(subjects).To(ConsistOf(map[string]any{
 				"kind": "ServiceAccount", "name": sa, "namespace": deploy.GetNamespace(),
 			}), "%s %s binds the manager's account", kind, b.GetName())
@@ -252,7 +329,8 @@ func TestChartOptions(t *testing.T) {
 		g.Expect(field(t, only(t, objs, "Service"), "spec", "ports")).To(ConsistOf(
 			HaveKeyWithValue("name", "http")))
 		endpoint := field(t, only(t, objs, "ServiceMonitor"), "spec", "endpoints").([]any)[0]
-		g.Expect(endpoint).To(And(HaveKeyWithValue("scheme", "http"), Not(HaveKey("bearerTokenFile")), Not(HaveKey("tlsConfig"))))
+		g.Expect(endpoint).To(And(HaveKeyWithValue("scheme", "http"), Not(HaveKey("authorization")), Not(HaveKey("tlsConfig"))))
+		g.Expect(ofKind(objs, "Secret")).To(BeEmpty(), "no token for plain HTTP")
 		// No authn/authz of scrapes, so no RBAC for it.
 		for _, cr := range ofKind(objs, "ClusterRole") {
 			g.Expect(cr.GetName()).NotTo(ContainSubstring("metrics"))
@@ -309,12 +387,15 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		args []string
 		want string
 	}{
-		"replicas without leader election": {[]string{"--set", "replicaCount=2,leaderElection.enabled=false"}, "requires leaderElection.enabled"},
-		"comma in a list entry":            {[]string{"--set-json", `watchNamespaces=["a,b"]`}, "without commas"},
-		"ServiceMonitor without metrics":   {[]string{"--set", "metrics.enabled=false,serviceMonitor.enabled=true"}, "requires metrics.enabled"},
-		"no reconciles":                    {[]string{"--set", "maxConcurrentReconciles=0"}, "at least 1"},
-		"no service account name":          {[]string{"--set", "serviceAccount.create=false"}, "serviceAccount.name is required"},
-		"a namespace watched twice":        {[]string{"--set", "watchNamespaces={a,b,a}"}, "names a namespace twice"},
+		"replicas without leader election":   {[]string{"--set", "replicaCount=2,leaderElection.enabled=false"}, "requires leaderElection.enabled"},
+		"comma in a list entry":              {[]string{"--set-json", `allowedLoginHosts=["a,b"]`}, "allowedLoginHosts/0"},
+		"comma in a list entry, unchecked":   {[]string{"--skip-schema-validation", "--set-json", `watchNamespaces=["a,b"]`}, "without commas"},
+		"verified TLS without a certificate": {[]string{"--set", "serviceMonitor.enabled=true,serviceMonitor.tlsConfig.insecureSkipVerify=false"}, "needs a certificate scrapers can verify"},
+		"a certificate for plain HTTP":       {[]string{"--set", "metrics.secure=false,metrics.certSecret=x"}, "requires metrics.secure"},
+		"ServiceMonitor without metrics":     {[]string{"--set", "metrics.enabled=false,serviceMonitor.enabled=true"}, "requires metrics.enabled"},
+		"no reconciles":                      {[]string{"--set", "maxConcurrentReconciles=0"}, "maxConcurrentReconciles': minimum"},
+		"no service account name":            {[]string{"--set", "serviceAccount.create=false"}, "serviceAccount.name is required"},
+		"a namespace watched twice":          {[]string{"--set", "watchNamespaces={a,b,a}"}, "names a namespace twice"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := helm(t, append([]string{"template", "x", chartDir}, tc.args...)...)
@@ -359,6 +440,8 @@ func expectSameInstall(t *testing.T, chart, kust []*unstructured.Unstructured) {
 			g.Expect(field(t, c, "spec", "ports")).To(Equal(withNamedTargetPort(field(t, k, "spec", "ports"))))
 		case "Deployment":
 			compareDeployments(t, c, k)
+		case "PodDisruptionBudget":
+			g.Expect(field(t, c, "spec", "maxUnavailable")).To(Equal(field(t, k, "spec", "maxUnavailable")), "PodDisruptionBudget %s", k.GetName())
 		case "NetworkPolicy":
 			// The pod selectors differ (the chart's names the release), as the
 			// Deployments' do; checkWiring checks that each selects the manager's pods.
@@ -394,6 +477,21 @@ func compareDeployments(t *testing.T, chart, kust *unstructured.Unstructured) {
 	}
 	g.Expect(chartArgs).To(ConsistOf(args(t, kust)))
 	g.Expect(cc["ports"]).To(Equal(kc["ports"]))
+	// The label selectors differ as the Deployments' do; the rest of each constraint is the same.
+	spread := func(d *unstructured.Unstructured) []any {
+		var out []any
+		for _, c := range field(t, d, "spec", "template", "spec", "topologySpreadConstraints").([]any) {
+			m := map[string]any{}
+			for k, v := range c.(map[string]any) {
+				if k != "labelSelector" {
+					m[k] = v
+				}
+			}
+			out = append(out, m)
+		}
+		return out
+	}
+	g.Expect(spread(chart)).To(Equal(spread(kust)), "topologySpreadConstraints")
 	anti := field(t, chart, "spec", "template", "spec", "affinity", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution").([]any)
 	g.Expect(anti).To(HaveLen(1))
 	g.Expect(anti[0]).To(HaveKeyWithValue("podAffinityTerm", HaveKeyWithValue("topologyKey", "kubernetes.io/hostname")))

@@ -41,13 +41,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{/*
-Labels of every object of the chart.
+Labels of every object of the chart: the chart's own, then commonLabels.
 */}}
 {{- define "sfconn-operator.labels" -}}
 helm.sh/chart: {{ include "sfconn-operator.chart" . }}
 {{ include "sfconn-operator.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -76,10 +79,46 @@ Name of the metrics port: https when the endpoint is secure, else http.
 {{- end }}
 
 {{/*
-Image reference of the manager.
+Image reference of the manager: repository@digest when a digest is set, so that the image
+cannot change under the release; else repository:tag.
 */}}
 {{- define "sfconn-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the metrics Service, and the DNS name a verifying scraper expects in the manager's
+certificate.
+*/}}
+{{- define "sfconn-operator.metricsServiceName" -}}
+{{- include "sfconn-operator.fullname" . }}-controller-manager-metrics-service
+{{- end }}
+
+{{/*
+Where the manager reads its metrics certificate (metrics.certSecret) from.
+*/}}
+{{- define "sfconn-operator.metricsCertPath" -}}
+/var/run/sfconn/metrics-cert
+{{- end }}
+
+{{/*
+Name of the ServiceAccount the chart creates for Prometheus to scrape with, when
+serviceMonitor.authorization.credentials.name is empty.
+*/}}
+{{- define "sfconn-operator.scraperName" -}}
+{{- include "sfconn-operator.fullname" . }}-metrics-scraper
+{{- end }}
+
+{{/*
+Whether the chart creates that ServiceAccount: a secure endpoint, scraped by the chart's
+ServiceMonitor, with no token Secret of the user's.
+*/}}
+{{- define "sfconn-operator.createScraper" -}}
+{{- if and .Values.metrics.enabled .Values.metrics.secure .Values.serviceMonitor.enabled (not .Values.serviceMonitor.authorization.credentials.name) }}true{{ end }}
 {{- end }}
 
 {{/*
@@ -103,6 +142,17 @@ Deployment, so that `helm template` and `helm install` both refuse them.
 {{- end }}
 {{- if and .Values.serviceMonitor.enabled (not .Values.metrics.enabled) }}
 {{- fail "serviceMonitor.enabled requires metrics.enabled" }}
+{{- end }}
+{{- if and .Values.serviceMonitor.enabled .Values.metrics.secure (not .Values.serviceMonitor.tlsConfig.insecureSkipVerify) (not .Values.serviceMonitor.tlsConfig.ca) (not .Values.metrics.certSecret) }}
+{{- fail "serviceMonitor.tlsConfig.insecureSkipVerify=false needs a certificate scrapers can verify: set metrics.certSecret, and serviceMonitor.tlsConfig.ca unless that Secret holds ca.crt" }}
+{{- end }}
+{{- with .Values.serviceMonitor.tlsConfig.ca }}
+{{- if ne (len .) 1 }}
+{{- fail "serviceMonitor.tlsConfig.ca takes one of secret or configMap" }}
+{{- end }}
+{{- end }}
+{{- if and .Values.metrics.certSecret (not .Values.metrics.secure) }}
+{{- fail "metrics.certSecret requires metrics.secure: the certificate is for HTTPS" }}
 {{- end }}
 {{- end }}
 
