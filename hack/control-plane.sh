@@ -13,7 +13,8 @@ ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN_DIR="${1:-$ROOT/bin/k8s/$K8S_VERSION}"
 CACHE_ROOT="${SFCONN_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sfconn}"
-CACHE="$CACHE_ROOT/k8s/$K8S_VERSION-etcd$ETCD_VERSION"
+# -v2: built with the version stamped in (see build_kube); older caches lack it.
+CACHE="$CACHE_ROOT/k8s/$K8S_VERSION-etcd$ETCD_VERSION-v2"
 
 log() { echo "control-plane: $*" >&2; }
 
@@ -48,7 +49,15 @@ import (
 )
 GO
   (cd "$work/kube" && GOFLAGS=-mod=mod go mod tidy -e >/dev/null 2>&1 || true)
-  (cd "$work/kube" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -o "$work/out/" \
+  # A plain go build reports v0.0.0-master at /version, which no version constraint admits:
+  # helm install refuses a chart with kubeVersion against it. Stamp the version as the
+  # Kubernetes release build does, so clients see the cluster a user would run.
+  local pkg ldflags="" major="${K8S_VERSION%%.*}" minor
+  minor="${K8S_VERSION#*.}" minor="${minor%%.*}"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=v$K8S_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+  (cd "$work/kube" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$work/out/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
 }
 

@@ -338,7 +338,7 @@ func TestManifests(t *testing.T) {
 		if testing.Short() {
 			t.Skip("KUBEBUILDER_ASSETS is not set: run `make test`, or set it to bin/k8s/<version>")
 		}
-		t.Fatal("KUBEBUILDER_ASSETS is not set: set it to the control plane binaries, e.g. the repository's bin/k8s/1.37.2 as an absolute path " +
+		t.Fatal("KUBEBUILDER_ASSETS is not set: set it to the control plane binaries, e.g. the repository's bin/k8s/<version> as an absolute path " +
 			"(`make control-plane` builds them), or run with -short to skip this test")
 	}
 	env := &envtest.Environment{

@@ -101,7 +101,7 @@ func assetsDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("KUBEBUILDER_ASSETS")
 	if dir == "" {
-		need(t, "KUBEBUILDER_ASSETS is not set: run `make test-install`, or `make control-plane` and set KUBEBUILDER_ASSETS to the repository's bin/k8s/1.37.2 (an absolute path)")
+		need(t, "KUBEBUILDER_ASSETS is not set: run `make test-install`, or `make control-plane` and set KUBEBUILDER_ASSETS to the repository's bin/k8s/<version> (an absolute path)")
 	}
 	for _, b := range []string{"kube-apiserver", "etcd", "kubectl"} {
 		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
