@@ -9,14 +9,14 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// semver is what the VERSION file must hold: the chart's version is SemVer without a v.
-var semver = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`)
+// semverPattern is what the VERSION file must hold: the chart's version is SemVer without a v.
+var semverPattern = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`)
 
 // releaseVersion is the VERSION file, the one source of the version.
 func releaseVersion(t *testing.T) string {
 	t.Helper()
 	v := strings.TrimSpace(string(readRepoFile(t, "VERSION")))
-	if !semver.MatchString(v) {
+	if !semverPattern.MatchString(v) {
 		t.Fatalf("VERSION %q is not SemVer without a v", v)
 	}
 	return v
