@@ -117,8 +117,7 @@ func (r *Reconciler) setupCluster(mgr ctrl.Manager, secrets *secretversions.Vers
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("clustersalesforceconnection").
-		For(&sfv1.ClusterSalesforceConnection{}, builder.WithPredicates(
-			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted{}))).
+		For(&sfv1.ClusterSalesforceConnection{}, connectionChanged).
 		// The record, and the token Secrets of the target namespaces: an edit or a
 		// deletion is repaired at once, from the record, without a login.
 		Owns(&corev1.Secret{}).

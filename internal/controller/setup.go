@@ -61,10 +61,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.
 
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("salesforceconnection").
-		// Status patches are the reconciler's own writes; only spec and annotation changes
-		// are news.
-		For(&sfv1.SalesforceConnection{}, builder.WithPredicates(
-			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted{}))).
+		For(&sfv1.SalesforceConnection{}, connectionChanged).
 		// The token Secrets (the manager's cache holds only those the operator labels):
 		// an edit or a deletion is repaired at once.
 		Owns(&corev1.Secret{}).
@@ -193,6 +190,12 @@ func connectionStatus(o client.Object) *sfv1.SalesforceConnectionStatus {
 }
 
 func (approvalsChanged) Generic(event.GenericEvent) bool { return false }
+
+// connectionChanged passes the events of a connection, namespaced or cluster, that are
+// news to it: spec and annotation changes, and the start of its deletion. Status
+// patches are the reconciler's own writes.
+var connectionChanged = builder.WithPredicates(
+	predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted{}))
 
 // deletionStarted passes the update that marks a connection for deletion, so the
 // finalizer runs at once.
