@@ -85,11 +85,11 @@ func (r *Reconciler) observeToken(ctx context.Context, p *pass) (*facts, error) 
 	// The token this process last obtained for these inputs replaces a Secret that was
 	// deleted or edited, or that a failed write left holding an older token: a login
 	// would only fetch another one.
-	if t, ok := r.mem.issued.load(p.key); ok && state != secretForeign && f.inputs != nil && t.InputsHash == f.inputs.Hash &&
-		(f.stored == nil || !f.intact || t.IssuedAt.After(f.stored.IssuedAt)) {
-		f.secret, f.stored, f.intact, f.metadataDrift, f.restored = secretOurs, t.Clone(), true, true, true
-	} else if f.intact {
-		r.mem.issued.store(p.key, f.stored.Clone())
+	if t, ok := r.mem.issued.load(p.key); ok && state != secretForeign && f.inputs != nil && t.InputsHash() == f.inputs.Hash &&
+		(f.stored == nil || !f.intact || t.IssuedAt().After(f.stored.IssuedAt)) {
+		f.secret, f.stored, f.intact, f.metadataDrift, f.restored = secretOurs, t.Unpack(), true, true, true
+	} else if f.intact && !(ok && t.Holds(f.stored)) {
+		r.mem.issued.store(p.key, f.stored.Pack())
 	}
 	if f.stored != nil {
 		f.plannedStart = r.Limiter.PlannedStart(p.key, f.renewalOf(f.stored))
