@@ -159,6 +159,11 @@ func firstOf(failures ...*failure.Failure) *failure.Failure {
 // templateProblem checks spec.tokenSecret.template once per generation of the spec: a
 // large template takes a moment to check, and every pass would otherwise pay it again.
 func (r *Reconciler) templateProblem(p *pass) *failure.Failure {
+	if p.conn.Spec.TokenSecret.Template == nil {
+		// Nothing to check, and nothing to remember for most connections.
+		r.mem.templates.forget(p.key)
+		return nil
+	}
 	gen := p.conn.Generation
 	checked, ok := r.mem.templates.load(p.key)
 	if !ok || checked.generation != gen || checked.uid != p.conn.UID {
