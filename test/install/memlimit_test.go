@@ -59,11 +59,11 @@ func TestChartGoMemLimitOptions(t *testing.T) {
 		args []string
 		want string // the GOMEMLIMIT; empty: none
 	}{
-		"a value of its own":               {[]string{"--set", "goMemLimit=400MiB"}, "400MiB"},
+		"a value of its own":                {[]string{"--set", "goMemLimit=400MiB"}, "400MiB"},
 		"empty: none, the manager's cgroup": {[]string{"--set", "goMemLimit="}, ""},
-		"auto without a memory limit":      {[]string{"--set", "resources.limits.memory=null"}, ""},
-		"auto without any resources":       {[]string{"--set", "resources=null"}, ""},
-		"extraEnv wins":                    {[]string{"--set-json", `extraEnv=[{"name":"HTTPS_PROXY","value":"http://proxy:3128"},{"name":"GOMEMLIMIT","value":"1GiB"}]`}, "1GiB"},
+		"auto without a memory limit":       {[]string{"--set", "resources.limits.memory=null"}, ""},
+		"auto without any resources":        {[]string{"--set", "resources=null"}, ""},
+		"extraEnv wins":                     {[]string{"--set-json", `extraEnv=[{"name":"HTTPS_PROXY","value":"http://proxy:3128"},{"name":"GOMEMLIMIT","value":"1GiB"}]`}, "1GiB"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
