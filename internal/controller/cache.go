@@ -1,10 +1,14 @@
 package controller
 
 import (
+	"unique"
+
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/owned"
 )
 
@@ -18,6 +22,91 @@ func CacheOptions(base cache.Options) cache.Options {
 	base.ByObject[&corev1.Secret{}] = cache.ByObject{Label: owned.Selector()}
 	// ConfigMaps: only the certificates the operator publishes for generated JWT keys.
 	base.ByObject[&corev1.ConfigMap{}] = cache.ByObject{Label: owned.Selector()}
-	base.DefaultTransform = cache.TransformStripManagedFields()
+	strip := cache.TransformStripManagedFields()
+	base.DefaultTransform = func(in any) (any, error) {
+		out, err := strip(in)
+		if err == nil {
+			slim(out)
+		}
+		return out, err
+	}
 	return base
+}
+
+// lastApplied is the annotation kubectl apply keeps a whole copy of the object in.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// slim makes a cached object cheaper to keep, without changing what the operator reads of
+// it. Every decoded object has strings of its own for the keys of its labels, annotations
+// and data, which are the same few in every token Secret and connection: they are
+// interned (unique keeps one copy while any object holds it, so hostile keys cannot grow
+// it beyond what the cache holds anyway). A connection's copy of its last applied spec is
+// dropped: the operator never reads it, and never writes a connection but by patches of
+// what it changed (its finalizer, its status).
+func slim(o any) {
+	obj, ok := o.(metav1.Object)
+	if !ok {
+		return
+	}
+	obj.SetNamespace(intern(obj.GetNamespace()))
+	obj.SetLabels(internMap(obj.GetLabels(), true))
+	obj.SetAnnotations(internMap(obj.GetAnnotations(), false))
+	refs := obj.GetOwnerReferences()
+	for i := range refs {
+		refs[i].APIVersion, refs[i].Kind = intern(refs[i].APIVersion), intern(refs[i].Kind)
+	}
+	switch c := o.(type) {
+	case *corev1.Secret:
+		c.Type = corev1.SecretType(intern(string(c.Type)))
+		c.Data = internKeys(c.Data)
+	case *sfv1.SalesforceConnection:
+		delete(c.Annotations, lastApplied)
+		internConditions(c.Status.Conditions)
+	case *sfv1.ClusterSalesforceConnection:
+		delete(c.Annotations, lastApplied)
+		internConditions(c.Status.Conditions)
+	}
+}
+
+func intern(s string) string {
+	if s == "" {
+		return s
+	}
+	return unique.Make(s).Value()
+}
+
+// internMap returns m with its keys interned, and with values its values.
+func internMap(m map[string]string, values bool) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if values {
+			v = intern(v)
+		}
+		out[intern(k)] = v
+	}
+	return out
+}
+
+func internKeys[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]V, len(m))
+	for k, v := range m {
+		out[intern(k)] = v
+	}
+	return out
+}
+
+// internConditions interns what conditions of every connection share: type, status and
+// reason.
+func internConditions(conds []metav1.Condition) {
+	for i := range conds {
+		c := &conds[i]
+		c.Type, c.Reason = intern(c.Type), intern(c.Reason)
+		c.Status = metav1.ConditionStatus(intern(string(c.Status)))
+	}
 }

@@ -97,12 +97,8 @@ func (r *Reconciler) setupCluster(mgr ctrl.Manager, secrets *secretversions.Vers
 	view := func(o client.Object) *sfv1.SalesforceConnection {
 		return o.(*sfv1.ClusterSalesforceConnection).AsConnection(r.clusterNamespace())
 	}
-	if err := indexer.IndexField(ctx, &sfv1.ClusterSalesforceConnection{}, credentialsSecretIndex,
-		func(o client.Object) []string { return credentialsSecretNames(view(o)) }); err != nil {
-		return err
-	}
-	if err := indexer.IndexField(ctx, &sfv1.ClusterSalesforceConnection{}, ownSecretIndex,
-		func(o client.Object) []string { return ownSecretNames(view(o)) }); err != nil {
+	if err := indexer.IndexField(ctx, &sfv1.ClusterSalesforceConnection{}, secretNamesIndex,
+		func(o client.Object) []string { return secretNames(view(o)) }); err != nil {
 		return err
 	}
 	if err := indexer.IndexField(ctx, &sfv1.ClusterSalesforceConnection{}, approvalsIndexName,
@@ -196,7 +192,7 @@ func (r *Reconciler) clusterPeersOf(ctx context.Context, o client.Object) []reco
 func (r *Reconciler) clusterConnectionsNamingSecret(ctx context.Context, secret types.NamespacedName) []reconcile.Request {
 	queries := []indexQuery{{targetSecretIndex, secret.Name}}
 	if secret.Namespace == r.clusterNamespace() {
-		queries = append(queries, indexQuery{credentialsSecretIndex, secret.Name}, indexQuery{ownSecretIndex, secret.Name})
+		queries = append(queries, indexQuery{secretNamesIndex, secret.Name})
 	}
 	return r.clusterConnectionsMatching(ctx, types.NamespacedName{}, queries...)
 }
@@ -220,17 +216,14 @@ func (namespaceTargetingChanged) Update(e event.UpdateEvent) bool {
 
 func (namespaceTargetingChanged) Generic(event.GenericEvent) bool { return false }
 
-// credentialsSecretNames are the credentials Secrets a connection reads.
-func credentialsSecretNames(conn *sfv1.SalesforceConnection) []string {
+// secretNames are the Secrets a connection names in its own namespace: the credentials
+// Secret it reads, and those it writes.
+func secretNames(conn *sfv1.SalesforceConnection) []string {
+	var names []string
 	if flow, _ := authflow.For(conn); flow != nil && flow.CredentialsSecret() != "" {
-		return []string{flow.CredentialsSecret()}
+		names = append(names, flow.CredentialsSecret())
 	}
-	return nil
-}
-
-// ownSecretNames are the Secrets a connection writes in its own namespace.
-func ownSecretNames(conn *sfv1.SalesforceConnection) []string {
-	names := []string{tokensecret.Name(conn)}
+	names = append(names, tokensecret.Name(conn))
 	if jwt := conn.Spec.Auth.JWTBearer; jwt != nil && jwt.GenerateKey {
 		names = append(names, authflow.KeySecretName(conn))
 	}

@@ -108,7 +108,7 @@ type memory struct {
 	// issued is the token this process last wrote to each token Secret: a Secret deleted
 	// or edited by someone is restored from it without a login while the token is good.
 	// Lost on restart, when a login takes its place.
-	issued byConnection[*tokensecret.Token]
+	issued byConnection[*tokensecret.Packed]
 	// patchedFrom is the resourceVersion of the connection this process last patched the
 	// status of: the cache showing it again means the cache is behind.
 	patchedFrom byConnection[string]

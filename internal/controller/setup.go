@@ -26,24 +26,18 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/secretversions"
 )
 
-// Indexes of connections by the Secrets they name: the credentials Secret they read, and
-// the Secrets they write (the token Secret, a generated key's Secret), whose names may be
-// taken by somebody else's Secret until it goes.
-const (
-	credentialsSecretIndex = "spec.auth.credentialsSecretRef.name"
-	ownSecretIndex         = "ownSecretNames"
-)
+// secretNamesIndex indexes connections by the Secrets they name: the credentials Secret
+// they read, and the Secrets they write (the token Secret, a generated key's Secret),
+// whose names may be taken by somebody else's Secret until it goes. A Secret is always
+// looked up in its own namespace, so one index serves both.
+const secretNamesIndex = "secretNames"
 
 // SetupWithManager registers the reconciler. secrets follows the versions of every Secret
 // (secretversions.New): a change to a credentials Secret wakes the connections that use
 // it, without the operator caching every Secret.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.Versions, opts controller.Options) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, credentialsSecretIndex,
-		func(o client.Object) []string { return credentialsSecretNames(o.(*sfv1.SalesforceConnection)) }); err != nil {
-		return err
-	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, ownSecretIndex,
-		func(o client.Object) []string { return ownSecretNames(o.(*sfv1.SalesforceConnection)) }); err != nil {
+	if err := indexInNamespace(mgr.GetCache(), &sfv1.SalesforceConnection{}, secretNamesIndex,
+		func(o client.Object) []string { return secretNames(o.(*sfv1.SalesforceConnection)) }); err != nil {
 		return err
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, approvalsIndexName,
@@ -217,6 +211,5 @@ func (r *Reconciler) namesSecret(ctx context.Context, secret types.NamespacedNam
 // connectionsNamingSecret maps a Secret to the connections that name it, as credentials
 // or as one of the Secrets they write.
 func (r *Reconciler) connectionsNamingSecret(ctx context.Context, secret types.NamespacedName) []reconcile.Request {
-	return r.connectionsMatching(ctx, secret.Namespace, types.NamespacedName{},
-		indexQuery{credentialsSecretIndex, secret.Name}, indexQuery{ownSecretIndex, secret.Name})
+	return r.connectionsMatching(ctx, secret.Namespace, types.NamespacedName{}, indexQuery{secretNamesIndex, secret.Name})
 }

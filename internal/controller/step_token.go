@@ -153,7 +153,7 @@ func (r *Reconciler) issue(ctx context.Context, p *pass, f *facts, answer *sales
 	tok.InputsVersion = inputsVersionOf(p.conn.Generation, f.inputs.CredentialsVersion)
 	// Remembered before the write: if the API server fails the write, the next pass
 	// restores this token instead of logging in again.
-	r.mem.issued.store(p.key, tok.Clone())
+	r.mem.issued.store(p.key, tok.Pack())
 	if err := r.writeTokenSecret(ctx, p, tok); err != nil {
 		return err
 	}
@@ -186,7 +186,7 @@ func (r *Reconciler) writeTokenSecret(ctx context.Context, p *pass, tok *tokense
 		return err
 	}
 	p.secretWritten = true
-	r.mem.issued.store(p.key, tok.Clone())
+	r.mem.issued.store(p.key, tok.Pack())
 	return nil
 }
 

@@ -85,11 +85,11 @@ func (r *Reconciler) observeToken(ctx context.Context, p *pass) (*facts, error) 
 	// The token this process last obtained for these inputs replaces a Secret that was
 	// deleted or edited, or that a failed write left holding an older token: a login
 	// would only fetch another one.
-	if t, ok := r.mem.issued.load(p.key); ok && state != secretForeign && f.inputs != nil && t.InputsHash == f.inputs.Hash &&
-		(f.stored == nil || !f.intact || t.IssuedAt.After(f.stored.IssuedAt)) {
-		f.secret, f.stored, f.intact, f.metadataDrift, f.restored = secretOurs, t.Clone(), true, true, true
-	} else if f.intact {
-		r.mem.issued.store(p.key, f.stored.Clone())
+	if t, ok := r.mem.issued.load(p.key); ok && state != secretForeign && f.inputs != nil && t.InputsHash() == f.inputs.Hash &&
+		(f.stored == nil || !f.intact || t.IssuedAt().After(f.stored.IssuedAt)) {
+		f.secret, f.stored, f.intact, f.metadataDrift, f.restored = secretOurs, t.Unpack(), true, true, true
+	} else if f.intact && !(ok && t.Holds(f.stored)) {
+		r.mem.issued.store(p.key, f.stored.Pack())
 	}
 	if f.stored != nil {
 		f.plannedStart = r.Limiter.PlannedStart(p.key, f.renewalOf(f.stored))
@@ -159,6 +159,11 @@ func firstOf(failures ...*failure.Failure) *failure.Failure {
 // templateProblem checks spec.tokenSecret.template once per generation of the spec: a
 // large template takes a moment to check, and every pass would otherwise pay it again.
 func (r *Reconciler) templateProblem(p *pass) *failure.Failure {
+	if p.conn.Spec.TokenSecret.Template == nil {
+		// Nothing to check, and nothing to remember for most connections.
+		r.mem.templates.forget(p.key)
+		return nil
+	}
 	gen := p.conn.Generation
 	checked, ok := r.mem.templates.load(p.key)
 	if !ok || checked.generation != gen || checked.uid != p.conn.UID {

@@ -37,7 +37,7 @@ const (
 )
 
 // Keys lists the keys that record the token itself; template keys are derived from them.
-var Keys = []string{KeyAccessToken, KeyInstanceURL, KeyTokenType, KeyIssuedAt, KeyExpiresAt, KeyID, KeyOrgID, KeyUserID}
+var Keys = keyOrder[:]
 
 // Annotations of the token Secret: the operator's record of the token.
 const (

@@ -455,7 +455,8 @@ func expectSameInstall(t *testing.T, chart, kust []*unstructured.Unstructured) {
 }
 
 // compareDeployments compares what matters of the manager's Deployment: replicas, image,
-// command, arguments, security contexts, probes, resources, ports and the grace period.
+// command, arguments, environment, security contexts, probes, resources, ports and the grace
+// period.
 func compareDeployments(t *testing.T, chart, kust *unstructured.Unstructured) {
 	t.Helper()
 	g := NewWithT(t)
@@ -464,7 +465,7 @@ func compareDeployments(t *testing.T, chart, kust *unstructured.Unstructured) {
 		g.Expect(field(t, chart, "spec", "template", "spec", f)).To(Equal(field(t, kust, "spec", "template", "spec", f)), f)
 	}
 	cc, kc := managerContainer(t, chart), managerContainer(t, kust)
-	for _, f := range []string{"image", "command", "securityContext", "livenessProbe", "readinessProbe", "resources"} {
+	for _, f := range []string{"image", "command", "securityContext", "livenessProbe", "readinessProbe", "resources", "env"} {
 		g.Expect(cc[f]).To(Equal(kc[f]), "container %s", f)
 	}
 	// The chart passes two of the manager's defaults explicitly; otherwise the same.

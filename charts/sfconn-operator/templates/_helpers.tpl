@@ -225,3 +225,34 @@ subjects:
   namespace: {{ $root.Release.Namespace }}
 {{- end }}
 {{- end }}
+
+{{/*
+The manager's GOMEMLIMIT: goMemLimit when it is a value, none when it is empty, and with
+"auto" 90% of resources.limits.memory (none without a limit). The runtime then collects
+garbage harder before the kernel's limit is reached, even where the manager cannot read
+its cgroup. Written in whole MiB, rounded down; K, M, G and T are powers of 1000, Ki, Mi,
+Gi and Ti of 1024, as in a Kubernetes quantity.
+*/}}
+{{- define "sfconn-operator.goMemLimit" -}}
+{{- $v := toString .Values.goMemLimit -}}
+{{- if ne $v "auto" -}}
+{{- $v -}}
+{{- else if and .Values.resources .Values.resources.limits (hasKey .Values.resources.limits "memory") -}}
+{{- $limit := .Values.resources.limits.memory -}}
+{{- if not (kindIs "string" $limit) -}}
+{{- $limit = printf "%.0f" (float64 $limit) -}}
+{{- end -}}
+{{- $m := regexFindAll "^([0-9]+(?:\\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|K|M|G|T)?$" $limit 1 -}}
+{{- if not $m -}}
+{{- fail (printf "resources.limits.memory %q: goMemLimit auto understands a number with an optional suffix Ki, Mi, Gi, Ti, k, M, G or T; set goMemLimit to a GOMEMLIMIT value, or to \"\" for none" $limit) -}}
+{{- end -}}
+{{- $number := regexReplaceAll "[a-zA-Z]+$" $limit "" -}}
+{{- $suffix := trimPrefix $number $limit -}}
+{{- $unit := get (dict "" 1.0 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "k" 1000.0 "K" 1000.0 "M" 1000000.0 "G" 1000000000.0 "T" 1000000000000.0) $suffix -}}
+{{- $mib := floor (divf (mulf (float64 $number) $unit 0.9) 1048576.0) -}}
+{{- if lt $mib 1.0 -}}
+{{- fail (printf "resources.limits.memory %q is too small for the manager" $limit) -}}
+{{- end -}}
+{{- printf "%dMiB" (int64 $mib) -}}
+{{- end -}}
+{{- end }}

@@ -1,0 +1,81 @@
+package controller
+
+import (
+	"strings"
+	"testing"
+	"unsafe"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+)
+
+// fresh returns a copy of s in memory of its own, as a decoder makes it.
+func fresh(s string) string { return strings.Clone(s) }
+
+func TestSlimKeepsWhatTheOperatorReads(t *testing.T) {
+	secret := func() *corev1.Secret {
+		return &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{
+				Namespace: fresh("billing"), Name: "crm-token",
+				Labels:          map[string]string{fresh("app.kubernetes.io/managed-by"): fresh("sfconn-operator")},
+				Annotations:     map[string]string{fresh("salesforce.sfconn.io/seal"): "abc", lastApplied: "{}"},
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: fresh("salesforce.sfconn.io/v1alpha1"), Kind: fresh("SalesforceConnection"), Name: "crm"}},
+			},
+			Type: corev1.SecretType(fresh("Opaque")),
+			Data: map[string][]byte{fresh("access_token"): []byte("t")},
+		}
+	}
+	conn := func() *sfv1.SalesforceConnection {
+		c := &sfv1.SalesforceConnection{ObjectMeta: metav1.ObjectMeta{
+			Namespace: fresh("billing"), Name: "crm",
+			Annotations: map[string]string{lastApplied: `{"spec":{}}`, sfv1.AnnotationRequestedAt: "now"},
+		}}
+		c.Status.Conditions = []metav1.Condition{{Type: fresh("Ready"), Status: metav1.ConditionStatus(fresh("True")), Reason: fresh("TokenIssued"), Message: "m"}}
+		return c
+	}
+
+	a, b := secret(), secret()
+	slim(a)
+	slim(b)
+	// A Secret keeps everything: the operator updates token Secrets from its cache.
+	if want := secret(); !equality.Semantic.DeepEqual(a, want) {
+		t.Fatalf("slim changed a Secret:\n%+v\nwant\n%+v", a, want)
+	}
+	same := func(what, x, y string) {
+		t.Helper()
+		if unsafe.StringData(x) != unsafe.StringData(y) {
+			t.Errorf("%s: two cached objects hold two copies of %q", what, x)
+		}
+	}
+	for k := range a.Labels {
+		for k2, v2 := range b.Labels {
+			same("label key", k, k2)
+			same("label value", a.Labels[k], v2)
+		}
+	}
+	for k := range a.Data {
+		for k2 := range b.Data {
+			same("data key", k, k2)
+		}
+	}
+	same("namespace", a.Namespace, b.Namespace)
+	same("owner kind", a.OwnerReferences[0].Kind, b.OwnerReferences[0].Kind)
+	same("type", string(a.Type), string(b.Type))
+
+	c, d := conn(), conn()
+	slim(c)
+	slim(d)
+	want := conn()
+	delete(want.Annotations, lastApplied)
+	if !equality.Semantic.DeepEqual(c, want) {
+		t.Fatalf("slim of a connection:\n%+v\nwant\n%+v", c, want)
+	}
+	same("condition reason", c.Status.Conditions[0].Reason, d.Status.Conditions[0].Reason)
+
+	// Anything else passes unchanged, and nothing panics on what is not an object.
+	slim("not an object")
+	slim(&corev1.ConfigMap{})
+}
