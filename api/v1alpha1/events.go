@@ -10,11 +10,14 @@ package v1alpha1
 
 // Events of logins and of the token Secret.
 const (
-	// EventTokenIssued: Normal. The first login of the connection succeeded and its token
-	// was written to the token Secret.
+	// EventTokenIssued: Normal. A login someone asked for (the
+	// reconcile.fluxcd.io/requestedAt annotation, kubectl sfconn renew) gave the connection
+	// its first token, written to the token Secret. A routine login records no event; the
+	// Ready condition and status say when the token was issued.
 	EventTokenIssued = ReasonTokenIssued
-	// EventTokenRenewed: Normal. A renewal succeeded and the new token was written to the
-	// token Secret.
+	// EventTokenRenewed: Normal. A renewal someone asked for (the
+	// reconcile.fluxcd.io/requestedAt annotation, kubectl sfconn renew) succeeded and the new
+	// token was written to the token Secret. A routine renewal records no event.
 	EventTokenRenewed = "TokenRenewed"
 	// EventReady: Normal. Ready turned True again after it was False.
 	EventReady = "Ready"

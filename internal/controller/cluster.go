@@ -116,10 +116,11 @@ func (r *Reconciler) setupCluster(mgr ctrl.Manager, secrets *secretversions.Vers
 		For(&sfv1.ClusterSalesforceConnection{}, connectionChanged).
 		// The record, and the token Secrets of the target namespaces: an edit or a
 		// deletion is repaired at once, from the record, without a login.
-		Owns(&corev1.Secret{}).
+		// The operator's own writes come back too, and wake nobody (ownWrites).
+		Owns(&corev1.Secret{}, r.echoes.notEcho()).
 		// The token Secrets of deletionPolicy Orphan (see orphanTokenSecrets).
-		Watches(&corev1.Secret{}, orphanTokenSecrets(r.clusterConnectionsNamingSecret), orphanTokenSecret).
-		Owns(&corev1.ConfigMap{}).
+		Watches(&corev1.Secret{}, orphanTokenSecrets(r.clusterConnectionsNamingSecret), orphanTokenSecret, r.echoes.notEcho()).
+		Owns(&corev1.ConfigMap{}, r.echoes.notEcho()).
 		// A namespace created, deleted or relabelled may join or leave a target set.
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allClusterConnections),
 			builder.WithPredicates(namespaceTargetingChanged{})).
@@ -128,7 +129,7 @@ func (r *Reconciler) setupCluster(mgr ctrl.Manager, secrets *secretversions.Vers
 			builder.WithPredicates(approvalsChanged{})).
 		Watches(&sfv1.ClusterSalesforceConnection{}, handler.EnqueueRequestsFromMapFunc(r.clusterPeersOf),
 			builder.WithPredicates(approvalsChanged{})).
-		WatchesRawSource(secrets.Source(r.clusterConnectionsNamingSecret)).
+		WatchesRawSource(secrets.Source(r.echoes.secretsNotEchoed(secrets, r.clusterConnectionsNamingSecret))).
 		WithOptions(opts)
 	if r.Limiter != nil {
 		// The renewal plan wakes the cluster connections whose renewal starts early.

@@ -234,3 +234,28 @@ func TestEffectiveDurations(t *testing.T) {
 		}
 	}
 }
+
+// A successful login records an event only when a person asked for it.
+func TestIssueEvent(t *testing.T) {
+	requested := func(f *facts) { f.requestedAt = "now" }
+	for _, tc := range []struct {
+		name     string
+		facts    *facts
+		reason   string
+		announce bool
+	}{
+		{"routine first login", newFacts(noSecret()), sfv1.EventTokenIssued, false},
+		{"routine renewal", newFacts(at(80 * time.Minute)), sfv1.EventTokenRenewed, false},
+		{"renewal after someone edited the Secret", newFacts(func(f *facts) { f.intact = false }), sfv1.EventTokenRenewed, false},
+		{"requested renewal", newFacts(requested), sfv1.EventTokenRenewed, true},
+		{"requested first login", newFacts(noSecret(), requested), sfv1.EventTokenIssued, true},
+		{"request already handled", newFacts(func(f *facts) { f.requestedAt, f.lastHandled = "x", "x" }), sfv1.EventTokenRenewed, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reason, _, announce := issueEvent(tc.facts)
+			if reason != tc.reason || announce != tc.announce {
+				t.Errorf("issueEvent = %s, %v; want %s, %v", reason, announce, tc.reason, tc.announce)
+			}
+		})
+	}
+}

@@ -93,6 +93,8 @@ type Reconciler struct {
 	// sealKey seals the token Secrets (tokensecret.SealKey of ApprovalKey).
 	sealKey []byte
 	mem     memory
+	// echoes are the versions of the operator's own writes, whose watch events wake nobody.
+	echoes ownWrites
 }
 
 // SecretVersionReader returns a Secret's current resourceVersion and what is known of it
@@ -235,7 +237,7 @@ func (r *Reconciler) runSteps(ctx context.Context, p *pass) (ctrl.Result, error)
 }
 
 func (r *Reconciler) init() {
-	r.state = rotation.NewStore(owned.Clients{Client: r.Client, Uncached: r.APIReader})
+	r.state = rotation.NewStore(owned.Clients{Client: r.Client, Uncached: r.APIReader, Writes: &r.echoes})
 	ns := r.StateNamespace
 	if ns == "" {
 		ns = metav1.NamespaceDefault

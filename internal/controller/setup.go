@@ -58,18 +58,19 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.
 		For(&sfv1.SalesforceConnection{}, connectionChanged).
 		// The token Secrets (the manager's cache holds only those the operator labels):
 		// an edit or a deletion is repaired at once.
-		Owns(&corev1.Secret{}).
+		// The operator's own writes come back too, and wake nobody (ownWrites).
+		Owns(&corev1.Secret{}, r.echoes.notEcho()).
 		// The token Secrets of deletionPolicy Orphan (see orphanTokenSecrets).
-		Watches(&corev1.Secret{}, orphanTokenSecrets(r.connectionsNamingSecret), orphanTokenSecret).
+		Watches(&corev1.Secret{}, orphanTokenSecrets(r.connectionsNamingSecret), orphanTokenSecret, r.echoes.notEcho()).
 		// The certificate ConfigMaps of generated JWT keys: a deleted one is published again.
-		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.ConfigMap{}, r.echoes.notEcho()).
 		// A connection taking or releasing an approval changes what its peers (same user
 		// and connected app) must report.
 		Watches(&sfv1.SalesforceConnection{}, handler.EnqueueRequestsFromMapFunc(r.peersOf),
 			builder.WithPredicates(approvalsChanged{})).
 		// Every Secret's version: a change to a credentials Secret, or to a Secret that
 		// blocks a token Secret's name, wakes the connections that name it.
-		WatchesRawSource(secrets.Source(r.connectionsNamingSecret)).
+		WatchesRawSource(secrets.Source(r.echoes.secretsNotEchoed(secrets, r.connectionsNamingSecret))).
 		WithOptions(opts)
 	if r.ClusterConnections {
 		b = b.Watches(&sfv1.ClusterSalesforceConnection{}, handler.EnqueueRequestsFromMapFunc(r.peersOf),

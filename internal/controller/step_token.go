@@ -157,17 +157,29 @@ func (r *Reconciler) issue(ctx context.Context, p *pass, f *facts, answer *sales
 	if err := r.writeTokenSecret(ctx, p, tok); err != nil {
 		return err
 	}
-	first := f.stored == nil
 	p.token, p.renewed, p.failure, p.rejected = tok, true, nil, false
-	reason, verb := sfv1.EventTokenRenewed, "Renewed"
-	if first {
-		reason, verb = sfv1.EventTokenIssued, "Issued"
-	}
+	reason, verb, announce := issueEvent(f)
 	p.log.Info(verb+" token", "expiresAt", tok.ExpiresAt)
-	r.event(p, corev1.EventTypeNormal, reason, "Login",
-		"%s a token valid until %s into Secret %s", verb, stamp(tok.ExpiresAt), tokensecret.Name(p.conn))
+	if announce {
+		r.event(p, corev1.EventTypeNormal, reason, "Login",
+			"%s a token valid until %s into Secret %s", verb, stamp(tok.ExpiresAt), tokensecret.Name(p.conn))
+	}
 	r.reportLifetime(p, f, tok)
 	return nil
+}
+
+// issueEvent says which event a successful login records, and whether it records one at
+// all. A routine issuance or renewal is no news, and an event each would be a third of the
+// operator's writes at scale: Ready's message, status and the log tell of it. A person
+// who asked for the renewal (the requestedAt annotation, kubectl sfconn renew) hears the
+// answer. Transitions that matter (Ready regained, failures) have events of their own
+// (transitionEvents). Pure.
+func issueEvent(f *facts) (reason, verb string, announce bool) {
+	reason, verb = sfv1.EventTokenRenewed, "Renewed"
+	if f.stored == nil {
+		reason, verb = sfv1.EventTokenIssued, "Issued"
+	}
+	return reason, verb, renewalRequested(f)
 }
 
 // writeTokenSecret creates or updates the token Secret, only when it differs, and
@@ -207,7 +219,7 @@ func applyDesired(s, desired *corev1.Secret) {
 
 // clients are the operator's for its own objects: read from the cache first.
 func (r *Reconciler) clients() owned.Clients {
-	return owned.Clients{Client: r.Client, Read: r.Client, Uncached: r.APIReader}
+	return owned.Clients{Client: r.Client, Read: r.Client, Uncached: r.APIReader, Writes: &r.echoes}
 }
 
 // loginEnv is what the connection's flow logs in with.

@@ -75,8 +75,9 @@ func TestTokenFirstPassLogsInAndWritesTheSecret(t *testing.T) {
 	if !p.renewed || !p.tokenChecked {
 		t.Errorf("renewed, tokenChecked = %v, %v", p.renewed, p.tokenChecked)
 	}
-	if e := eventWith(h.events(), corev1.EventTypeNormal, "TokenIssued"); e == "" {
-		t.Errorf("no TokenIssued event")
+	// A routine first login is no news: Ready and status say it.
+	if e := eventWith(h.events(), corev1.EventTypeNormal, "TokenIssued"); e != "" {
+		t.Errorf("TokenIssued event %q on a routine first login, want none", e)
 	}
 }
 
@@ -121,8 +122,27 @@ func TestTokenAtRestThenRenewal(t *testing.T) {
 	if !next.After(renewAt) {
 		t.Errorf("next = %v, want the new token's renewal, after %v", next, renewAt)
 	}
-	if e := eventWith(h.events(), corev1.EventTypeNormal, "TokenRenewed"); e == "" {
-		t.Errorf("no TokenRenewed event")
+	if e := eventWith(h.events(), corev1.EventTypeNormal, "TokenRenewed"); e != "" {
+		t.Errorf("TokenRenewed event %q on a routine renewal, want none", e)
+	}
+}
+
+// A renewal a person asked for (requestedAt) records an event, so that whoever asked sees
+// the answer in kubectl describe.
+func TestTokenRequestedRenewalRecordsEvent(t *testing.T) {
+	h := newHarness(t)
+	conn := h.newConn()
+	h.add(conn, credentials())
+	h.tokenPass(hName)
+	h.events()
+
+	h.update(conn, func() { conn.Annotations = map[string]string{sfv1.AnnotationRequestedAt: "now"} })
+	p, _ := h.tokenPass(hName)
+	if p.failure != nil || !p.renewed {
+		t.Fatalf("failure %+v, renewed %v", p.failure, p.renewed)
+	}
+	if e := eventWith(h.events(), corev1.EventTypeNormal, "TokenRenewed"); !strings.Contains(e, "Renewed a token valid until") {
+		t.Errorf("TokenRenewed event = %q, want the requested renewal's answer", e)
 	}
 }
 

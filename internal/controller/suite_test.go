@@ -237,6 +237,19 @@ func (q *hybridQueue) AddRateLimited(item reconcile.Request) {
 	q.AddAfter(item, q.limiter.When(item))
 }
 
+// Get hands an item to a worker: one reconcile, counted in reconciles.
+func (q *hybridQueue) Get() (reconcile.Request, bool) {
+	item, shutdown := q.TypedRateLimitingInterface.Get()
+	if !shutdown {
+		n, _ := reconciles.LoadOrStore(item.String(), new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+	}
+	return item, shutdown
+}
+
+// reconciles counts the reconciles of each connection by namespace/name (readsOf).
+var reconciles sync.Map
+
 // newNamespace gives each test its own namespace.
 func newNamespace(ctx context.Context) string {
 	ns := &corev1.Namespace{}

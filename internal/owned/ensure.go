@@ -34,6 +34,33 @@ type Clients struct {
 	// Uncached reads from the API server: an object the cache does not show but which
 	// exists after all, and the object again after a write lost a race.
 	Uncached client.Reader
+	// Writes, when set, is told of each create and update Ensure sends: the caller
+	// remembers the version its own write produced, so that the watch event which only
+	// brings that version back does not wake the connection again.
+	Writes Tracker
+}
+
+// Tracker is told of the writes Ensure makes: Begin before one is sent, End once it is
+// answered, with the object as written when ok. The watch event of a write can arrive
+// before its answer: Begin lets the tracker hold such an event until End.
+type Tracker interface {
+	Begin(obj client.Object)
+	End(obj client.Object, ok bool)
+}
+
+// begin tells Writes of a write about to be sent.
+func (c Clients) begin(obj client.Object) {
+	if c.Writes != nil {
+		c.Writes.Begin(obj)
+	}
+}
+
+// end tells Writes of the answer to a write, and passes err on.
+func (c Clients) end(obj client.Object, err error) error {
+	if c.Writes != nil {
+		c.Writes.End(obj, err == nil)
+	}
+	return err
 }
 
 // maxAttempts bounds the writes of one Ensure: a write that lost a race is made once more
@@ -75,7 +102,8 @@ func EnsureWith(ctx context.Context, c Clients, conn *sfv1.SalesforceConnection,
 			if err := mutate(); err != nil {
 				return err
 			}
-			if err = c.Client.Create(ctx, obj); !apierrors.IsAlreadyExists(err) {
+			c.begin(obj)
+			if err = c.end(obj, c.Client.Create(ctx, obj)); !apierrors.IsAlreadyExists(err) {
 				return wrap("creating", kind, key.Name, err)
 			}
 			// Not in the cache, yet there: somebody else's, or a cache behind our own write.
@@ -92,7 +120,8 @@ func EnsureWith(ctx context.Context, c Clients, conn *sfv1.SalesforceConnection,
 			if equality.Semantic.DeepEqual(before, obj) {
 				return nil
 			}
-			if err = c.Client.Update(ctx, obj); !apierrors.IsConflict(err) {
+			c.begin(obj)
+			if err = c.end(obj, c.Client.Update(ctx, obj)); !apierrors.IsConflict(err) {
 				return wrap("updating", kind, key.Name, err)
 			}
 		}

@@ -189,3 +189,74 @@ func TestEnsureOrphanAndClaim(t *testing.T) {
 		t.Fatalf("created orphan with owners %v", s.OwnerReferences)
 	}
 }
+
+// tracker records the versions of the writes it is told of, and checks that each End
+// follows its Begin.
+type tracker struct {
+	open  int
+	told  []string
+	wrong bool
+}
+
+func (tr *tracker) Begin(client.Object) { tr.open++ }
+func (tr *tracker) End(obj client.Object, ok bool) {
+	tr.open--
+	tr.wrong = tr.wrong || tr.open != 0
+	if ok {
+		tr.told = append(tr.told, obj.GetResourceVersion())
+	}
+}
+
+// Writes hears of each create and update, with the version the write produced, and of
+// nothing when Ensure wrote nothing; a failed write is ended, without a version.
+func TestEnsureToldOfItsWrites(t *testing.T) {
+	var w writes
+	conflicts := 0
+	cs, c := newClients(t, &w, func(client.Object) error {
+		if conflicts > 0 {
+			conflicts--
+			return apierrors.NewConflict(schema.GroupResource{Resource: "secrets"}, "crm-token", errors.New("changed"))
+		}
+		return nil
+	})
+	tr := &tracker{}
+	cs.Writes = tr
+	value := "a"
+	ensure := func() error {
+		s := secretNamed("crm-token")
+		return Ensure(context.Background(), cs, conn, s, func() error {
+			s.Data = map[string][]byte{"k": []byte(value)}
+			return nil
+		})
+	}
+	current := func() string {
+		var got corev1.Secret
+		if err := c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "crm-token"}, &got); err != nil {
+			t.Fatal(err)
+		}
+		return got.ResourceVersion
+	}
+	if err := ensure(); err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.told) != 1 || tr.told[0] != current() {
+		t.Fatalf("after the create told %v, want the created version %s", tr.told, current())
+	}
+	if err := ensure(); err != nil || len(tr.told) != 1 {
+		t.Fatalf("at rest: err %v, told %v, want nothing more", err, tr.told)
+	}
+	value = "b"
+	if err := ensure(); err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.told) != 2 || tr.told[1] != current() {
+		t.Fatalf("after the update told %v, want the updated version %s last", tr.told, current())
+	}
+	value, conflicts = "c", 5
+	if err := ensure(); !apierrors.IsConflict(err) || len(tr.told) != 2 {
+		t.Fatalf("a failed write: err %v, told %v, want the conflict and nothing told", err, tr.told)
+	}
+	if tr.open != 0 || tr.wrong {
+		t.Errorf("writes begun and not ended, or overlapping: open %d, wrong %v", tr.open, tr.wrong)
+	}
+}

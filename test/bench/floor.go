@@ -17,34 +17,37 @@ import (
 
 const floorNamespace = "bench-floor"
 
-// measureFloor times the API writes the operator must make for n new connections, done
-// by the harness itself: per connection a token-sized Secret create and a status-sized
-// merge patch with an optimistic lock (as the operator patches status), on concurrency
-// workers like --max-concurrent-reconciles, with no client-side rate limit. The manager is
-// not running yet; the floor's connections are deleted afterwards, before it starts. It
-// also returns the JSON size of the status it patched.
+// measureFloor times the API server's floor of four writes per connection, all made by
+// the harness itself at full speed: the two the harness makes for each connection (a
+// credentials Secret and the connection) and the two the operator must make (a
+// token-sized Secret create and a status-sized merge patch with an optimistic lock, as the
+// operator patches status). Each of concurrency workers (like --max-concurrent-reconciles)
+// makes the four writes of one connection after another, with no client-side rate limit.
+// The manager is not running yet; the floor's objects are deleted afterwards, before it
+// starts. It also returns the JSON size of the status it patched.
 func measureFloor(ctx context.Context, cl *cluster, w workload, concurrency int) (time.Duration, int, error) {
 	w.namespace = floorNamespace
 	if err := cl.createNamespace(ctx, w.namespace); err != nil {
 		return 0, 0, err
 	}
-	conns := make([]*sfv1.SalesforceConnection, w.n)
-	if err := forEach(ctx, w.n, createWorkers, func(ctx context.Context, i int) error {
-		conns[i] = w.connection(i)
-		return cl.admin.Create(ctx, conns[i])
-	}); err != nil {
-		return 0, 0, fmt.Errorf("creating the floor's connections: %w", err)
-	}
-
-	statusBytes := jsonSize(floorStatus(conns[0], w.sf))
+	statusBytes := 0
 	start := time.Now()
 	err := forEach(ctx, w.n, concurrency, func(ctx context.Context, i int) error {
-		conn := conns[i]
+		if err := cl.admin.Create(ctx, w.credentials(i)); err != nil {
+			return err
+		}
+		conn := w.connection(i)
+		if err := cl.admin.Create(ctx, conn); err != nil {
+			return err
+		}
 		if err := cl.admin.Create(ctx, floorTokenSecret(conn)); err != nil {
 			return err
 		}
 		patch := client.MergeFromWithOptions(conn.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		conn.Status = floorStatus(conn, w.sf)
+		if i == 0 {
+			statusBytes = jsonSize(conn.Status)
+		}
 		return cl.admin.Status().Patch(ctx, conn, patch)
 	})
 	elapsed := time.Since(start)

@@ -20,9 +20,11 @@ func (e *run) createPhase(ctx context.Context, v *env, w workload) error {
 		return err
 	}
 	logf("N=%d: creating %d credentials Secrets", e.n, e.n)
+	credentialsStart := time.Now()
 	if err := w.createCredentials(ctx, v.cl.admin); err != nil {
 		return err
 	}
+	r.CredentialsSeconds = time.Since(credentialsStart).Seconds()
 	before, err := v.mgr.counters(ctx)
 	if err != nil {
 		return err
@@ -50,7 +52,7 @@ func (e *run) createPhase(ctx context.Context, v *env, w workload) error {
 	}
 	lat := readyLatencies(items)
 	r.ReadyP50, r.ReadyP99 = percentile(lat, 50), percentile(lat, 99)
-	logf("N=%d: all Ready after %.1fs (floor %.1fs)", e.n, r.AllReadySeconds, r.FloorSeconds)
+	logf("N=%d: all Ready after %.1fs (floor of 4 writes per connection %.1fs, ratio %.2f)", e.n, r.AllReadySeconds, r.FloorSeconds, r.floorRatio())
 
 	if err := v.mgr.waitSettled(ctx, e.n, timeoutFor(e.n, time.Minute, 100*time.Millisecond)); err != nil {
 		return err

@@ -42,7 +42,7 @@ func writePlot(path string, results []*result) error {
 	times.X.Label.Text = "N (connections created at once)"
 	times.Y.Label.Text = "seconds"
 	times.Y.Min = 0
-	if err := plotutil.AddLinePoints(times, "all Ready (operator)", ready, "floor (2N API writes by the harness)", floor); err != nil {
+	if err := plotutil.AddLinePoints(times, "all Ready (operator)", ready, "floor (4N API writes by the harness)", floor); err != nil {
 		return err
 	}
 	times.Legend.Top, times.Legend.Left = true, true

@@ -67,7 +67,7 @@ func (e *run) mainPhases(ctx context.Context) error {
 	defer v.close()
 	w := workload{namespace: benchNamespace, n: e.n, grant: e.o.grant, sessionTimeout: e.o.sessionTimeout, sf: v.sf}
 
-	logf("N=%d: floor: %d API writes by the harness on %d workers", e.n, 2*e.n, e.o.maxConcurrent)
+	logf("N=%d: floor: %d API writes by the harness on %d workers", e.n, 4*e.n, e.o.maxConcurrent)
 	floor, floorStatusBytes, err := measureFloor(ctx, v.cl, w, e.o.maxConcurrent)
 	if err != nil {
 		return err
