@@ -21,7 +21,9 @@ const expiryConnectionsPerUser = 50
 const defaultUserPace = 1500 * time.Millisecond
 
 // expiryUserCount is how many users the expiry phase's n connections are spread over.
-func expiryUserCount(n int) int { return max(1, (n+expiryConnectionsPerUser-1)/expiryConnectionsPerUser) }
+func expiryUserCount(n int) int {
+	return max(1, (n+expiryConnectionsPerUser-1)/expiryConnectionsPerUser)
+}
 
 // planLead is how long before the earliest renewal time the manager's plan may start a
 // user's wave at the default budget.
