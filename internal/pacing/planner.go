@@ -333,6 +333,11 @@ func (p *RenewalPlanner) Start(ctx context.Context) error {
 		}
 		timer.Stop()
 		timer.Reset(wait)
+		if !next.IsZero() && !p.clock.Now().Before(next) {
+			// The clock passed the next start while the timer was set: a timer set after
+			// that, for the wait measured before, would wake it late.
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return nil

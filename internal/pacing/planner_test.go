@@ -249,11 +249,11 @@ func TestRenewalPlannerTakesTheEarlierOfUserAndOrg(t *testing.T) {
 	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	clk := testingclock.NewFakeClock(t0)
 	p := NewRenewalPlanner(1800, 2, clk)
-	defer run(t, p)()
 	renew := t0.Add(time.Minute)
 	for i := range 4 {
 		p.Book("org", fmt.Sprint("user", i%2), key(i), renew, t0)
 	}
+	defer run(t, p)()
 	waitFor(t, func() bool { return !p.PlannedStart(key(0), renew).IsZero() })
 	for i, want := range []float64{58, 58, 59.5, 60} {
 		if got := p.PlannedStart(key(i), renew); !got.Equal(t0.Add(time.Duration(want * float64(time.Second)))) {

@@ -42,6 +42,9 @@ func (s *salesforce) addExpiryUsers(count int) ([]string, error) {
 			LoginRateLimit: emulator.DefaultLoginRateLimit}); err != nil {
 			return nil, err
 		}
+		if err := s.emu.SetPreAuthorized(s.clientID, names[i], true); err != nil {
+			return nil, err
+		}
 	}
 	return names, nil
 }
