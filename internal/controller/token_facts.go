@@ -122,7 +122,8 @@ func userIDKey(host, clientID, orgID, userID string) string {
 // is recorded after the token step). A key that changed from one pass to the next would
 // move the booking into another plan, where it could start with another user's.
 func plannedUser(p *pass, f *facts) string {
-	if p.renewed && p.inputs != nil && p.token.UserID() != "" {
+	// As approvals.NextPrincipal records it: no principal without both ids.
+	if p.renewed && p.inputs != nil && p.token.UserID() != "" && p.token.OrgID() != "" {
 		return userIDKey(authflow.LoginURL(p.conn), p.inputs.Request.ClientID, p.token.OrgID(), p.token.UserID())
 	}
 	return f.user
