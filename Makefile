@@ -181,8 +181,8 @@ verify: version-check
 ##@ Test
 
 .PHONY: test
-# The envtest suite runs a second time under a login limiter, so the renewal plan and its
-# wakes are covered outside make bench.
+# The envtest suite runs a second time under a login limiter, so the org's renewal plan
+# (the users' plan runs in both) is covered outside make bench.
 test: manifests generate control-plane build $(HELM_BIN) ## Run all tests: unit, envtest integration (also under --salesforce-qps), e2e and install artefacts.
 	go test $(GO_TEST_FLAGS) ./...
 	SFCONN_TEST_SALESFORCE_QPS=20 go test $(GO_TEST_FLAGS) -run TestIntegration ./internal/controller/

@@ -107,7 +107,7 @@ func main() {
 	flag.IntVar(&salesforceBurst, "salesforce-burst", 10, "Logins to one org allowed at once above --salesforce-qps.")
 	flag.Float64Var(&userLoginsPerHour, "user-logins-per-hour", pacing.DefaultLoginsPerUserPerHour,
 		"Logins per hour of each Salesforce user, at most, over all its connections (Salesforce allows 3,600 per user per hour, counting other systems too); "+
-			"an hour's budget may go at once. 0: no budget. A rate limit met by one connection holds back all of the user's connections either way.")
+			"an hour's budget may go at once for new and changed connections, while renewals due together are planned at the budget's pace (3600 s / this) so that all start before their renewal time. 0: no budget. A rate limit met by one connection holds back all of the user's connections either way.")
 	flag.Float64Var(&verifyQPS, "verify-qps", 5,
 		"Liveness probes (spec.verifyInterval) per second to each Salesforce org, at most, in bursts of up to 10; 0: no limit.")
 	flag.Float64Var(&kubeAPIQPS, "kube-api-qps", -1,
@@ -243,7 +243,8 @@ func main() {
 		Clock:                  clock.RealClock{},
 		Recorder:               mgr.GetEventRecorder("sfconn-operator"),
 		ApprovalKey:            key,
-		Limiter:                pacing.NewLoginLimiter(salesforceQPS, salesforceBurst, clock.RealClock{}),
+		Limiter:                pacing.NewLoginLimiter(salesforceQPS, salesforceBurst),
+		Planner:                pacing.NewRenewalPlanner(userLoginsPerHour, salesforceQPS, clock.RealClock{}),
 		ProbeLimiter:           pacing.NewProbeLimiter(verifyQPS, 10),
 		RolloutRestarts:        rolloutRestarts,
 		CredentialsGracePeriod: credentialsGrace,

@@ -131,9 +131,9 @@ func (r *Reconciler) setupCluster(mgr ctrl.Manager, secrets *secretversions.Vers
 			builder.WithPredicates(approvalsChanged{})).
 		WatchesRawSource(secrets.Source(r.echoes.secretsNotEchoed(secrets, r.clusterConnectionsNamingSecret))).
 		WithOptions(opts)
-	if r.Limiter != nil {
-		// The renewal plan wakes the cluster connections whose renewal starts early.
-		b = b.WatchesRawSource(r.Limiter.ClusterWakeSource())
+	if r.Planner != nil {
+		// The renewal plan wakes the cluster connections when their renewal starts.
+		b = b.WatchesRawSource(r.Planner.ClusterWakeSource())
 	}
 	return b.Complete(clusterReconciler{r})
 }

@@ -52,8 +52,9 @@ type facts struct {
 	blocked *failure.Failure
 	// tokenRejected is set when Salesforce refused the stored token before its expiry.
 	tokenRejected bool
-	// plannedStart is when the org's renewal plan starts the stored token's renewal, when
-	// the login limiter needs it earlier than the renewal time; zero without a plan.
+	// plannedStart is when the renewal plan starts the stored token's renewal: earlier
+	// than the renewal time when the user's login budget or the org's login limit needs
+	// it; zero without a plan.
 	plannedStart time.Time
 	// userBlockedUntil is set while Salesforce's rate limit of the user, met by any of the
 	// user's connections, holds every login of the user back.
@@ -142,7 +143,7 @@ var loginTriggers = []loginTrigger{
 	},
 	func(f *facts) string {
 		if !f.plannedStart.IsZero() && !f.now.Before(f.plannedStart) {
-			return "the org's login limit (--salesforce-qps) starts this renewal early, so that every renewal due around the same time gets its turn before its renewal time"
+			return "the renewal plan starts this renewal early, so that the user's login budget (--user-logins-per-hour) and the org's login limit (--salesforce-qps) admit every renewal due around the same time before its renewal time"
 		}
 		return ""
 	},

@@ -85,7 +85,7 @@ func TestDecide(t *testing.T) {
 		{name: "expired", facts: newFacts(at(3 * time.Hour)), login: true, whyPrefix: "the renewal time was reached"},
 		{name: "planned start of a crowded renewal wave reached", facts: newFacts(at(60*time.Minute), func(f *facts) {
 			f.plannedStart = t0.Add(60 * time.Minute)
-		}), login: true, whyPrefix: "the org's login limit"},
+		}), login: true, whyPrefix: "the renewal plan starts this renewal early"},
 		{name: "planned start ahead", facts: newFacts(at(60*time.Minute), func(f *facts) {
 			f.plannedStart = t0.Add(61 * time.Minute)
 		})},

@@ -23,7 +23,7 @@ import (
 func (r *Reconciler) suspended(ctx context.Context, p *pass) error {
 	p.suspended = true
 	// The renewal plan must not hold a turn for a connection that will not log in.
-	r.Limiter.Unbook(p.key)
+	r.Planner.Unbook(p.key)
 	// Nothing waits for the credentials while suspended: resuming starts a new grace.
 	p.status.CredentialsMissing = nil
 	if p.flow == nil {

@@ -58,6 +58,10 @@ type Reconciler struct {
 	ApprovalKey []byte
 	// Limiter spaces logins per Salesforce org; nil means no limit.
 	Limiter *pacing.LoginLimiter
+	// Planner starts the renewals due together at the pace of the user's login budget
+	// (and of Limiter), and wakes each connection when its renewal starts; nil starts
+	// every renewal at its renewal time, by the connection's own requeue.
+	Planner *pacing.RenewalPlanner
 	// ProbeLimiter spaces liveness probes (spec.verifyInterval) per org; nil means no limit.
 	ProbeLimiter *pacing.ProbeLimiter
 	// StateNamespace holds the chains of rotating refresh tokens: the operator's own
@@ -147,6 +151,7 @@ func (r *Reconciler) forget(key types.NamespacedName) {
 	r.mem.revokeSince.forget(key)
 	r.mem.templates.forget(key)
 	r.Limiter.Forget(key)
+	r.Planner.Unbook(key)
 }
 
 // Least privilege; each verb is used:
@@ -191,8 +196,8 @@ var steps = []step{
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	r.once.Do(r.init)
 	if req.Namespace == "" {
-		// The renewal plan's wake of a cluster connection, which has a queue of its own and
-		// comes back at its planned start by its own requeue.
+		// A cluster connection's key, which the cluster controller's queue serves (the
+		// renewal plan wakes it there).
 		return ctrl.Result{}, nil
 	}
 	conn := &sfv1.SalesforceConnection{}

@@ -80,12 +80,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.
 	if err := mgr.Add(manager.RunnableFunc(r.sweepChains)); err != nil {
 		return err
 	}
-	if r.Limiter != nil {
-		// The renewal plan wakes connections whose renewal starts early.
-		if err := mgr.Add(r.Limiter); err != nil {
+	if r.Planner != nil {
+		// The renewal plan wakes connections when their renewal starts.
+		if err := mgr.Add(r.Planner); err != nil {
 			return err
 		}
-		b = b.WatchesRawSource(r.Limiter.WakeSource())
+		b = b.WatchesRawSource(r.Planner.WakeSource())
 	}
 	return b.Complete(r)
 }

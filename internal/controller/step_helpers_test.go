@@ -238,7 +238,7 @@ func (h *harness) clearWriteFaults() {
 func (h *harness) restart() {
 	h.r = &Reconciler{Client: h.r.Client, APIReader: h.r.APIReader, Salesforce: h.r.Salesforce,
 		LoginHosts: h.r.LoginHosts, Clock: h.r.Clock, Recorder: h.r.Recorder, ApprovalKey: h.r.ApprovalKey,
-		Limiter: h.r.Limiter, ProbeLimiter: h.r.ProbeLimiter, Users: h.r.Users, RolloutRestarts: h.r.RolloutRestarts,
+		Limiter: h.r.Limiter, Planner: h.r.Planner, ProbeLimiter: h.r.ProbeLimiter, Users: h.r.Users, RolloutRestarts: h.r.RolloutRestarts,
 		CredentialsGracePeriod: h.r.CredentialsGracePeriod}
 }
 

@@ -20,8 +20,8 @@ import (
 // token keeps a valid token in the token Secret. It reads the stored token, decides
 // whether a login is due, logs in through the connection's flow only then, and writes
 // the Secret only when it changed. It owns the token fields of status, the device login
-// instructions, lastFailure and lastHandledReconcileAt; it is due at the renewal (or the
-// org's planned start of it) and at the expiry of the token.
+// instructions, lastFailure and lastHandledReconcileAt; it is due at the renewal (when the
+// renewal plan wakes it, or by itself without a plan) and at the expiry of the token.
 func (r *Reconciler) token(ctx context.Context, p *pass) (time.Time, error) {
 	f, err := r.observeToken(ctx, p)
 	if err != nil {
@@ -243,7 +243,7 @@ func (r *Reconciler) loginEnv(p *pass) *authflow.Env {
 }
 
 // tokenStatus sets the token fields of status from the token the pass leaves, books its
-// renewal in the org's plan, and returns when the token step is next due.
+// renewal in the renewal plan, and returns when the token step is next due by itself.
 func (r *Reconciler) tokenStatus(p *pass, f *facts) time.Time {
 	st := p.status
 	if p.login != nil {
@@ -253,7 +253,7 @@ func (r *Reconciler) tokenStatus(p *pass, f *facts) time.Time {
 	}
 	if p.token == nil {
 		st.IssuedAt, st.ExpiresAt, st.RenewAt, st.ExpirySource, st.TokenSecretName = nil, nil, nil, "", ""
-		r.Limiter.Unbook(p.key)
+		r.Planner.Unbook(p.key)
 		return time.Time{}
 	}
 	renew := f.renewalOf(p.token)
@@ -272,10 +272,11 @@ func (r *Reconciler) tokenStatus(p *pass, f *facts) time.Time {
 		// RenewalFailing to Expired on time.
 		next = p.token.ExpiresAt
 	}
-	// The org's renewal plan may start this renewal earlier than its renewal time, so
-	// that the login limit admits every renewal of a crowded stretch in time.
-	if start := r.Limiter.Book(r.orgOf(p), p.key, renew, next); start.After(p.now) && start.Before(next) {
-		next = start
+	// The renewal plan wakes the connection when its renewal starts (earlier than its
+	// renewal time in a crowded stretch of the user or the org): a requeue of its own
+	// would cost a pass whenever the plan moved, and another after the renewal.
+	if r.Planner.Book(r.orgOf(p), plannedUser(p, f), p.key, renew, p.now) {
+		return time.Time{}
 	}
 	return next
 }

@@ -406,7 +406,7 @@ func TestTokenDeferredByLoginLimiter(t *testing.T) {
 	h.mustReconcile(hName)
 	renewAt := h.getConn(hName).Status.RenewAt.Time
 
-	h.r.Limiter = pacing.NewLoginLimiter(0.01, 1, h.clk) // one login per 100s, burst 1
+	h.r.Limiter = pacing.NewLoginLimiter(0.01, 1) // one login per 100s, burst 1
 	h.clk.SetTime(renewAt)
 	if wait := h.r.Limiter.Admit(hOrgID, types.NamespacedName{Namespace: hNamespace, Name: "other"}, h.clk.Now()); wait != 0 {
 		t.Fatalf("the other connection waits %v", wait)

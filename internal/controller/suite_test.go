@@ -54,6 +54,9 @@ var (
 	stopMgr   context.CancelFunc
 	// suiteLimiter is the manager's login limiter, nil without SFCONN_TEST_SALESFORCE_QPS.
 	suiteLimiter *pacing.LoginLimiter
+	// suitePlanner is the manager's renewal planner: always, as cmd/manager runs it, at
+	// the default user budget's pace and, with SFCONN_TEST_SALESFORCE_QPS, the org's.
+	suitePlanner *pacing.RenewalPlanner
 	// suiteSecretVersions are the manager's Secret versions.
 	suiteSecretVersions *secretversions.Versions
 )
@@ -87,6 +90,7 @@ var _ = BeforeSuite(func() {
 
 	fakeClock = clocktesting.NewFakeClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	suiteLimiter = loginLimiter()
+	suitePlanner = pacing.NewRenewalPlanner(pacing.DefaultLoginsPerUserPerHour, salesforceQPS(), fakeClock)
 	emu = emulator.New(emulator.WithClock(fakeClock))
 	emuServer = httptest.NewServer(emu.Handler())
 	stopMgr = startManager()
@@ -129,6 +133,7 @@ func startManager() context.CancelFunc {
 	Expect(err).NotTo(HaveOccurred())
 	r := &Reconciler{
 		Limiter:        suiteLimiter,
+		Planner:        suitePlanner,
 		Client:         mgr.GetClient(),
 		APIReader:      countingReader{Reader: mgr.GetAPIReader(), counts: &uncachedReads},
 		SecretVersions: countingVersions{SecretVersionReader: secretVersions, counts: &metadataReads},
@@ -175,11 +180,16 @@ func startManager() context.CancelFunc {
 // under every scenario. Its burst is large: the suite's logins all go to one emulated org,
 // and a turn held back would wait for a fake clock no test steps.
 func loginLimiter() *pacing.LoginLimiter {
+	return pacing.NewLoginLimiter(salesforceQPS(), 1000)
+}
+
+// salesforceQPS is SFCONN_TEST_SALESFORCE_QPS, 0 when unset.
+func salesforceQPS() float64 {
 	qps, err := strconv.ParseFloat(os.Getenv("SFCONN_TEST_SALESFORCE_QPS"), 64)
 	if err != nil || qps <= 0 {
-		return nil
+		return 0
 	}
-	return pacing.NewLoginLimiter(qps, 1000, fakeClock)
+	return qps
 }
 
 // uncachedReads and metadataReads count the reconciler's reads by namespace/name: from
@@ -231,6 +241,35 @@ func (q *hybridQueue) AddAfter(item reconcile.Request, d time.Duration) {
 		return
 	}
 	fakeClock.AfterFunc(d, func() { q.Add(item) })
+}
+
+// Get counts the passes of each connection (see passesOf).
+func (q *hybridQueue) Get() (reconcile.Request, bool) {
+	item, shutdown := q.TypedRateLimitingInterface.Get()
+	if !shutdown {
+		passes.Add(item.NamespacedName)
+	}
+	return item, shutdown
+}
+
+// passes counts the reconciler's passes by namespace/name.
+var passes = &keyCounter{counts: map[types.NamespacedName]int{}}
+
+type keyCounter struct {
+	mu     sync.Mutex
+	counts map[types.NamespacedName]int
+}
+
+func (c *keyCounter) Add(key types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counts[key]++
+}
+
+func (c *keyCounter) Of(key types.NamespacedName) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[key]
 }
 
 func (q *hybridQueue) AddRateLimited(item reconcile.Request) {

@@ -92,7 +92,7 @@ func (r *Reconciler) observeToken(ctx context.Context, p *pass) (*facts, error) 
 		r.mem.issued.store(p.key, f.stored.Pack())
 	}
 	if f.stored != nil {
-		f.plannedStart = r.Limiter.PlannedStart(p.key, f.renewalOf(f.stored))
+		f.plannedStart = r.Planner.PlannedStart(p.key, f.renewalOf(f.stored))
 	}
 	f.user = userKey(p, f.inputs)
 	f.userBlockedUntil = r.Users.Blocked(f.user, f.now)
@@ -105,12 +105,28 @@ func (r *Reconciler) observeToken(ctx context.Context, p *pass) (*facts, error) 
 func userKey(p *pass, in *authflow.Inputs) string {
 	host := authflow.LoginURL(p.conn)
 	if pr := p.conn.Status.Principal; pr != nil && pr.UserID != "" {
-		return host + " " + pr.ClientID + " id:" + pr.OrgID + "/" + pr.UserID
+		return userIDKey(host, pr.ClientID, pr.OrgID, pr.UserID)
 	}
 	if in != nil && in.Request.Username != "" {
 		return host + " " + in.Request.ClientID + " name:" + strings.ToLower(in.Request.Username)
 	}
 	return host + " secret:" + p.conn.Namespace + "/" + p.flow.CredentialsSecret()
+}
+
+func userIDKey(host, clientID, orgID, userID string) string {
+	return host + " " + clientID + " id:" + orgID + "/" + userID
+}
+
+// plannedUser is the user whose plan the renewal is booked in: the key the next pass's
+// userKey gives, which knows the user's id once this pass's login told it (status.principal
+// is recorded after the token step). A key that changed from one pass to the next would
+// move the booking into another plan, where it could start with another user's.
+func plannedUser(p *pass, f *facts) string {
+	// As approvals.NextPrincipal records it: no principal without both ids.
+	if p.renewed && p.inputs != nil && p.token.UserID() != "" && p.token.OrgID() != "" {
+		return userIDKey(authflow.LoginURL(p.conn), p.inputs.Request.ClientID, p.token.OrgID(), p.token.UserID())
+	}
+	return f.user
 }
 
 // readTokenSecret reads the token the operator wrote to the Secret and says whether the

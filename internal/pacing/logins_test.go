@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/clock"
 )
 
 func TestLoginLimiter(t *testing.T) {
@@ -14,14 +13,14 @@ func TestLoginLimiter(t *testing.T) {
 	key := func(n string) types.NamespacedName { return types.NamespacedName{Namespace: "ns", Name: n} }
 
 	var none *LoginLimiter
-	if NewLoginLimiter(0, 5, clock.RealClock{}) != nil {
+	if NewLoginLimiter(0, 5) != nil {
 		t.Fatal("qps 0 must mean no limiter")
 	}
 	if w := none.Admit("org", key("a"), now); w != 0 {
 		t.Fatalf("no limiter waited %v", w)
 	}
 
-	l := NewLoginLimiter(2, 2, clock.RealClock{}) // two at once, then one every 500ms
+	l := NewLoginLimiter(2, 2) // two at once, then one every 500ms
 	if w := l.Admit("org", key("a"), now); w != 0 {
 		t.Fatalf("first login waited %v", w)
 	}
@@ -51,7 +50,7 @@ func TestLoginLimiter(t *testing.T) {
 
 	// A manager held up for a while finds many turns due at once: they go at the limit's
 	// pace, not all together.
-	stalled := NewLoginLimiter(2, 2, clock.RealClock{})
+	stalled := NewLoginLimiter(2, 2)
 	for i := range 10 {
 		stalled.Admit("org", key(fmt.Sprint("s", i)), now)
 	}

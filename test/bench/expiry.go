@@ -22,15 +22,17 @@ const setupSession = time.Hour
 // expiryPhase makes n tokens expire at the same moment and watches them renewed, on an
 // environment of its own:
 //
-//  1. n connections log in with the password flow and the emulator's clock frozen at t0:
+//  1. n connections, expiryConnectionsPerUser of each Salesforce user, log in with the
+//     password flow and the emulator's clock frozen at t0:
 //     password answers carry issued_at, so every token has issuedAt t0. Its tokens cannot
 //     be introspected, so spec.sessionTimeout sets their expiry (step 3).
 //  2. With qps > 0 the manager restarts with --salesforce-qps (no login: the tokens are
 //     valid).
 //  3. Their sessionTimeout is patched so that the first renewal is due shortly: every
 //     token now expires at t0 + sessionTimeout. A changed sessionTimeout makes no login.
-//  4. The renewals, spread by the operator's jitter (up to 10% of renewBefore) and by
-//     --salesforce-qps, are counted from the emulator's request log and the audit log.
+//  4. The renewals, spread by the operator's jitter (up to 10% of renewBefore), by the
+//     renewal plan at each user's login budget (no flag) and by --salesforce-qps, are
+//     counted from the emulator's request log and the audit log.
 func (e *run) expiryPhase(ctx context.Context, qps float64) error {
 	v, err := e.newEnv(ctx, fmt.Sprintf("expiry-qps%g", qps))
 	if err != nil {
@@ -44,8 +46,13 @@ func (e *run) expiryPhase(ctx context.Context, qps float64) error {
 	if qps > 0 {
 		res.SalesforceBurst = e.o.salesforceBurst
 	}
+	users, err := v.sf.addExpiryUsers(expiryUserCount(e.n))
+	if err != nil {
+		return err
+	}
+	res.Users = len(users)
 	w := workload{namespace: expiryNamespace, n: e.n, grant: grantPassword,
-		sessionTimeout: setupSession, renewBefore: e.o.renewBefore, sf: v.sf}
+		sessionTimeout: setupSession, renewBefore: e.o.renewBefore, sf: v.sf, usernames: users}
 	if err := v.cl.createNamespace(ctx, w.namespace); err != nil {
 		return err
 	}
@@ -157,7 +164,8 @@ func (e *run) loginFrozen(ctx context.Context, v *env, w workload, res *expiryRe
 // every sessionTimeout - renewBefore, and n/(that) logins per second above qps never end.
 func (e *run) setCommonExpiry(ctx context.Context, v *env, w workload, t0 time.Time, qps float64, res *expiryResult) (time.Time, error) {
 	margin := max(30*time.Second, time.Duration(2*res.SetupSeconds*float64(time.Second)))
-	earliest := e.o.renewBefore + e.o.renewBefore/10 // renewBefore and the largest jitter
+	// renewBefore, the largest jitter, and the plan that starts a user's wave ahead.
+	earliest := e.o.renewBefore + e.o.renewBefore/10 + planLead(e.n)
 	session := (time.Since(t0) + margin + earliest).Truncate(time.Second) + time.Second
 	session = max(session, e.o.expirySession)
 	if qps > 0 {

@@ -141,8 +141,8 @@ func (rep *report) expiryTable() string {
 	var b strings.Builder
 	rows := 0
 	b.WriteString("## N tokens expiring at the same moment\n\n")
-	b.WriteString("| N | --salesforce-qps | sessionTimeout / renewBefore | logins/conn | peak logins/s | spread | late | max late | writes/renewal: secrets | status | events | other | Secret GETs | reconciles/conn |\n")
-	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| N | --salesforce-qps | users | sessionTimeout / renewBefore | logins/conn | peak logins/s | spread | late | max late | writes/renewal: secrets | status | events | other | Secret GETs | reconciles/conn |\n")
+	b.WriteString("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rep.Results {
 		for _, x := range r.Expiry {
 			rows++
@@ -154,8 +154,8 @@ func (rep *report) expiryTable() string {
 				}
 			}
 			n, w := float64(r.N), x.Writes
-			fmt.Fprintf(&b, "| %d | %s | %s / %s | %.2f | %d | %s | %d | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f |\n",
-				r.N, qps, x.SessionTimeout, x.RenewBefore, float64(x.TokenRequests)/n, x.PeakPerSecond, secs(x.SpreadSeconds),
+			fmt.Fprintf(&b, "| %d | %s | %d | %s / %s | %.2f | %d | %s | %d | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f |\n",
+				r.N, qps, max(x.Users, 1), x.SessionTimeout, x.RenewBefore, float64(x.TokenRequests)/n, x.PeakPerSecond, secs(x.SpreadSeconds),
 				x.Late, secs(x.MaxLateSeconds), float64(w.Secrets)/n, float64(w.Status)/n, float64(w.Events)/n, float64(w.Other)/n,
 				float64(x.Reads.SecretGets)/n, x.Reconciles/n)
 		}

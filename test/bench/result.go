@@ -89,6 +89,8 @@ type expiryResult struct {
 	SalesforceBurst int     `json:"salesforceBurst,omitempty"`
 	SessionTimeout  string  `json:"sessionTimeout"`
 	RenewBefore     string  `json:"renewBefore"`
+	// Users is how many Salesforce users the connections log in as.
+	Users int `json:"users,omitempty"`
 	// SetupSeconds is how long the N frozen-clock logins took, until the manager was idle;
 	// SetupTokenRequests how many there were (N when none renewed early).
 	SetupSeconds       float64 `json:"setupSeconds"`

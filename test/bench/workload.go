@@ -18,7 +18,8 @@ import (
 // createWorkers is how many objects the harness creates at once.
 const createWorkers = 16
 
-// workload describes a set of connections: all of one org, app and user.
+// workload describes a set of connections: all of one org and app, and of the bench user
+// unless usernames spreads them over several users.
 type workload struct {
 	namespace      string
 	n              int
@@ -26,6 +27,15 @@ type workload struct {
 	sessionTimeout time.Duration
 	renewBefore    time.Duration
 	sf             *salesforce
+	usernames      []string
+}
+
+// username is the user connection i logs in as.
+func (w *workload) username(i int) string {
+	if len(w.usernames) == 0 {
+		return w.sf.username
+	}
+	return w.usernames[i%len(w.usernames)]
 }
 
 func connectionName(i int) string  { return fmt.Sprintf("conn-%05d", i) }
@@ -58,9 +68,9 @@ func (w *workload) connection(i int) *sfv1.SalesforceConnection {
 	ref := sfv1.SecretReference{Name: credentialsName(i)}
 	switch w.grant {
 	case grantJWT:
-		c.Spec.Auth.JWTBearer = &sfv1.JWTBearerAuth{ClientID: w.sf.clientID, Username: w.sf.username, CredentialsSecretRef: ref}
+		c.Spec.Auth.JWTBearer = &sfv1.JWTBearerAuth{ClientID: w.sf.clientID, Username: w.username(i), CredentialsSecretRef: ref}
 	case grantPassword:
-		c.Spec.Auth.Password = &sfv1.PasswordAuth{ClientID: w.sf.clientID, Username: w.sf.username, CredentialsSecretRef: ref}
+		c.Spec.Auth.Password = &sfv1.PasswordAuth{ClientID: w.sf.clientID, Username: w.username(i), CredentialsSecretRef: ref}
 	default:
 		c.Spec.Auth.ClientCredentials = &sfv1.ClientCredentialsAuth{ClientID: w.sf.clientID, CredentialsSecretRef: ref}
 	}

@@ -1,0 +1,366 @@
+package pacing
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+)
+
+// RenewalPlanner decides when each renewal starts, and wakes the connection then.
+//
+// Tokens issued together are due together. A user's login budget refills at
+// loginsPerHour/3600 a second, so a user whose N tokens are due in the same second could
+// either spend the hour's burst at once (and find nothing left for a connection created or
+// changed in the next hour) or wait, and be late. The planner knows every booked renewal
+// and starts the earlier ones of a crowded stretch ahead of their renewal time, one per
+// pace of the user (3600 s / loginsPerHour), as late as the pace allows and never later
+// than renewAt while the pace can fit them in. Under --salesforce-qps the org's renewals
+// are planned the same way at 1/qps, and a renewal starts at the earlier of its two starts.
+// Renewals that are spread out are left alone: their planned start is their renewal time.
+//
+// It is the one source of truth for when a renewal starts: a connection it plans for does
+// not requeue itself for its renewal, so a start that moves costs no pass, and a renewal
+// costs the one pass that logs in.
+//
+// status.renewAt keeps the renewal time of the token itself; a start the planner brings
+// forward is a scheduling matter, which would otherwise patch status whenever another
+// connection of the user came or went.
+type RenewalPlanner struct {
+	// userPace and orgPace space the planned starts of one user, of one org; zero plans
+	// nothing by that key.
+	userPace, orgPace time.Duration
+	clock             clock.Clock
+	// wakes carries the connections whose planned start has come, to the controller:
+	// the namespaced ones, and on clusterWakes the cluster-scoped ones (no namespace),
+	// which another controller reconciles.
+	wakes, clusterWakes chan event.TypedGenericEvent[types.NamespacedName]
+	kick                chan struct{}
+
+	mu       sync.Mutex
+	bookings map[types.NamespacedName]*booking
+	// groups holds the bookings of each user and of each org (see groupKey).
+	groups map[string]map[types.NamespacedName]*booking
+	dirty  map[string]bool
+}
+
+// booking is one connection's next renewal.
+type booking struct {
+	user, org string
+	renewAt   time.Time
+	// byUser and byOrg are the starts of the user's and the org's plans, zero until
+	// planned or without that plan.
+	byUser, byOrg time.Time
+	// woken is the start the planner woke the connection for (or the pass saw come), so
+	// that a start is delivered once.
+	woken time.Time
+}
+
+// start is the planned start, zero until planned.
+func (b *booking) start() time.Time {
+	switch {
+	case b.byUser.IsZero():
+		return b.byOrg
+	case b.byOrg.IsZero() || b.byUser.Before(b.byOrg):
+		return b.byUser
+	}
+	return b.byOrg
+}
+
+// delivered says the connection was woken for its current start: it takes no part in the
+// next plans, or a plan made after its start would move it again and wake it twice.
+func (b *booking) delivered() bool {
+	return !b.woken.IsZero() && b.woken.Equal(b.start())
+}
+
+// NewRenewalPlanner plans renewals at loginsPerUserPerHour per user and, when orgQPS is
+// positive, at orgQPS per org; nil (renewals start at their renewal time) when neither is
+// set. The manager must run it (Start).
+func NewRenewalPlanner(loginsPerUserPerHour, orgQPS float64, clk clock.Clock) *RenewalPlanner {
+	p := &RenewalPlanner{
+		clock:        clk,
+		wakes:        make(chan event.TypedGenericEvent[types.NamespacedName], 64),
+		clusterWakes: make(chan event.TypedGenericEvent[types.NamespacedName], 64),
+		kick:         make(chan struct{}, 1),
+		bookings:     map[types.NamespacedName]*booking{},
+		groups:       map[string]map[types.NamespacedName]*booking{},
+		dirty:        map[string]bool{},
+	}
+	if loginsPerUserPerHour > 0 {
+		p.userPace = time.Duration(float64(time.Hour) / loginsPerUserPerHour)
+	}
+	if orgQPS > 0 {
+		p.orgPace = time.Duration(float64(time.Second) / orgQPS)
+	}
+	if p.userPace <= 0 && p.orgPace <= 0 {
+		return nil
+	}
+	return p
+}
+
+// planStarts returns, for renewal times sorted in ascending order, the latest start times
+// that keep each start at or before its renewal time and consecutive starts at least pace
+// apart: the schedule a budget of one login per pace can keep. A start that would fall
+// before floor (now, or after the starts already delivered) goes at floor and the rest
+// follow at the pace: a stretch too crowded for the pace is late rather than spent at
+// once, which would take the next hour's logins in advance.
+func planStarts(renewAts []time.Time, pace time.Duration, floor time.Time) []time.Time {
+	starts := make([]time.Time, len(renewAts))
+	for i := len(renewAts) - 1; i >= 0; i-- {
+		starts[i] = renewAts[i]
+		if i+1 < len(renewAts) {
+			if latest := starts[i+1].Add(-pace); latest.Before(starts[i]) {
+				starts[i] = latest
+			}
+		}
+	}
+	for i := range starts {
+		if starts[i].Before(floor) {
+			starts[i] = floor
+		}
+		floor = starts[i].Add(pace)
+	}
+	return starts
+}
+
+// groupKey names the plan of a user or of an org; the two never share a key.
+func groupKey(kind byte, name string) string { return string(kind) + name }
+
+const (
+	byUserKind = 'u'
+	byOrgKind  = 'o'
+)
+
+// Book records the next renewal of a connection, of user to org, in the plans. It returns
+// true when the planner will wake the connection at its planned start (at renewAt at the
+// latest while the pace allows), so that the connection need not requeue itself for its
+// renewal; false when the start has come already (now, the pass's time), and the
+// connection's own requeue and retries take over.
+func (p *RenewalPlanner) Book(org, user string, key types.NamespacedName, renewAt, now time.Time) bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.bookings[key]
+	if b != nil && b.user == user && b.org == org && b.renewAt.Equal(renewAt) {
+		if s := b.start(); !s.IsZero() && !now.Before(s) {
+			// The pass has seen its start come: it did not renew (a failure, a
+			// turn), and what holds it back brings it back.
+			b.woken = s
+			return false
+		}
+		return true
+	}
+	if b != nil {
+		p.removeLocked(key)
+	}
+	b = &booking{user: user, org: org, renewAt: renewAt}
+	p.bookings[key] = b
+	p.addLocked(key, b)
+	return true
+}
+
+func (p *RenewalPlanner) addLocked(key types.NamespacedName, b *booking) {
+	for _, g := range p.groupsOf(b) {
+		if p.groups[g] == nil {
+			p.groups[g] = map[types.NamespacedName]*booking{}
+		}
+		p.groups[g][key] = b
+		p.markLocked(g)
+	}
+}
+
+// groupsOf names the plans a booking takes part in.
+func (p *RenewalPlanner) groupsOf(b *booking) []string {
+	var gs []string
+	if p.userPace > 0 {
+		gs = append(gs, groupKey(byUserKind, b.user))
+	}
+	if p.orgPace > 0 {
+		gs = append(gs, groupKey(byOrgKind, b.org))
+	}
+	return gs
+}
+
+// Unbook drops the renewal of a connection that holds no token or is gone.
+func (p *RenewalPlanner) Unbook(key types.NamespacedName) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.removeLocked(key)
+}
+
+func (p *RenewalPlanner) removeLocked(key types.NamespacedName) {
+	b, ok := p.bookings[key]
+	if !ok {
+		return
+	}
+	delete(p.bookings, key)
+	for _, g := range p.groupsOf(b) {
+		delete(p.groups[g], key)
+		if len(p.groups[g]) == 0 {
+			delete(p.groups, g)
+			delete(p.dirty, g)
+			continue
+		}
+		p.markLocked(g)
+	}
+}
+
+func (p *RenewalPlanner) markLocked(group string) {
+	p.dirty[group] = true
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// PlannedStart is the planned start of the renewal at renewAt, zero when none is planned
+// for that renewal time.
+func (p *RenewalPlanner) PlannedStart(key types.NamespacedName, renewAt time.Time) time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b := p.bookings[key]; b != nil && b.renewAt.Equal(renewAt) {
+		return b.start()
+	}
+	return time.Time{}
+}
+
+// replanLocked plans the users and orgs whose bookings changed.
+func (p *RenewalPlanner) replanLocked(now time.Time) {
+	for g := range p.dirty {
+		pace, user := p.orgPace, g[0] == byUserKind
+		if user {
+			pace = p.userPace
+		}
+		bookings := p.groups[g]
+		keys := make([]types.NamespacedName, 0, len(bookings))
+		floor := now
+		for k, b := range bookings {
+			if !b.delivered() {
+				keys = append(keys, k)
+			} else if next := b.start().Add(pace); next.After(floor) {
+				floor = next
+			}
+		}
+		// Ties broken by name: renewAt has whole seconds, so a wave holds hundreds of
+		// equal times, and an order that changed from one plan to the next would hand
+		// their starts round.
+		slices.SortFunc(keys, func(a, b types.NamespacedName) int {
+			if c := bookings[a].renewAt.Compare(bookings[b].renewAt); c != 0 {
+				return c
+			}
+			return strings.Compare(a.String(), b.String())
+		})
+		renewAts := make([]time.Time, len(keys))
+		for i, k := range keys {
+			renewAts[i] = bookings[k].renewAt
+		}
+		for i, start := range planStarts(renewAts, pace, floor) {
+			if user {
+				bookings[keys[i]].byUser = start
+			} else {
+				bookings[keys[i]].byOrg = start
+			}
+		}
+	}
+	clear(p.dirty)
+}
+
+// dueLocked returns the connections whose planned start has come, and the next time one
+// will.
+func (p *RenewalPlanner) dueLocked(now time.Time) ([]types.NamespacedName, time.Time) {
+	var due []types.NamespacedName
+	var next time.Time
+	for key, b := range p.bookings {
+		start := b.start()
+		if start.IsZero() || b.delivered() {
+			continue
+		}
+		if now.Before(start) {
+			if next.IsZero() || start.Before(next) {
+				next = start
+			}
+			continue
+		}
+		b.woken = start
+		due = append(due, key)
+	}
+	return due, next
+}
+
+// Start runs the planner until ctx ends: it plans the users and orgs whose bookings
+// changed, and wakes each connection when its planned start comes.
+func (p *RenewalPlanner) Start(ctx context.Context) error {
+	timer := p.clock.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		p.mu.Lock()
+		now := p.clock.Now()
+		p.replanLocked(now)
+		due, next := p.dueLocked(now)
+		p.mu.Unlock()
+		for _, key := range due {
+			wakes := p.wakes
+			if key.Namespace == "" {
+				wakes = p.clusterWakes
+			}
+			select {
+			case wakes <- event.TypedGenericEvent[types.NamespacedName]{Object: key}:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		wait := time.Hour
+		if !next.IsZero() {
+			if wait = next.Sub(p.clock.Now()); wait <= 0 {
+				continue
+			}
+		}
+		timer.Stop()
+		timer.Reset(wait)
+		if !next.IsZero() && !p.clock.Now().Before(next) {
+			// The clock passed the next start while the timer was set: a timer set after
+			// that, for the wait measured before, would wake it late.
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.kick:
+		case <-timer.C():
+		}
+	}
+}
+
+// NeedLeaderElection says the planner runs where the reconciler does: on the leader.
+func (p *RenewalPlanner) NeedLeaderElection() bool { return true }
+
+// WakeSource delivers the namespaced connections whose planned renewal start has come.
+func (p *RenewalPlanner) WakeSource() source.Source { return wakeSource(p.wakes) }
+
+// ClusterWakeSource delivers the cluster-scoped connections (keys without a namespace)
+// whose planned renewal start has come. A manager that books such keys must watch it, or
+// the planner waits for it to take them.
+func (p *RenewalPlanner) ClusterWakeSource() source.Source { return wakeSource(p.clusterWakes) }
+
+func wakeSource(wakes <-chan event.TypedGenericEvent[types.NamespacedName]) source.Source {
+	return source.Channel(wakes, handler.TypedEnqueueRequestsFromMapFunc(
+		func(_ context.Context, key types.NamespacedName) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: key}}
+		}))
+}
