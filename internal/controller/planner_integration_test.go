@@ -92,4 +92,6 @@ var _ = Describe("The renewal plan", func() {
 })
 
 // passesOf is the number of passes the reconciler ran for key.
-func passesOf(key types.NamespacedName) int { return passes.Of(key) }
+func passesOf(key types.NamespacedName) int {
+	return int(readsOf(&reconciles, key.Namespace, key.Name)())
+}

@@ -243,35 +243,6 @@ func (q *hybridQueue) AddAfter(item reconcile.Request, d time.Duration) {
 	fakeClock.AfterFunc(d, func() { q.Add(item) })
 }
 
-// Get counts the passes of each connection (see passesOf).
-func (q *hybridQueue) Get() (reconcile.Request, bool) {
-	item, shutdown := q.TypedRateLimitingInterface.Get()
-	if !shutdown {
-		passes.Add(item.NamespacedName)
-	}
-	return item, shutdown
-}
-
-// passes counts the reconciler's passes by namespace/name.
-var passes = &keyCounter{counts: map[types.NamespacedName]int{}}
-
-type keyCounter struct {
-	mu     sync.Mutex
-	counts map[types.NamespacedName]int
-}
-
-func (c *keyCounter) Add(key types.NamespacedName) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.counts[key]++
-}
-
-func (c *keyCounter) Of(key types.NamespacedName) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.counts[key]
-}
-
 func (q *hybridQueue) AddRateLimited(item reconcile.Request) {
 	q.AddAfter(item, q.limiter.When(item))
 }
