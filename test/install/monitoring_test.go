@@ -25,11 +25,12 @@ type metric struct {
 }
 
 var (
-	connectionConditions = []string{"Ready", "Reconciling", "Stalled", "Expiring", "Revoked", "ApprovalLimit", "Suspended"}
+	connectionConditions = metrics.ReportedConditions
 	// other: a request internal/metrics cannot name; pending: a device login not approved
 	// yet, an expected answer rather than an error.
 	grants  = []string{"jwt_bearer", "password", "refresh_token", "client_credentials", "device_code", "revoke", "userinfo", "query", "introspect", "other"}
-	results = []string{"success", "terminal", "revoked", "transient", "rate_limited", "pending"}
+	results       = []string{"success", "terminal", "revoked", "transient", "rate_limited", "pending"}
+	readyStatuses = []string{"True", "False", "Unknown"}
 )
 
 // operatorMetrics are the sfconn_* metrics the operator exports. It must match
@@ -38,14 +39,11 @@ var (
 var operatorMetrics = map[string]metric{
 	"sfconn_token_expiration_timestamp_seconds": {kind: "gauge", labels: []string{"namespace", "name"}},
 	"sfconn_token_renewal_timestamp_seconds":    {kind: "gauge", labels: []string{"namespace", "name"}},
-	"sfconn_connection_ready_status": {kind: "gauge", labels: []string{"namespace", "name", "condition"},
-		values: map[string][]string{"condition": {"True", "False", "Unknown"}}},
-	"sfconn_connection_ready_reason": {kind: "gauge", labels: []string{"namespace", "name", "reason"},
-		values: map[string][]string{"reason": metrics.ReadyReasons}},
+	"sfconn_connection_ready": {kind: "gauge", labels: []string{"namespace", "name", "status", "reason"},
+		values: map[string][]string{"status": readyStatuses, "reason": metrics.ReadyReasons}},
 	"sfconn_connection_condition": {kind: "gauge", labels: []string{"namespace", "name", "type"},
 		values: map[string][]string{"type": connectionConditions}},
-	"sfconn_approvals":       {kind: "gauge", labels: []string{"namespace", "name"}},
-	"sfconn_approvals_limit": {kind: "gauge", labels: []string{"namespace", "name"}},
+	"sfconn_approvals": {kind: "gauge", labels: []string{"namespace", "name"}},
 	"sfconn_salesforce_requests_total": {kind: "counter", labels: []string{"grant", "result"},
 		values: map[string][]string{"grant": grants, "result": results}},
 	"sfconn_salesforce_request_duration_seconds": {kind: "histogram", labels: []string{"grant"},
@@ -56,8 +54,23 @@ var operatorMetrics = map[string]metric{
 	"sfconn_leader":                                       {kind: "gauge"},
 }
 
+// recordedMetrics are the series the recording rules of config/prometheus record, with
+// the labels each keeps. The dashboard may use these too; TestRecordingRules keeps the
+// list and the rules in step.
+var recordedMetrics = map[string]metric{
+	"kind_namespace_status_reason:sfconn_connection_ready:count": {kind: "gauge", labels: []string{"kind", "namespace", "status", "reason"},
+		values: map[string][]string{"status": readyStatuses, "reason": metrics.ReadyReasons}},
+	"kind_namespace_type:sfconn_connection_condition:count": {kind: "gauge", labels: []string{"kind", "namespace", "type"},
+		values: map[string][]string{"type": connectionConditions}},
+	"grant_result:sfconn_salesforce_requests:rate5m": {kind: "gauge", labels: []string{"grant", "result"},
+		values: map[string][]string{"grant": grants, "result": results}},
+	"grant_quantile:sfconn_salesforce_request_duration_seconds:histogram_quantile_rate5m": {kind: "gauge",
+		labels: []string{"grant", "quantile"}, values: map[string][]string{"grant": grants, "quantile": {"0.5", "0.95"}}},
+}
+
 var (
-	seriesRE  = regexp.MustCompile(`\bsfconn_[a-zA-Z0-9_:]*(\s*\{[^}]*\})?`)
+	// A recorded series is level:metric:operations; an operator metric has no colon.
+	seriesRE  = regexp.MustCompile(`(?:\b[a-zA-Z_][a-zA-Z0-9_]*:)?\bsfconn_[a-zA-Z0-9_:]*(\s*\{[^}]*\})?`)
 	matcherRE = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)"`)
 )
 
@@ -97,6 +110,9 @@ func queryRefs(text string) ([]seriesRef, []string) {
 			}
 		}
 		def, ok := operatorMetrics[base]
+		if rec, isRecorded := recordedMetrics[name]; isRecorded {
+			def, ok = rec, true
+		}
 		if !ok {
 			problems = append(problems, fmt.Sprintf("%s is not one of the operator's metrics (operatorMetrics)", name))
 			continue
@@ -220,15 +236,24 @@ func TestAlertRules(t *testing.T) {
 		"SfconnNoLeader":               {"critical", "max(sfconn_leader) < 1", "5m"},
 		"SfconnTokenRenewalOverdue":    {"warning", "last_over_time(sfconn_token_renewal_timestamp_seconds[25h])", ""},
 		"SfconnTokenExpired":           {"critical", "(last_over_time(sfconn_token_expiration_timestamp_seconds[25h])) < time()", ""},
-		"SfconnConnectionRevoked":      {"critical", `(last_over_time(sfconn_connection_condition{type="Revoked"}[5m])) == 1`, ""},
-		"SfconnApprovalLimitReached":   {"warning", `(last_over_time(sfconn_connection_condition{type="ApprovalLimit"}[5m])) == 1`, ""},
-		"SfconnConnectionStalled":      {"warning", `(last_over_time(sfconn_connection_condition{type="Stalled"}[5m])) == 1`, "5m"},
-		"SfconnConnectionNotReady":     {"critical", `(last_over_time(sfconn_connection_ready_status{condition="True"}[5m])) == 0`, "15m"},
-		"SfconnAwaitingAdmin":          {"warning", `sfconn_connection_ready_reason{reason="AwaitingAdmin"}`, "15m"},
-		"SfconnAwaitingApproval":       {"warning", `sfconn_connection_ready_reason{reason="AwaitingApproval"}`, "15m"},
+		"SfconnConnectionRevoked":      {"critical", `last_over_time(sfconn_connection_condition{type="Revoked"}[5m])`, ""},
+		"SfconnApprovalLimitReached":   {"warning", `last_over_time(sfconn_connection_condition{type="ApprovalLimit"}[5m])`, ""},
+		"SfconnConnectionStalled":      {"warning", `last_over_time(sfconn_connection_condition{type="Stalled"}[5m])`, "5m"},
+		"SfconnConnectionNotReady":     {"critical", `last_over_time(sfconn_connection_ready{status!="True", reason!~"AwaitingAdmin|AwaitingApproval"}[5m])`, "15m"},
+		"SfconnAwaitingAdmin":          {"warning", `sfconn_connection_ready{reason="AwaitingAdmin"}`, "15m"},
+		"SfconnAwaitingApproval":       {"warning", `sfconn_connection_ready{reason="AwaitingApproval"}`, "15m"},
 		"SfconnJWTCertificateExpiring": {"warning", "sfconn_jwt_certificate_next_pending", ""},
 		"SfconnSalesforceErrors":       {"warning", `result=~"terminal|revoked|transient|rate_limited"`, ""},
 		"SfconnRefreshTokenUnsaved":    {"critical", "max(sfconn_refresh_tokens_unsaved) > 0", "5m"},
+	}
+	// A cause reported only while it holds is read over 5 minutes, and dropped once the
+	// leader reports the connection without it (config/prometheus/prometheus_rule.yaml
+	// says why); alerts_test.go proves it on recorded series.
+	for _, name := range []string{"SfconnConnectionRevoked", "SfconnApprovalLimitReached", "SfconnConnectionStalled",
+		"SfconnConnectionNotReady", "SfconnAwaitingAdmin", "SfconnAwaitingApproval", "SfconnJWTCertificateExpiring"} {
+		if !strings.Contains(seen[name].Expr, "(max by (kind, namespace, name) (sfconn_connection_ready) unless on (kind, namespace, name) ") {
+			t.Errorf("alert %s does not resolve when the leader reports the connection without its cause", name)
+		}
 	}
 	for name, w := range want {
 		r, ok := seen[name]
