@@ -403,25 +403,39 @@ func TestDashboard(t *testing.T) {
 		}
 	}
 
-	// The panels: connections by Ready status and those not ready, time to expiry and to
-	// renewal, approvals against the limit, request rate by grant and result, latency
-	// percentiles by grant.
+	// The panels: connections by Ready status and those not ready, by condition, time to
+	// expiry and to renewal, approvals against the limit, request rate by grant and
+	// result, latency percentiles by grant. Counts and request panels read the recorded
+	// series, which cost a series per group rather than per connection.
 	for _, name := range []string{
-		"sfconn_connection_ready_status",
+		"kind_namespace_status_reason:sfconn_connection_ready:count",
+		"kind_namespace_type:sfconn_connection_condition:count",
+		"sfconn_connection_ready",
 		"sfconn_token_expiration_timestamp_seconds",
 		"sfconn_token_renewal_timestamp_seconds",
 		"sfconn_approvals",
-		"sfconn_approvals_limit",
-		"sfconn_salesforce_requests_total",
-		"sfconn_salesforce_request_duration_seconds_bucket",
+		"grant_result:sfconn_salesforce_requests:rate5m",
+		"grant_quantile:sfconn_salesforce_request_duration_seconds:histogram_quantile_rate5m",
 	} {
 		g.Expect(used).To(HaveKey(name), "no panel shows %s", name)
 	}
+	for _, name := range []string{"sfconn_salesforce_requests_total", "sfconn_salesforce_request_duration_seconds_bucket"} {
+		g.Expect(used).NotTo(HaveKey(name), "a panel computes what a recording rule records: %s", name)
+	}
 	joined := strings.Join(exprs, "\n")
-	g.Expect(joined).To(ContainSubstring("histogram_quantile(0.5,"))
-	g.Expect(joined).To(ContainSubstring("histogram_quantile(0.95,"))
+	g.Expect(joined).To(ContainSubstring(`quantile="0.5"`))
+	g.Expect(joined).To(ContainSubstring(`quantile="0.95"`))
 	g.Expect(joined).To(ContainSubstring("by (grant, result)"))
-	g.Expect(joined).To(ContainSubstring(`condition!="True"`))
+	g.Expect(joined).To(ContainSubstring(`status!="True"`))
+	// A panel that lists connections one by one lists a bounded number: at thousands of
+	// connections, a query per connection is what the recording rules avoid.
+	for _, e := range exprs {
+		for _, ref := range checkQuery(t, "dashboard", e) {
+			if _, recorded := recordedMetrics[ref.name]; !recorded && slices.Contains(ref.labels, "name") {
+				g.Expect(e).To(MatchRegexp(`^(topk|bottomk)\(\d+, |\) and on \(kind, namespace, name\) bottomk\(`), "unbounded per-connection query %s", e)
+			}
+		}
+	}
 	var tables int
 	for _, p := range d.Panels {
 		if p.Type == "table" {
