@@ -498,7 +498,8 @@ func TestOperatorMetricsMatchTheOperator(t *testing.T) {
 }
 
 // TestMetricsAndAlertsDocumented keeps docs/metrics.md whole: every metric the operator
-// exports and every alert the rules define has a row of its own in a table there.
+// exports, every alert and every recorded series the rules define has a row of its own in
+// a table there.
 func TestMetricsAndAlertsDocumented(t *testing.T) {
 	doc := string(readRepoFile(t, "docs/metrics.md"))
 	rowOf := func(name string) bool {
@@ -512,6 +513,9 @@ func TestMetricsAndAlertsDocumented(t *testing.T) {
 	for _, r := range loadRules(t) {
 		if r.Alert != "" && !rowOf(r.Alert) {
 			t.Errorf("docs/metrics.md has no table row for the alert %s", r.Alert)
+		}
+		if r.Record != "" && !rowOf(r.Record) {
+			t.Errorf("docs/metrics.md has no table row for the recorded series %s", r.Record)
 		}
 	}
 }
