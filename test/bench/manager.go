@@ -193,12 +193,15 @@ func (p *managerProcess) waitReconciled(ctx context.Context, n int) error {
 type scrapeCost struct {
 	Seconds float64 `json:"seconds"`
 	Bytes   int     `json:"bytes"`
+	// ConnectionSeries counts the per-connection series in it (connectionSeries).
+	ConnectionSeries int `json:"connectionSeries"`
 }
 
 func (p *managerProcess) timeScrape(ctx context.Context) (scrapeCost, error) {
 	start := time.Now()
 	body, err := httpGet(ctx, "http://"+p.metricsAddr+"/metrics")
-	return scrapeCost{Seconds: time.Since(start).Seconds(), Bytes: len(body)}, err
+	took := time.Since(start).Seconds()
+	return scrapeCost{Seconds: took, Bytes: len(body), ConnectionSeries: connectionSeries(parseMetrics(string(body)))}, err
 }
 
 // waitSettled waits until the controller is idle: nothing queued, no worker busy, and no

@@ -112,3 +112,21 @@ func (m metricSet) has(name string, want map[string]string) bool {
 	}
 	return false
 }
+
+// connectionSeries counts the series of the operator's per-connection metrics in a scrape:
+// those named sfconn_* with a connection's name label. The request and replica metrics do
+// not grow with N and are left out.
+func connectionSeries(m metricSet) int {
+	n := 0
+	for name, samples := range m {
+		if !strings.HasPrefix(name, "sfconn_") {
+			continue
+		}
+		for _, s := range samples {
+			if _, ok := s.labels["name"]; ok {
+				n++
+			}
+		}
+	}
+	return n
+}
