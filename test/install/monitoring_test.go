@@ -28,7 +28,7 @@ var (
 	connectionConditions = metrics.ReportedConditions
 	// other: a request internal/metrics cannot name; pending: a device login not approved
 	// yet, an expected answer rather than an error.
-	grants  = []string{"jwt_bearer", "password", "refresh_token", "client_credentials", "device_code", "revoke", "userinfo", "query", "introspect", "other"}
+	grants        = []string{"jwt_bearer", "password", "refresh_token", "client_credentials", "device_code", "revoke", "userinfo", "query", "introspect", "other"}
 	results       = []string{"success", "terminal", "revoked", "transient", "rate_limited", "pending"}
 	readyStatuses = []string{"True", "False", "Unknown"}
 )

@@ -90,11 +90,11 @@ sfconn_salesforce_request_duration_seconds_bucket{grant="refresh_token", le="+In
 		"__name__=kind_namespace_status_reason:sfconn_connection_ready:count kind=SalesforceConnection namespace=billing reason=AuthenticationFailed status=False": 1,
 		"__name__=kind_namespace_status_reason:sfconn_connection_ready:count kind=SalesforceConnection namespace=billing reason=Unknown status=Unknown":            1,
 		"__name__=kind_namespace_status_reason:sfconn_connection_ready:count kind=SalesforceConnection namespace=ops reason=TokenIssued status=True":               1,
-		"__name__=kind_namespace_status_reason:sfconn_connection_ready:count kind=ClusterSalesforceConnection reason=TokenIssued status=True":                     1,
-		"__name__=kind_namespace_type:sfconn_connection_condition:count kind=SalesforceConnection namespace=billing type=Stalled":                                 1,
-		"__name__=grant_result:sfconn_salesforce_requests:rate5m grant=refresh_token result=success":                                                             1,
-		"__name__=grant_quantile:sfconn_salesforce_request_duration_seconds:histogram_quantile_rate5m grant=refresh_token quantile=0.5":                          0.1,
-		"__name__=grant_quantile:sfconn_salesforce_request_duration_seconds:histogram_quantile_rate5m grant=refresh_token quantile=0.95":                         0.46,
+		"__name__=kind_namespace_status_reason:sfconn_connection_ready:count kind=ClusterSalesforceConnection reason=TokenIssued status=True":                      1,
+		"__name__=kind_namespace_type:sfconn_connection_condition:count kind=SalesforceConnection namespace=billing type=Stalled":                                  1,
+		"__name__=grant_result:sfconn_salesforce_requests:rate5m grant=refresh_token result=success":                                                               1,
+		"__name__=grant_quantile:sfconn_salesforce_request_duration_seconds:histogram_quantile_rate5m grant=refresh_token quantile=0.5":                            0.1,
+		"__name__=grant_quantile:sfconn_salesforce_request_duration_seconds:histogram_quantile_rate5m grant=refresh_token quantile=0.95":                           0.46,
 	}
 	for k, w := range want {
 		if g, ok := got[k]; !ok || g != w {
