@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"strconv"
 	"strings"
 )
@@ -129,4 +133,25 @@ func connectionSeries(m metricSet) int {
 		}
 	}
 	return n
+}
+
+// wireBytes is the size of a /metrics response as Prometheus receives it: Prometheus asks
+// for gzip, and the manager's metrics handler compresses. Asking for it by hand keeps Go's
+// transport from decompressing the body, so its length is what went over the wire.
+func wireBytes(ctx context.Context, url string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return int(n), err
 }
