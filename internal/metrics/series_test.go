@@ -53,9 +53,15 @@ func TestSeriesPerConnection(t *testing.T) {
 			Conditions: []metav1.Condition{cond(sfv1.ConditionReady, metav1.ConditionFalse, sfv1.ReasonRevoked),
 				cond(sfv1.ConditionStalled, metav1.ConditionTrue, sfv1.ReasonRevoked),
 				cond(sfv1.ConditionRevoked, metav1.ConditionTrue, sfv1.ReasonRefreshTokenRevoked)}}, 6},
-		{"suspended", sfv1.SalesforceConnectionStatus{ExpiresAt: &expires,
+		// Suspension keeps the times of the token in the Secret.
+		{"suspended", sfv1.SalesforceConnectionStatus{ExpiresAt: &expires, RenewAt: &renew,
 			Conditions: []metav1.Condition{cond(sfv1.ConditionReady, metav1.ConditionFalse, sfv1.ReasonSuspended),
-				cond(sfv1.ConditionSuspended, metav1.ConditionTrue, sfv1.ReasonSuspended)}}, 3},
+				cond(sfv1.ConditionSuspended, metav1.ConditionTrue, sfv1.ReasonSuspended)}}, 4},
+		{"suspended with its token expired, refresh token", sfv1.SalesforceConnectionStatus{ExpiresAt: &expires, RenewAt: &renew,
+			Approvals: &sfv1.ApprovalsSummary{Count: 1, Limit: 5},
+			Conditions: []metav1.Condition{cond(sfv1.ConditionReady, metav1.ConditionFalse, sfv1.ReasonSuspended),
+				cond(sfv1.ConditionSuspended, metav1.ConditionTrue, sfv1.ReasonSuspended),
+				cond(sfv1.ConditionStalled, metav1.ConditionTrue, sfv1.ReasonSuspended)}}, 6},
 		{"new, not reconciled yet", sfv1.SalesforceConnectionStatus{}, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
