@@ -20,12 +20,14 @@ import (
 
 // Metric names; the PrometheusRule and the Grafana dashboard use them.
 const (
+	// TokenExpiration is the one series a healthy connection costs: Ready True means a
+	// token in the Secret, so a status with Ready True has an expiry.
 	TokenExpiration = "sfconn_token_expiration_timestamp_seconds"
-	TokenRenewal    = "sfconn_token_renewal_timestamp_seconds"
-	// Ready is the one series every connection always has: its labels carry the status and
-	// reason of Ready, so a scrape of N connections costs N series here, not N per value.
-	// Being always there, it also tells "reported without a condition" from "not reported".
-	Ready           = "sfconn_connection_ready"
+	// NotReady is present, with the status and reason of Ready in its labels, only while a
+	// connection is not Ready for its current generation: the healthy many cost nothing here.
+	// A connection the leader reports has this series or a token expiry (or both), which
+	// the alerts read to tell "reported without a cause" from "not reported".
+	NotReady        = "sfconn_connection_not_ready"
 	ConditionStatus = "sfconn_connection_condition"
 	Approvals       = "sfconn_approvals"
 	RequestsTotal   = "sfconn_salesforce_requests_total"
@@ -44,10 +46,10 @@ const (
 )
 
 // Names lists every metric the operator exports.
-var Names = []string{TokenExpiration, TokenRenewal, Ready, ConditionStatus, Approvals,
+var Names = []string{TokenExpiration, NotReady, ConditionStatus, Approvals,
 	JWTCertificateExpiration, JWTCertificateNextPending, RequestsTotal, RequestDuration, UnsavedRefreshTokens, Leader}
 
-// Values of the reason label of sfconn_connection_ready besides the Ready reasons:
+// Values of the reason label of sfconn_connection_not_ready besides the Ready reasons:
 // ReasonUnknown while Ready is missing or describes an older generation of the spec (the
 // status label then says Unknown too), ReasonOther for a reason this build does not know,
 // so that the label's values stay a fixed set whatever a status holds.
@@ -68,10 +70,12 @@ var ReadyReasons = []string{
 // ReportedConditions are the condition types exported by sfconn_connection_condition, with
 // the value 1 and only while True: a series that is 0 for almost every connection costs
 // every scrape and every Prometheus for nothing. These are the types an alert reads; Ready
-// has sfconn_connection_ready, Expiring restates the token timestamps and Reconciling a
-// Ready reason.
+// has sfconn_connection_not_ready and Reconciling restates a Ready reason.
 var ReportedConditions = []string{
 	sfv1.ConditionStalled, sfv1.ConditionRevoked, sfv1.ConditionApprovalLimit,
+	// Expiring is True once the renewal time passed without a new token: the renewal-overdue
+	// alert reads it, so that no renewal timestamp is exported for every connection.
+	sfv1.ConditionExpiring,
 	// Suspended lets an alert leave out a connection suspended on purpose.
 	sfv1.ConditionSuspended,
 }
@@ -92,10 +96,8 @@ const (
 var (
 	expirationDesc = prometheus.NewDesc(TokenExpiration,
 		"The time the token in the token Secret expires, in seconds since the epoch.", connLabels, nil)
-	renewalDesc = prometheus.NewDesc(TokenRenewal,
-		"The time the operator renews the token, in seconds since the epoch.", connLabels, nil)
-	readyDesc = prometheus.NewDesc(Ready,
-		"1 for every connection, with the status (True, False, or Unknown while the current generation is not reconciled yet) and reason of its Ready condition.",
+	notReadyDesc = prometheus.NewDesc(NotReady,
+		"1 while the connection is not Ready, with the status (False, or Unknown while the current generation is not reconciled yet) and reason of its Ready condition; absent while Ready is True.",
 		append(connLabels, "status", "reason"), nil)
 	conditionDesc = prometheus.NewDesc(ConditionStatus,
 		"1 while the condition of this type is True; absent otherwise.", append(connLabels, "type"), nil)
@@ -129,7 +131,7 @@ func NewConnectionCollector(reader client.Reader, leader func() bool, cluster bo
 
 // Describe implements prometheus.Collector.
 func (c *ConnectionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{expirationDesc, renewalDesc, readyDesc, conditionDesc,
+	for _, d := range []*prometheus.Desc{expirationDesc, notReadyDesc, conditionDesc,
 		approvalsDesc, certExpirationDesc, certNextPendingDesc} {
 		ch <- d
 	}
@@ -176,14 +178,13 @@ func collectConnection(ch chan<- prometheus.Metric, labels []string, generation 
 	if st.ExpiresAt != nil {
 		gauge(expirationDesc, unix(st.ExpiresAt))
 	}
-	if st.RenewAt != nil {
-		gauge(renewalDesc, unix(st.RenewAt))
-	}
 	ready, reason := metav1.ConditionUnknown, ReasonUnknown
 	if c := meta.FindStatusCondition(st.Conditions, sfv1.ConditionReady); c != nil && st.ObservedGeneration == generation {
 		ready, reason = readyStatusLabel(c.Status), readyReasonLabel(c.Reason)
 	}
-	gauge(readyDesc, 1, string(ready), reason)
+	if ready != metav1.ConditionTrue {
+		gauge(notReadyDesc, 1, string(ready), reason)
+	}
 	for _, t := range ReportedConditions {
 		if meta.IsStatusConditionTrue(st.Conditions, t) {
 			gauge(conditionDesc, 1, t)

@@ -39,6 +39,8 @@ func TestConnectionCollector(t *testing.T) {
 			Conditions: []metav1.Condition{
 				{Type: sfv1.ConditionReady, Status: metav1.ConditionTrue, Reason: sfv1.ReasonTokenIssued},
 				{Type: sfv1.ConditionApprovalLimit, Status: metav1.ConditionTrue, Reason: sfv1.ReasonAtLimit},
+				// Past the renewal time, the token still valid.
+				{Type: sfv1.ConditionExpiring, Status: metav1.ConditionTrue, Reason: sfv1.ReasonRenewalFailing},
 			},
 		},
 	}
@@ -91,19 +93,15 @@ func TestConnectionCollector(t *testing.T) {
 # TYPE sfconn_token_expiration_timestamp_seconds gauge
 sfconn_token_expiration_timestamp_seconds{kind="ClusterSalesforceConnection",name="crm",namespace=""} 1.795608e+09
 sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection",name="crm",namespace="billing"} 1.795608e+09
-# HELP sfconn_token_renewal_timestamp_seconds The time the operator renews the token, in seconds since the epoch.
-# TYPE sfconn_token_renewal_timestamp_seconds gauge
-sfconn_token_renewal_timestamp_seconds{kind="SalesforceConnection",name="crm",namespace="billing"} 1.7956056e+09
-# HELP sfconn_connection_ready 1 for every connection, with the status (True, False, or Unknown while the current generation is not reconciled yet) and reason of its Ready condition.
-# TYPE sfconn_connection_ready gauge
-sfconn_connection_ready{kind="ClusterSalesforceConnection",name="crm",namespace="",reason="TokenIssued",status="True"} 1
-sfconn_connection_ready{kind="SalesforceConnection",name="crm",namespace="billing",reason="TokenIssued",status="True"} 1
-sfconn_connection_ready{kind="SalesforceConnection",name="erp",namespace="billing",reason="AuthenticationFailed",status="False"} 1
-sfconn_connection_ready{kind="SalesforceConnection",name="jwt",namespace="ops",reason="AwaitingAdmin",status="False"} 1
-sfconn_connection_ready{kind="SalesforceConnection",name="new",namespace="ops",reason="Unknown",status="Unknown"} 1
+# HELP sfconn_connection_not_ready 1 while the connection is not Ready, with the status (False, or Unknown while the current generation is not reconciled yet) and reason of its Ready condition; absent while Ready is True.
+# TYPE sfconn_connection_not_ready gauge
+sfconn_connection_not_ready{kind="SalesforceConnection",name="erp",namespace="billing",reason="AuthenticationFailed",status="False"} 1
+sfconn_connection_not_ready{kind="SalesforceConnection",name="jwt",namespace="ops",reason="AwaitingAdmin",status="False"} 1
+sfconn_connection_not_ready{kind="SalesforceConnection",name="new",namespace="ops",reason="Unknown",status="Unknown"} 1
 # HELP sfconn_connection_condition 1 while the condition of this type is True; absent otherwise.
 # TYPE sfconn_connection_condition gauge
 sfconn_connection_condition{kind="SalesforceConnection",name="crm",namespace="billing",type="ApprovalLimit"} 1
+sfconn_connection_condition{kind="SalesforceConnection",name="crm",namespace="billing",type="Expiring"} 1
 sfconn_connection_condition{kind="SalesforceConnection",name="erp",namespace="billing",type="Stalled"} 1
 # HELP sfconn_approvals Approvals (refresh tokens) the connection's Salesforce user and connected app hold, as counted in the cluster.
 # TYPE sfconn_approvals gauge
@@ -130,8 +128,8 @@ sfconn_jwt_certificate_next_pending{kind="SalesforceConnection",name="crm",names
 			}
 			return cl.List(ctx, list, opts...)
 		}}).Build()
-	if n := testutil.CollectAndCount(NewConnectionCollector(noCluster, func() bool { return true }, false), Ready); n != 1 {
-		t.Errorf("without cluster connections: %d ready series, want 1", n)
+	if n := testutil.CollectAndCount(NewConnectionCollector(noCluster, func() bool { return true }, false), TokenExpiration); n != 1 {
+		t.Errorf("without cluster connections: %d expiry series, want 1", n)
 	}
 
 	// A replica that does not lead reports no connection: its cache says what the
@@ -222,16 +220,16 @@ func TestLeaderGauge(t *testing.T) {
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(leader("0")), Leader); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := testutil.GatherAndCount(reg, Ready); err != nil || n != 0 {
-		t.Fatalf("before the election: %d %s series (%v), want none", n, Ready, err)
+	if n, err := testutil.GatherAndCount(reg, NotReady); err != nil || n != 0 {
+		t.Fatalf("before the election: %d %s series (%v), want none", n, NotReady, err)
 	}
 
 	close(elected)
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(leader("1")), Leader); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := testutil.GatherAndCount(reg, Ready); err != nil || n != 1 {
-		t.Fatalf("once elected: %d %s series (%v), want 1", n, Ready, err)
+	if n, err := testutil.GatherAndCount(reg, NotReady); err != nil || n != 1 {
+		t.Fatalf("once elected: %d %s series (%v), want 1", n, NotReady, err)
 	}
 }
 
