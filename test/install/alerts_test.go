@@ -67,21 +67,17 @@ func TestAlertsOnRecordedSeries(t *testing.T) {
 		{
 			name: "the operator goes down with a token close to expiry: the expiry alert fires when the token expires",
 			// The only replica reports until minute 30, then is gone. Its token expires at
-			// minute 60, renewal was due at minute 40.
+			// minute 60, renewal was due at minute 40: with no operator, nothing reports
+			// Expiring, so SfconnTokenRenewalOverdue stays quiet and SfconnOperatorDown says why.
 			series: `
 sfconn_leader{pod="a"} 1x30 stale
 sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(60) + `x30 stale
-sfconn_token_renewal_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(40) + `x30 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="True", reason="TokenIssued", pod="a"} 1x30 stale
 `,
 			checks: []alertCheck{
 				{minute: 30, firing: nil},
 				{minute: 35, firing: nil},
 				{minute: 36, firing: []string{alert("SfconnOperatorDown", "", "critical")}},
-				// Renewal due at 40, overdue after 5 minutes, for 1 minute.
-				{minute: 46, firing: []string{alert("SfconnOperatorDown", "", "critical")}},
-				{minute: 47, firing: []string{alert("SfconnOperatorDown", "", "critical"),
-					alert("SfconnTokenRenewalOverdue", "billing/crm", "warning")}},
+				{minute: 47, firing: []string{alert("SfconnOperatorDown", "", "critical")}},
 				// The token expires at 60: expired from 61, for 1 minute.
 				{minute: 61, firing: []string{alert("SfconnOperatorDown", "", "critical")}},
 				{minute: 62, firing: []string{alert("SfconnOperatorDown", "", "critical"),
@@ -90,6 +86,37 @@ sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="
 					alert("SfconnTokenExpired", "billing/crm", "critical")}},
 				// 25 hours after the last sample, the rules forget the connection.
 				{minute: 30 + 25*60 + 1, firing: []string{alert("SfconnOperatorDown", "", "critical")}},
+			},
+		},
+		{
+			name: "a renewal overdue fires 5 minutes after Expiring, holds across a leader change, resolves once renewed",
+			// crm's renewal was due at minute 40 and fails: the operator sets Expiring
+			// (RenewalFailing) then. Pod a leads until minute 42, pod b reports from 45; at
+			// minute 51 a renewal succeeds: a new expiry, Expiring gone. erp renews on time.
+			// old is past its renewal and its token has expired: SfconnTokenExpired says so.
+			series: `
+sfconn_leader{pod="a"} 1x42 stale
+sfconn_leader{pod="b"} 0x43 1x60
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(120) + `x42 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="b"} _x45 ` + at(120) + `x5 ` + at(2*day) + `x50
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Expiring", pod="a"} _x40 1x2 stale
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Expiring", pod="b"} _x45 1x5 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="erp", pod="a"} ` + at(2*day) + `x42 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="erp", pod="b"} _x45 ` + at(2*day) + `x60
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="old", pod="a"} ` + at(30) + `x42 stale
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="old", type="Expiring", pod="a"} 1x42 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="old", pod="b"} _x45 ` + at(30) + `x60
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="old", type="Expiring", pod="b"} _x45 1x60
+`,
+			checks: []alertCheck{
+				{minute: 44, firing: []string{alert("SfconnTokenExpired", "billing/old", "critical")}},
+				// Expiring since 40, for 5 minutes, across the gap between leaders (43, 44).
+				{minute: 45, firing: []string{alert("SfconnTokenExpired", "billing/old", "critical"),
+					alert("SfconnTokenRenewalOverdue", "billing/crm", "warning")}},
+				{minute: 50, firing: []string{alert("SfconnTokenExpired", "billing/old", "critical"),
+					alert("SfconnTokenRenewalOverdue", "billing/crm", "warning")}},
+				// Renewed at 51: resolved at once.
+				{minute: 51, firing: []string{alert("SfconnTokenExpired", "billing/old", "critical")}},
 			},
 		},
 		{
@@ -110,11 +137,11 @@ sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace
 			name: "waiting for an admin or an approval is a warning, not a critical NotReady",
 			series: `
 sfconn_leader{pod="a"} 1x60
-sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="AwaitingAdmin", pod="a"} 1x60
-sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="device", status="False", reason="AwaitingApproval", pod="a"} 1x60
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="AuthenticationFailed", pod="a"} 1x60
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="new", status="Unknown", reason="Unknown", pod="a"} 1x60
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="ok", status="True", reason="TokenIssued", pod="a"} 1x60
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="AwaitingAdmin", pod="a"} 1x60
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="ops", name="device", status="False", reason="AwaitingApproval", pod="a"} 1x60
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="AuthenticationFailed", pod="a"} 1x60
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="new", status="Unknown", reason="Unknown", pod="a"} 1x60
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="ok", pod="a"} ` + at(2*day) + `x60
 `,
 			checks: []alertCheck{
 				{minute: 14, firing: nil},
@@ -131,8 +158,8 @@ sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="
 			// jwt waits for an admin until minute 20; from 21 its login fails for good.
 			series: `
 sfconn_leader{pod="a"} 1x60
-sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="AwaitingAdmin", pod="a"} 1x20 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="InvalidSpec", pod="a"} _x21 1x39
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="AwaitingAdmin", pod="a"} 1x20 stale
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="InvalidSpec", pod="a"} _x21 1x39
 `,
 			checks: []alertCheck{
 				{minute: 20, firing: []string{alert("SfconnAwaitingAdmin", "ops/jwt", "warning")}},
@@ -149,18 +176,18 @@ sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="jwt"
 			// an approval. From 31 the leader reports each without its cause.
 			series: `
 sfconn_leader{pod="a"} 1x60
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="Revoked", pod="a"} 1x30 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="True", reason="TokenIssued", pod="a"} _x31 1x29
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="Revoked", pod="a"} 1x30 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} _x31 ` + at(2*day) + `x29
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Revoked", pod="a"} 1x30 stale
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Stalled", pod="a"} 1x30 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="lim", status="True", reason="TokenIssued", pod="a"} 1x60
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="lim", pod="a"} ` + at(2*day) + `x60
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="lim", type="ApprovalLimit", pod="a"} 1x30 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="AwaitingAdmin", pod="a"} 1x30 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="True", reason="TokenIssued", pod="a"} _x31 1x29
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="AwaitingAdmin", pod="a"} 1x30 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} _x31 ` + at(2*day) + `x29
 sfconn_jwt_certificate_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} ` + at(10*day) + `x60
 sfconn_jwt_certificate_next_pending{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} 1x30 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="device", status="False", reason="AwaitingApproval", pod="a"} 1x30 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="device", status="True", reason="TokenIssued", pod="a"} _x31 1x29
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="ops", name="device", status="False", reason="AwaitingApproval", pod="a"} 1x30 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="device", pod="a"} _x31 ` + at(2*day) + `x29
 `,
 			checks: []alertCheck{
 				{minute: 30, firing: []string{
@@ -182,8 +209,8 @@ sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="devi
 			series: `
 sfconn_leader{pod="a"} 1x30
 sfconn_leader{pod="b"} 0x30
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="Revoked", pod="a"} 1x30
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="Revoked", pod="b"} 1x30
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="Revoked", pod="a"} 1x30
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="Revoked", pod="b"} 1x30
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Revoked", pod="a"} 1x30
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Revoked", pod="b"} 1x30
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Stalled", pod="a"} 1x30
@@ -209,15 +236,15 @@ sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace
 			series: `
 sfconn_leader{pod="a"} 1x40 stale
 sfconn_leader{pod="b"} 0x41 1x60
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="AuthenticationFailed", pod="a"} 1x40 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="AuthenticationFailed", pod="b"} _x43 1x60
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="AuthenticationFailed", pod="a"} 1x40 stale
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="AuthenticationFailed", pod="b"} _x43 1x60
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Stalled", pod="a"} _x38 1x2 stale
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Stalled", pod="b"} _x43 1x60
 sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(30) + `x40 stale
 sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="b"} _x43 ` + at(30) + `x60
-sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="True", reason="TokenIssued", pod="a"} 1x29 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="AwaitingAdmin", pod="a"} _x30 1x10 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="AwaitingAdmin", pod="b"} _x43 1x60
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} ` + at(2*day) + `x29 stale
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="AwaitingAdmin", pod="a"} _x30 1x10 stale
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="AwaitingAdmin", pod="b"} _x43 1x60
 `,
 			checks: []alertCheck{
 				{minute: 40, firing: []string{
@@ -255,15 +282,12 @@ sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="jwt"
 			series: `
 sfconn_leader{pod="a"} 1x60 stale
 sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="sus", pod="a"} ` + at(30) + `x60 stale
-sfconn_token_renewal_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="sus", pod="a"} ` + at(20) + `x60 stale
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="sus", type="Suspended", pod="a"} 1x60 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="sus", status="False", reason="Suspended", pod="a"} 1x60 stale
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="sus", status="False", reason="Suspended", pod="a"} 1x60 stale
 sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="resumed", pod="a"} ` + at(30) + `x60 stale
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="resumed", type="Suspended", pod="a"} 1x40 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="resumed", status="False", reason="Suspended", pod="a"} 1x40 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="resumed", status="True", reason="TokenIssued", pod="a"} _x41 1x19 stale
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="resumed", status="False", reason="Suspended", pod="a"} 1x40 stale
 sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(30) + `x60 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="True", reason="TokenIssued", pod="a"} 1x60 stale
 `,
 			checks: []alertCheck{
 				{minute: 32, firing: []string{alert("SfconnTokenExpired", "billing/crm", "critical")}},
@@ -307,10 +331,10 @@ sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace
 			// Both are revoked; the namespaced one gets a new token at minute 11.
 			series: `
 sfconn_leader{pod="a"} 1x30
-sfconn_connection_ready{kind="ClusterSalesforceConnection", name="crm", status="False", reason="Revoked", pod="a"} 1x30
+sfconn_connection_not_ready{kind="ClusterSalesforceConnection", name="crm", status="False", reason="Revoked", pod="a"} 1x30
 sfconn_connection_condition{kind="ClusterSalesforceConnection", name="crm", type="Revoked", pod="a"} 1x30
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="Revoked", pod="a"} 1x10 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="True", reason="TokenIssued", pod="a"} _x11 1x19
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="Revoked", pod="a"} 1x10 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} _x11 ` + at(2*day) + `x19
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Revoked", pod="a"} 1x10 stale
 `,
 			checks: []alertCheck{
@@ -332,7 +356,7 @@ sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", na
 			name: "a cluster connection whose series the scrape gave the operator's namespace alerts once, by its kind and name",
 			series: `
 sfconn_leader{pod="a"} 1x30
-sfconn_connection_ready{kind="ClusterSalesforceConnection", namespace="sfconn-system", name="shared", status="False", reason="InvalidCredentials", pod="a"} 1x30
+sfconn_connection_not_ready{kind="ClusterSalesforceConnection", namespace="sfconn-system", name="shared", status="False", reason="InvalidCredentials", pod="a"} 1x30
 sfconn_connection_condition{kind="ClusterSalesforceConnection", namespace="sfconn-system", name="shared", type="Stalled", pod="a"} 1x30
 `,
 			checks: []alertCheck{
@@ -382,7 +406,7 @@ up{job="something-else"} 1x20
 sfconn_leader{pod="a"} 1x60
 sfconn_jwt_certificate_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} ` + at(10*day) + `x30 ` + at(730*day) + `x30
 sfconn_jwt_certificate_next_pending{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} 1x30 stale
-sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="True", reason="TokenIssued", pod="a"} 1x60
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} ` + at(2*day) + `x60
 sfconn_jwt_certificate_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="far", pod="a"} ` + at(20*day) + `x60
 sfconn_jwt_certificate_next_pending{kind="SalesforceConnection", namespace="ops", name="far", pod="a"} 1x60
 `,
@@ -398,7 +422,7 @@ sfconn_jwt_certificate_next_pending{kind="SalesforceConnection", namespace="ops"
 			series: `
 sfconn_leader{pod="a"} 1x10
 sfconn_jwt_certificate_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} ` + at(10*day) + `x10
-sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="True", reason="TokenIssued", pod="a"} 1x10
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} ` + at(2*day) + `x10
 `,
 			checks: []alertCheck{{minute: 10, firing: nil}},
 		},

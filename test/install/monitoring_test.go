@@ -28,9 +28,10 @@ var (
 	connectionConditions = metrics.ReportedConditions
 	// other: a request internal/metrics cannot name; pending: a device login not approved
 	// yet, an expected answer rather than an error.
-	grants        = []string{"jwt_bearer", "password", "refresh_token", "client_credentials", "device_code", "revoke", "userinfo", "query", "introspect", "other"}
-	results       = []string{"success", "terminal", "revoked", "transient", "rate_limited", "pending"}
-	readyStatuses = []string{"True", "False", "Unknown"}
+	grants  = []string{"jwt_bearer", "password", "refresh_token", "client_credentials", "device_code", "revoke", "userinfo", "query", "introspect", "other"}
+	results = []string{"success", "terminal", "revoked", "transient", "rate_limited", "pending"}
+	// not_ready is absent while Ready is True.
+	notReadyStatuses = []string{"False", "Unknown"}
 )
 
 // operatorMetrics are the sfconn_* metrics the operator exports. It must match
@@ -38,9 +39,8 @@ var (
 // use these names, labels and label values only.
 var operatorMetrics = map[string]metric{
 	"sfconn_token_expiration_timestamp_seconds": {kind: "gauge", labels: []string{"namespace", "name"}},
-	"sfconn_token_renewal_timestamp_seconds":    {kind: "gauge", labels: []string{"namespace", "name"}},
-	"sfconn_connection_ready": {kind: "gauge", labels: []string{"namespace", "name", "status", "reason"},
-		values: map[string][]string{"status": readyStatuses, "reason": metrics.ReadyReasons}},
+	"sfconn_connection_not_ready": {kind: "gauge", labels: []string{"namespace", "name", "status", "reason"},
+		values: map[string][]string{"status": notReadyStatuses, "reason": metrics.ReadyReasons}},
 	"sfconn_connection_condition": {kind: "gauge", labels: []string{"namespace", "name", "type"},
 		values: map[string][]string{"type": connectionConditions}},
 	"sfconn_approvals": {kind: "gauge", labels: []string{"namespace", "name"}},
@@ -58,8 +58,9 @@ var operatorMetrics = map[string]metric{
 // the labels each keeps. The dashboard may use these too; TestRecordingRules keeps the
 // list and the rules in step.
 var recordedMetrics = map[string]metric{
-	"kind_namespace_status_reason:sfconn_connection_ready:count": {kind: "gauge", labels: []string{"kind", "namespace", "status", "reason"},
-		values: map[string][]string{"status": readyStatuses, "reason": metrics.ReadyReasons}},
+	"kind_namespace:sfconn_connections:count": {kind: "gauge", labels: []string{"kind", "namespace"}},
+	"kind_namespace_status_reason:sfconn_connection_not_ready:count": {kind: "gauge", labels: []string{"kind", "namespace", "status", "reason"},
+		values: map[string][]string{"status": notReadyStatuses, "reason": metrics.ReadyReasons}},
 	"kind_namespace_type:sfconn_connection_condition:count": {kind: "gauge", labels: []string{"kind", "namespace", "type"},
 		values: map[string][]string{"type": connectionConditions}},
 	"grant_result:sfconn_salesforce_requests:rate5m": {kind: "gauge", labels: []string{"grant", "result"},
@@ -234,14 +235,14 @@ func TestAlertRules(t *testing.T) {
 	want := map[string]struct{ severity, expr, forDuration string }{
 		"SfconnOperatorDown":           {"critical", "absent(sfconn_leader)", "5m"},
 		"SfconnNoLeader":               {"critical", "max(sfconn_leader) < 1", "5m"},
-		"SfconnTokenRenewalOverdue":    {"warning", "last_over_time(sfconn_token_renewal_timestamp_seconds[25h])", ""},
+		"SfconnTokenRenewalOverdue":    {"warning", `last_over_time(sfconn_connection_condition{type="Expiring"}[5m])`, "5m"},
 		"SfconnTokenExpired":           {"critical", "(last_over_time(sfconn_token_expiration_timestamp_seconds[25h])) < time()", ""},
 		"SfconnConnectionRevoked":      {"critical", `last_over_time(sfconn_connection_condition{type="Revoked"}[5m])`, ""},
 		"SfconnApprovalLimitReached":   {"warning", `last_over_time(sfconn_connection_condition{type="ApprovalLimit"}[5m])`, ""},
 		"SfconnConnectionStalled":      {"warning", `last_over_time(sfconn_connection_condition{type="Stalled"}[5m])`, "5m"},
-		"SfconnConnectionNotReady":     {"critical", `last_over_time(sfconn_connection_ready{status!="True", reason!~"AwaitingAdmin|AwaitingApproval"}[5m])`, "15m"},
-		"SfconnAwaitingAdmin":          {"warning", `sfconn_connection_ready{reason="AwaitingAdmin"}`, "15m"},
-		"SfconnAwaitingApproval":       {"warning", `sfconn_connection_ready{reason="AwaitingApproval"}`, "15m"},
+		"SfconnConnectionNotReady":     {"critical", `last_over_time(sfconn_connection_not_ready{reason!~"AwaitingAdmin|AwaitingApproval"}[5m])`, "15m"},
+		"SfconnAwaitingAdmin":          {"warning", `sfconn_connection_not_ready{reason="AwaitingAdmin"}`, "15m"},
+		"SfconnAwaitingApproval":       {"warning", `sfconn_connection_not_ready{reason="AwaitingApproval"}`, "15m"},
 		"SfconnJWTCertificateExpiring": {"warning", "sfconn_jwt_certificate_next_pending", ""},
 		"SfconnSalesforceErrors":       {"warning", `result=~"terminal|revoked|transient|rate_limited"`, ""},
 		"SfconnRefreshTokenUnsaved":    {"critical", "max(sfconn_refresh_tokens_unsaved) > 0", "5m"},
@@ -249,9 +250,9 @@ func TestAlertRules(t *testing.T) {
 	// A cause reported only while it holds is read over 5 minutes, and dropped once the
 	// leader reports the connection without it (config/prometheus/prometheus_rule.yaml
 	// says why); alerts_test.go proves it on recorded series.
-	for _, name := range []string{"SfconnConnectionRevoked", "SfconnApprovalLimitReached", "SfconnConnectionStalled",
+	for _, name := range []string{"SfconnTokenRenewalOverdue", "SfconnConnectionRevoked", "SfconnApprovalLimitReached", "SfconnConnectionStalled",
 		"SfconnConnectionNotReady", "SfconnAwaitingAdmin", "SfconnAwaitingApproval", "SfconnJWTCertificateExpiring"} {
-		if !strings.Contains(seen[name].Expr, "(max by (kind, namespace, name) (sfconn_connection_ready) unless on (kind, namespace, name) ") {
+		if !strings.Contains(seen[name].Expr, "((max by (kind, namespace, name) (sfconn_token_expiration_timestamp_seconds) or max by (kind, namespace, name) (sfconn_connection_not_ready)) unless on (kind, namespace, name) ") {
 			t.Errorf("alert %s does not resolve when the leader reports the connection without its cause", name)
 		}
 	}
@@ -403,16 +404,16 @@ func TestDashboard(t *testing.T) {
 		}
 	}
 
-	// The panels: connections by Ready status and those not ready, by condition, time to
-	// expiry and to renewal, approvals against the limit, request rate by grant and
+	// The panels: connections reported, ready (all minus not ready) and those not ready, by
+	// condition, time to expiry, approvals against the limit, request rate by grant and
 	// result, latency percentiles by grant. Counts and request panels read the recorded
 	// series, which cost a series per group rather than per connection.
 	for _, name := range []string{
-		"kind_namespace_status_reason:sfconn_connection_ready:count",
+		"kind_namespace:sfconn_connections:count",
+		"kind_namespace_status_reason:sfconn_connection_not_ready:count",
 		"kind_namespace_type:sfconn_connection_condition:count",
-		"sfconn_connection_ready",
+		"sfconn_connection_not_ready",
 		"sfconn_token_expiration_timestamp_seconds",
-		"sfconn_token_renewal_timestamp_seconds",
 		"sfconn_approvals",
 		"grant_result:sfconn_salesforce_requests:rate5m",
 		"grant_quantile:sfconn_salesforce_request_duration_seconds:histogram_quantile_rate5m",
@@ -426,7 +427,8 @@ func TestDashboard(t *testing.T) {
 	g.Expect(joined).To(ContainSubstring(`quantile="0.5"`))
 	g.Expect(joined).To(ContainSubstring(`quantile="0.95"`))
 	g.Expect(joined).To(ContainSubstring("by (grant, result)"))
-	g.Expect(joined).To(ContainSubstring(`status!="True"`))
+	// Ready connections are all reported minus those not ready: no series says Ready True.
+	g.Expect(joined).To(ContainSubstring(`sum(kind_namespace:sfconn_connections:count{namespace=~"$namespace"}) - (sum(kind_namespace_status_reason:sfconn_connection_not_ready:count{namespace=~"$namespace"}) or vector(0))`))
 	// A panel that lists connections one by one lists a bounded number: at thousands of
 	// connections, a query per connection is what the recording rules avoid.
 	for _, e := range exprs {

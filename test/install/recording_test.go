@@ -41,12 +41,13 @@ func TestRecordingRules(t *testing.T) {
 	// not reconciled yet, and an older release's zero for Revoked counts as nothing. One
 	// refresh_token request a second succeeds, half within 0.1s, all within 0.5s.
 	storage := promqltest.LoadedStorage(t, `load 1m
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="True", reason="TokenIssued", pod="a"} 1x10
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="True", reason="TokenIssued", pod="b"} 1x10
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="erp", status="False", reason="AuthenticationFailed", pod="a"} 1x10
-sfconn_connection_ready{kind="SalesforceConnection", namespace="billing", name="new", status="Unknown", reason="Unknown", pod="a"} 1x10
-sfconn_connection_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="True", reason="TokenIssued", pod="a"} 1x10
-sfconn_connection_ready{kind="ClusterSalesforceConnection", name="crm", status="True", reason="TokenIssued", pod="a"} 1x10
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} 86400x10
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="b"} 86400x10
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="erp", pod="a"} 300x10
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="erp", status="False", reason="AuthenticationFailed", pod="a"} 1x10
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="new", status="Unknown", reason="Unknown", pod="a"} 1x10
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} 86400x10
+sfconn_token_expiration_timestamp_seconds{kind="ClusterSalesforceConnection", name="crm", pod="a"} 86400x10
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="erp", type="Stalled", pod="a"} 1x10
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Revoked", pod="b"} 0x10
 sfconn_salesforce_requests_total{grant="refresh_token", result="success", pod="a"} 0+60x10
@@ -86,15 +87,16 @@ sfconn_salesforce_request_duration_seconds_bucket{grant="refresh_token", le="+In
 		q.Close()
 	}
 	want := map[string]float64{
-		"__name__=kind_namespace_status_reason:sfconn_connection_ready:count kind=SalesforceConnection namespace=billing reason=TokenIssued status=True":           1,
-		"__name__=kind_namespace_status_reason:sfconn_connection_ready:count kind=SalesforceConnection namespace=billing reason=AuthenticationFailed status=False": 1,
-		"__name__=kind_namespace_status_reason:sfconn_connection_ready:count kind=SalesforceConnection namespace=billing reason=Unknown status=Unknown":            1,
-		"__name__=kind_namespace_status_reason:sfconn_connection_ready:count kind=SalesforceConnection namespace=ops reason=TokenIssued status=True":               1,
-		"__name__=kind_namespace_status_reason:sfconn_connection_ready:count kind=ClusterSalesforceConnection reason=TokenIssued status=True":                      1,
-		"__name__=kind_namespace_type:sfconn_connection_condition:count kind=SalesforceConnection namespace=billing type=Stalled":                                  1,
-		"__name__=grant_result:sfconn_salesforce_requests:rate5m grant=refresh_token result=success":                                                               1,
-		"__name__=grant_quantile:sfconn_salesforce_request_duration_seconds:histogram_quantile_rate5m grant=refresh_token quantile=0.5":                            0.1,
-		"__name__=grant_quantile:sfconn_salesforce_request_duration_seconds:histogram_quantile_rate5m grant=refresh_token quantile=0.95":                           0.46,
+		// crm once though two replicas report it, erp once though it has both series.
+		"__name__=kind_namespace:sfconn_connections:count kind=SalesforceConnection namespace=billing":                                                                 3,
+		"__name__=kind_namespace:sfconn_connections:count kind=SalesforceConnection namespace=ops":                                                                     1,
+		"__name__=kind_namespace:sfconn_connections:count kind=ClusterSalesforceConnection":                                                                            1,
+		"__name__=kind_namespace_status_reason:sfconn_connection_not_ready:count kind=SalesforceConnection namespace=billing reason=AuthenticationFailed status=False": 1,
+		"__name__=kind_namespace_status_reason:sfconn_connection_not_ready:count kind=SalesforceConnection namespace=billing reason=Unknown status=Unknown":            1,
+		"__name__=kind_namespace_type:sfconn_connection_condition:count kind=SalesforceConnection namespace=billing type=Stalled":                                      1,
+		"__name__=grant_result:sfconn_salesforce_requests:rate5m grant=refresh_token result=success":                                                                   1,
+		"__name__=grant_quantile:sfconn_salesforce_request_duration_seconds:histogram_quantile_rate5m grant=refresh_token quantile=0.5":                                0.1,
+		"__name__=grant_quantile:sfconn_salesforce_request_duration_seconds:histogram_quantile_rate5m grant=refresh_token quantile=0.95":                               0.46,
 	}
 	for k, w := range want {
 		if g, ok := got[k]; !ok || g != w {
