@@ -17,7 +17,7 @@ controller_runtime_reconcile_total{controller="salesforceconnection",result="req
 controller_runtime_reconcile_total{controller="other",result="success"} 100
 process_resident_memory_bytes 7.5e+07
 sfconn_connection_condition{name="a\"b",namespace="ns",type="Stalled"} 1
-sfconn_connection_ready{kind="SalesforceConnection",name="c",namespace="ns",reason="TokenIssued",status="True"} 1
+sfconn_connection_not_ready{kind="SalesforceConnection",name="c",namespace="ns",reason="Unknown",status="Unknown"} 1
 sfconn_salesforce_requests_total{grant="password",result="success"} 4
 sfconn_leader 1
 `)
