@@ -20,17 +20,18 @@ import (
 
 // Metric names; the PrometheusRule and the Grafana dashboard use them.
 const (
+	// TokenExpiration is the one series a healthy connection costs: Ready True means a
+	// token in the Secret, so a status with Ready True has an expiry.
 	TokenExpiration = "sfconn_token_expiration_timestamp_seconds"
-	TokenRenewal    = "sfconn_token_renewal_timestamp_seconds"
-	ReadyStatus     = "sfconn_connection_ready_status"
+	// NotReady is present, with the status and reason of Ready in its labels, only while a
+	// connection is not Ready for its current generation: the healthy many cost nothing here.
+	// A connection the leader reports has this series or a token expiry (or both), which
+	// the alerts read to tell "reported without a cause" from "not reported".
+	NotReady        = "sfconn_connection_not_ready"
 	ConditionStatus = "sfconn_connection_condition"
 	Approvals       = "sfconn_approvals"
-	ApprovalsLimit  = "sfconn_approvals_limit"
 	RequestsTotal   = "sfconn_salesforce_requests_total"
 	RequestDuration = "sfconn_salesforce_request_duration_seconds"
-	// ReadyReason names the reason of the Ready condition, so that alerts tell a wait for
-	// a person (AwaitingAdmin, AwaitingApproval) from a failure.
-	ReadyReason = "sfconn_connection_ready_reason"
 	// JWTCertificateExpiration and JWTCertificateNextPending describe a generated JWT
 	// certificate: when the one in use ends, and whether its successor waits for an admin.
 	JWTCertificateExpiration  = "sfconn_jwt_certificate_expiration_timestamp_seconds"
@@ -45,13 +46,13 @@ const (
 )
 
 // Names lists every metric the operator exports.
-var Names = []string{TokenExpiration, TokenRenewal, ReadyStatus, ReadyReason, ConditionStatus, Approvals, ApprovalsLimit,
+var Names = []string{TokenExpiration, NotReady, ConditionStatus, Approvals,
 	JWTCertificateExpiration, JWTCertificateNextPending, RequestsTotal, RequestDuration, UnsavedRefreshTokens, Leader}
 
-// Values of the reason label of sfconn_connection_ready_reason besides the Ready reasons:
-// ReasonUnknown while Ready is missing or describes an older generation of the spec (as
-// sfconn_connection_ready_status says Unknown), ReasonOther for a reason this build does
-// not know, so that the label's values stay a fixed set whatever a status holds.
+// Values of the reason label of sfconn_connection_not_ready besides the Ready reasons:
+// ReasonUnknown while Ready is missing or describes an older generation of the spec (the
+// status label then says Unknown too), ReasonOther for a reason this build does not know,
+// so that the label's values stay a fixed set whatever a status holds.
 const (
 	ReasonUnknown = "Unknown"
 	ReasonOther   = "Other"
@@ -66,13 +67,15 @@ var ReadyReasons = []string{
 	sfv1.ReasonSuspended, ReasonUnknown, ReasonOther,
 }
 
-// reportedConditions are the condition types exported by sfconn_connection_condition:
-// each is 1 while True and 0 otherwise, also when absent (Reconciling, Stalled and the
-// others are present only while True), so an alert compares with 1 and never misses a
-// series.
-var reportedConditions = []string{
-	sfv1.ConditionReady, sfv1.ConditionReconciling, sfv1.ConditionStalled,
-	sfv1.ConditionExpiring, sfv1.ConditionRevoked, sfv1.ConditionApprovalLimit,
+// ReportedConditions are the condition types exported by sfconn_connection_condition, with
+// the value 1 and only while True: a series that is 0 for almost every connection costs
+// every scrape and every Prometheus for nothing. These are the types an alert reads; Ready
+// has sfconn_connection_not_ready and Reconciling restates a Ready reason.
+var ReportedConditions = []string{
+	sfv1.ConditionStalled, sfv1.ConditionRevoked, sfv1.ConditionApprovalLimit,
+	// Expiring is True once the renewal time passed without a new token: the renewal-overdue
+	// alert reads it, so that no renewal timestamp is exported for every connection.
+	sfv1.ConditionExpiring,
 	// Suspended lets an alert leave out a connection suspended on purpose.
 	sfv1.ConditionSuspended,
 }
@@ -93,24 +96,17 @@ const (
 var (
 	expirationDesc = prometheus.NewDesc(TokenExpiration,
 		"The time the token in the token Secret expires, in seconds since the epoch.", connLabels, nil)
-	renewalDesc = prometheus.NewDesc(TokenRenewal,
-		"The time the operator renews the token, in seconds since the epoch.", connLabels, nil)
-	readyDesc = prometheus.NewDesc(ReadyStatus,
-		"The Ready condition of the connection: 1 for its current status (True, False or Unknown), 0 for the others.",
-		append(connLabels, "condition"), nil)
-	readyReasonDesc = prometheus.NewDesc(ReadyReason,
-		"1 with the reason of the connection's Ready condition (Unknown while the current generation is not reconciled yet).",
-		append(connLabels, "reason"), nil)
+	notReadyDesc = prometheus.NewDesc(NotReady,
+		"1 while the connection is not Ready, with the status (False, or Unknown while the current generation is not reconciled yet) and reason of its Ready condition; absent while Ready is True.",
+		append(connLabels, "status", "reason"), nil)
 	conditionDesc = prometheus.NewDesc(ConditionStatus,
-		"1 while the condition of this type is True, else 0.", append(connLabels, "type"), nil)
+		"1 while the condition of this type is True; absent otherwise.", append(connLabels, "type"), nil)
 	approvalsDesc = prometheus.NewDesc(Approvals,
 		"Approvals (refresh tokens) the connection's Salesforce user and connected app hold, as counted in the cluster.", connLabels, nil)
-	approvalsLimitDesc = prometheus.NewDesc(ApprovalsLimit,
-		"Approvals Salesforce keeps per user and connected app before it revokes the oldest.", connLabels, nil)
 	certExpirationDesc = prometheus.NewDesc(JWTCertificateExpiration,
 		"The time the generated JWT certificate in use ends, in seconds since the epoch.", connLabels, nil)
 	certNextPendingDesc = prometheus.NewDesc(JWTCertificateNextPending,
-		"1 while the next generated JWT certificate is published and Salesforce has not accepted it yet, else 0.", connLabels, nil)
+		"1 while the next generated JWT certificate is published and Salesforce has not accepted it yet; absent otherwise.", connLabels, nil)
 )
 
 // ConnectionCollector reports every connection at scrape time, from a cached reader: a
@@ -135,8 +131,8 @@ func NewConnectionCollector(reader client.Reader, leader func() bool, cluster bo
 
 // Describe implements prometheus.Collector.
 func (c *ConnectionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{expirationDesc, renewalDesc, readyDesc, readyReasonDesc, conditionDesc,
-		approvalsDesc, approvalsLimitDesc, certExpirationDesc, certNextPendingDesc} {
+	for _, d := range []*prometheus.Desc{expirationDesc, notReadyDesc, conditionDesc,
+		approvalsDesc, certExpirationDesc, certNextPendingDesc} {
 		ch <- d
 	}
 }
@@ -182,30 +178,41 @@ func collectConnection(ch chan<- prometheus.Metric, labels []string, generation 
 	if st.ExpiresAt != nil {
 		gauge(expirationDesc, unix(st.ExpiresAt))
 	}
-	if st.RenewAt != nil {
-		gauge(renewalDesc, unix(st.RenewAt))
-	}
 	ready, reason := metav1.ConditionUnknown, ReasonUnknown
 	if c := meta.FindStatusCondition(st.Conditions, sfv1.ConditionReady); c != nil && st.ObservedGeneration == generation {
-		ready, reason = c.Status, readyReasonLabel(c.Reason)
+		ready, reason = readyStatusLabel(c.Status), readyReasonLabel(c.Reason)
 	}
-	for _, s := range []metav1.ConditionStatus{metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionUnknown} {
-		gauge(readyDesc, boolValue(s == ready), string(s))
+	if ready != metav1.ConditionTrue {
+		gauge(notReadyDesc, 1, string(ready), reason)
 	}
-	gauge(readyReasonDesc, 1, reason)
-	for _, t := range reportedConditions {
-		gauge(conditionDesc, boolValue(meta.IsStatusConditionTrue(st.Conditions, t)), t)
+	for _, t := range ReportedConditions {
+		if meta.IsStatusConditionTrue(st.Conditions, t) {
+			gauge(conditionDesc, 1, t)
+		}
 	}
 	if a := st.Approvals; a != nil {
+		// The limit is not exported: Salesforce's is a constant (5), the same for every
+		// connection, and a series per connection to say so cost as much as the count.
 		gauge(approvalsDesc, float64(a.Count))
-		gauge(approvalsLimitDesc, float64(a.Limit))
 	}
 	if cert := st.JWTCertificate; cert != nil && !cert.NotAfter.IsZero() {
+		gauge(certExpirationDesc, unix(&cert.NotAfter))
 		// A next certificate in status is one Salesforce has not accepted: the first login
 		// it signs makes it the current one, and status then names no next.
-		gauge(certExpirationDesc, unix(&cert.NotAfter))
-		gauge(certNextPendingDesc, boolValue(cert.NextFingerprint != ""))
+		if cert.NextFingerprint != "" {
+			gauge(certNextPendingDesc, 1)
+		}
 	}
+}
+
+// readyStatusLabel keeps the status label within True, False and Unknown, as the CRD's
+// schema does for a condition's status; anything else is not known to mean either.
+func readyStatusLabel(s metav1.ConditionStatus) metav1.ConditionStatus {
+	switch s {
+	case metav1.ConditionTrue, metav1.ConditionFalse:
+		return s
+	}
+	return metav1.ConditionUnknown
 }
 
 // readyReasonLabel keeps the reason label within ReadyReasons: a status is written by

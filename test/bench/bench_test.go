@@ -16,7 +16,10 @@ controller_runtime_reconcile_total{controller="salesforceconnection",result="suc
 controller_runtime_reconcile_total{controller="salesforceconnection",result="requeue_after"} 3
 controller_runtime_reconcile_total{controller="other",result="success"} 100
 process_resident_memory_bytes 7.5e+07
-sfconn_connection_condition{name="a\"b",namespace="ns",type="Ready"} 1
+sfconn_connection_condition{name="a\"b",namespace="ns",type="Stalled"} 1
+sfconn_connection_not_ready{kind="SalesforceConnection",name="c",namespace="ns",reason="Unknown",status="Unknown"} 1
+sfconn_salesforce_requests_total{grant="password",result="success"} 4
+sfconn_leader 1
 `)
 	if got := m.sum("controller_runtime_reconcile_total", map[string]string{"controller": controllerName}); got != 15 {
 		t.Errorf("reconciles = %v, want 15", got)
@@ -26,6 +29,13 @@ sfconn_connection_condition{name="a\"b",namespace="ns",type="Ready"} 1
 	}
 	if !m.has("sfconn_connection_condition", map[string]string{"name": `a"b`}) {
 		t.Error("an escaped label value was not read")
+	}
+	// Per-connection series only: not the requests or the leader, nor other metrics.
+	if got := connectionSeries(m); got != 2 {
+		t.Errorf("connection series = %d, want 2", got)
+	}
+	if got := (scrapeCost{ConnectionSeries: 2}).perConnection(4); got != "0.50 series per connection" {
+		t.Errorf("perConnection = %q", got)
 	}
 }
 

@@ -193,12 +193,21 @@ func (p *managerProcess) waitReconciled(ctx context.Context, n int) error {
 type scrapeCost struct {
 	Seconds float64 `json:"seconds"`
 	Bytes   int     `json:"bytes"`
+	// ConnectionSeries counts the per-connection series in it (connectionSeries), and
+	// GzipBytes is its size compressed, as a Prometheus scrape transfers it (wireBytes).
+	ConnectionSeries int `json:"connectionSeries"`
+	GzipBytes        int `json:"gzipBytes"`
 }
 
 func (p *managerProcess) timeScrape(ctx context.Context) (scrapeCost, error) {
 	start := time.Now()
 	body, err := httpGet(ctx, "http://"+p.metricsAddr+"/metrics")
-	return scrapeCost{Seconds: time.Since(start).Seconds(), Bytes: len(body)}, err
+	took := time.Since(start).Seconds()
+	if err != nil {
+		return scrapeCost{}, err
+	}
+	gz, err := wireBytes(ctx, "http://"+p.metricsAddr+"/metrics")
+	return scrapeCost{Seconds: took, Bytes: len(body), GzipBytes: gz, ConnectionSeries: connectionSeries(parseMetrics(string(body)))}, err
 }
 
 // waitSettled waits until the controller is idle: nothing queued, no worker busy, and no

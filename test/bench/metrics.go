@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"strconv"
 	"strings"
 )
@@ -111,4 +115,43 @@ func (m metricSet) has(name string, want map[string]string) bool {
 		}
 	}
 	return false
+}
+
+// connectionSeries counts the series of the operator's per-connection metrics in a scrape:
+// those named sfconn_* with a connection's name label. The request and replica metrics do
+// not grow with N and are left out.
+func connectionSeries(m metricSet) int {
+	n := 0
+	for name, samples := range m {
+		if !strings.HasPrefix(name, "sfconn_") {
+			continue
+		}
+		for _, s := range samples {
+			if _, ok := s.labels["name"]; ok {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// wireBytes is the size of a /metrics response as Prometheus receives it: Prometheus asks
+// for gzip, and the manager's metrics handler compresses. Asking for it by hand keeps Go's
+// transport from decompressing the body, so its length is what went over the wire.
+func wireBytes(ctx context.Context, url string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return int(n), err
 }

@@ -130,8 +130,8 @@ func (rep *report) memoryTable() string {
 			u = fmt.Sprintf("| %d | %s | %s | %s | %s | %.0f B", x.Count, mib(x.Before.RSS), mib(x.Before.HeapInuse),
 				mib(x.After.RSS), mib(x.After.HeapInuse), per)
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s | %s, %.0f KiB %s |\n", r.N, mib(r.Memory.RSS), mib(r.Memory.HeapInuse),
-			secs(r.Scrape.Seconds), float64(r.Scrape.Bytes)/1024, u)
+		fmt.Fprintf(&b, "| %d | %s | %s | %s, %.0f KiB (gzip %.0f KiB), %s %s |\n", r.N, mib(r.Memory.RSS), mib(r.Memory.HeapInuse),
+			secs(r.Scrape.Seconds), float64(r.Scrape.Bytes)/1024, float64(r.Scrape.GzipBytes)/1024, r.Scrape.perConnection(r.N), u)
 	}
 	b.WriteString("\n")
 	return b.String()

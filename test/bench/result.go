@@ -179,3 +179,12 @@ func (w writeCounts) String() string {
 	return fmt.Sprintf("secrets %d, status %d, events %d, other %d, leases %d, refused %d",
 		w.Secrets, w.Status, w.Events, w.Other, w.Leases, w.Failed)
 }
+
+// perConnection says how many per-connection series a scrape carried for each of n
+// connections: what every Prometheus that scrapes the operator stores.
+func (s scrapeCost) perConnection(n int) string {
+	if n == 0 {
+		return "- series per connection"
+	}
+	return fmt.Sprintf("%.2f series per connection", float64(s.ConnectionSeries)/float64(n))
+}

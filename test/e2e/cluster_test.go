@@ -32,7 +32,7 @@ var _ = Describe("ClusterSalesforceConnection", func() {
 
 		By("reporting it in the metrics under its kind, with no namespace")
 		Eventually(func() string { return scrape(manager) }).Should(MatchRegexp(
-			`(?m)^sfconn_connection_ready_status\{condition="True",kind="ClusterSalesforceConnection",name="crm",namespace=""\} 1$`))
+			`(?m)^sfconn_token_expiration_timestamp_seconds\{kind="ClusterSalesforceConnection",name="crm",namespace=""\} [1-9]`))
 
 		By("unlabelling a namespace takes its Secret away")
 		kubectl("label", "namespace", second, "salesforce.sfconn.io/crm-")

@@ -380,7 +380,7 @@ spec:
 		logins := loginsOf(creds.shortUser)
 
 		By("reporting the connection from the leader only")
-		haSeries := `(?m)^` + metrics.ReadyStatus + `\{condition="True",kind="SalesforceConnection",name="ha",namespace="` + ns + `"\} 1$`
+		haSeries := `(?m)^` + metrics.TokenExpiration + `\{kind="SalesforceConnection",name="ha",namespace="` + ns + `"\} [1-9]`
 		leads := regexp.MustCompile(`(?m)^` + metrics.Leader + ` 1$`)
 		follows := regexp.MustCompile(`(?m)^` + metrics.Leader + ` 0$`)
 		// Either replica may have taken the lease: both started moments apart.
@@ -397,7 +397,7 @@ spec:
 			}
 			g.Expect(sfconnSeries(scrape(leader), ns)).To(MatchRegexp(haSeries))
 		}).Should(Succeed())
-		Expect(scrape(other)).NotTo(ContainSubstring(metrics.ReadyStatus+"{"), "a replica that does not lead reports connections")
+		Expect(scrape(other)).NotTo(ContainSubstring(metrics.TokenExpiration+"{"), "a replica that does not lead reports connections")
 
 		By("killing the leader without releasing its lease")
 		leader.kill()

@@ -67,22 +67,17 @@ func TestAlertsOnRecordedSeries(t *testing.T) {
 		{
 			name: "the operator goes down with a token close to expiry: the expiry alert fires when the token expires",
 			// The only replica reports until minute 30, then is gone. Its token expires at
-			// minute 60, renewal was due at minute 40.
+			// minute 60, renewal was due at minute 40: with no operator, nothing reports
+			// Expiring, so SfconnTokenRenewalOverdue stays quiet and SfconnOperatorDown says why.
 			series: `
 sfconn_leader{pod="a"} 1x30 stale
 sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(60) + `x30 stale
-sfconn_token_renewal_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(40) + `x30 stale
-sfconn_connection_ready_status{kind="SalesforceConnection", namespace="billing", name="crm", condition="True", pod="a"} 1x30 stale
-sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="billing", name="crm", reason="TokenIssued", pod="a"} 1x30 stale
 `,
 			checks: []alertCheck{
 				{minute: 30, firing: nil},
 				{minute: 35, firing: nil},
 				{minute: 36, firing: []string{alert("SfconnOperatorDown", "", "critical")}},
-				// Renewal due at 40, overdue after 5 minutes, for 1 minute.
-				{minute: 46, firing: []string{alert("SfconnOperatorDown", "", "critical")}},
-				{minute: 47, firing: []string{alert("SfconnOperatorDown", "", "critical"),
-					alert("SfconnTokenRenewalOverdue", "billing/crm", "warning")}},
+				{minute: 47, firing: []string{alert("SfconnOperatorDown", "", "critical")}},
 				// The token expires at 60: expired from 61, for 1 minute.
 				{minute: 61, firing: []string{alert("SfconnOperatorDown", "", "critical")}},
 				{minute: 62, firing: []string{alert("SfconnOperatorDown", "", "critical"),
@@ -91,6 +86,37 @@ sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="billing",
 					alert("SfconnTokenExpired", "billing/crm", "critical")}},
 				// 25 hours after the last sample, the rules forget the connection.
 				{minute: 30 + 25*60 + 1, firing: []string{alert("SfconnOperatorDown", "", "critical")}},
+			},
+		},
+		{
+			name: "a renewal overdue fires 5 minutes after Expiring, holds across a leader change, resolves once renewed",
+			// crm's renewal was due at minute 40 and fails: the operator sets Expiring
+			// (RenewalFailing) then. Pod a leads until minute 42, pod b reports from 45; at
+			// minute 51 a renewal succeeds: a new expiry, Expiring gone. erp renews on time.
+			// old is past its renewal and its token has expired: SfconnTokenExpired says so.
+			series: `
+sfconn_leader{pod="a"} 1x42 stale
+sfconn_leader{pod="b"} 0x43 1x60
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(120) + `x42 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="b"} _x45 ` + at(120) + `x5 ` + at(2*day) + `x50
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Expiring", pod="a"} _x40 1x2 stale
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Expiring", pod="b"} _x45 1x5 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="erp", pod="a"} ` + at(2*day) + `x42 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="erp", pod="b"} _x45 ` + at(2*day) + `x60
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="old", pod="a"} ` + at(30) + `x42 stale
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="old", type="Expiring", pod="a"} 1x42 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="old", pod="b"} _x45 ` + at(30) + `x60
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="old", type="Expiring", pod="b"} _x45 1x60
+`,
+			checks: []alertCheck{
+				{minute: 44, firing: []string{alert("SfconnTokenExpired", "billing/old", "critical")}},
+				// Expiring since 40, for 5 minutes, across the gap between leaders (43, 44).
+				{minute: 45, firing: []string{alert("SfconnTokenExpired", "billing/old", "critical"),
+					alert("SfconnTokenRenewalOverdue", "billing/crm", "warning")}},
+				{minute: 50, firing: []string{alert("SfconnTokenExpired", "billing/old", "critical"),
+					alert("SfconnTokenRenewalOverdue", "billing/crm", "warning")}},
+				// Renewed at 51: resolved at once.
+				{minute: 51, firing: []string{alert("SfconnTokenExpired", "billing/old", "critical")}},
 			},
 		},
 		{
@@ -111,12 +137,11 @@ sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace
 			name: "waiting for an admin or an approval is a warning, not a critical NotReady",
 			series: `
 sfconn_leader{pod="a"} 1x60
-sfconn_connection_ready_status{kind="SalesforceConnection", namespace="ops", name="jwt", condition="True", pod="a"} 0x60
-sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="ops", name="jwt", reason="AwaitingAdmin", pod="a"} 1x60
-sfconn_connection_ready_status{kind="SalesforceConnection", namespace="ops", name="device", condition="True", pod="a"} 0x60
-sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="ops", name="device", reason="AwaitingApproval", pod="a"} 1x60
-sfconn_connection_ready_status{kind="SalesforceConnection", namespace="billing", name="crm", condition="True", pod="a"} 0x60
-sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="billing", name="crm", reason="AuthenticationFailed", pod="a"} 1x60
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="AwaitingAdmin", pod="a"} 1x60
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="ops", name="device", status="False", reason="AwaitingApproval", pod="a"} 1x60
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="AuthenticationFailed", pod="a"} 1x60
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="new", status="Unknown", reason="Unknown", pod="a"} 1x60
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="ok", pod="a"} ` + at(2*day) + `x60
 `,
 			checks: []alertCheck{
 				{minute: 14, firing: nil},
@@ -124,26 +149,58 @@ sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="billing",
 					alert("SfconnAwaitingAdmin", "ops/jwt", "warning"),
 					alert("SfconnAwaitingApproval", "ops/device", "warning"),
 					alert("SfconnConnectionNotReady", "billing/crm", "critical"),
+					alert("SfconnConnectionNotReady", "billing/new", "critical"),
 				}},
 			},
 		},
 		{
 			name: "a connection that stops waiting for a person and fails is critical",
-			// jwt waits for an admin until minute 20, then its login fails for good.
+			// jwt waits for an admin until minute 20; from 21 its login fails for good.
 			series: `
 sfconn_leader{pod="a"} 1x60
-sfconn_connection_ready_status{kind="SalesforceConnection", namespace="ops", name="jwt", condition="True", pod="a"} 0x60
-sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="ops", name="jwt", reason="AwaitingAdmin", pod="a"} 1x20 stale
-sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="ops", name="jwt", reason="InvalidSpec", pod="a"} _x20 1x40
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="AwaitingAdmin", pod="a"} 1x20 stale
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="InvalidSpec", pod="a"} _x21 1x39
 `,
 			checks: []alertCheck{
 				{minute: 20, firing: []string{alert("SfconnAwaitingAdmin", "ops/jwt", "warning")}},
-				// The last AwaitingAdmin sample (minute 20) is read for 5 minutes (a range
-				// excludes its start), then NotReady is pending for its 15.
-				{minute: 24, firing: []string{alert("SfconnAwaitingAdmin", "ops/jwt", "warning")}},
-				{minute: 25, firing: nil},
-				{minute: 39, firing: nil},
-				{minute: 40, firing: []string{alert("SfconnConnectionNotReady", "ops/jwt", "critical")}},
+				// Reported without AwaitingAdmin: resolved at once; NotReady is pending for its 15.
+				{minute: 21, firing: nil},
+				{minute: 35, firing: nil},
+				{minute: 36, firing: []string{alert("SfconnConnectionNotReady", "ops/jwt", "critical")}},
+			},
+		},
+		{
+			name: "every per-connection alert resolves at the first evaluation after the leader reports the connection without its cause",
+			// Until minute 30: crm revoked and stalled, lim at the approval limit, jwt waits
+			// for an admin with its certificate ending and the next pending, device waits for
+			// an approval. From 31 the leader reports each without its cause.
+			series: `
+sfconn_leader{pod="a"} 1x60
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="Revoked", pod="a"} 1x30 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} _x31 ` + at(2*day) + `x29
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Revoked", pod="a"} 1x30 stale
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Stalled", pod="a"} 1x30 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="lim", pod="a"} ` + at(2*day) + `x60
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="lim", type="ApprovalLimit", pod="a"} 1x30 stale
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="AwaitingAdmin", pod="a"} 1x30 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} _x31 ` + at(2*day) + `x29
+sfconn_jwt_certificate_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} ` + at(10*day) + `x60
+sfconn_jwt_certificate_next_pending{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} 1x30 stale
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="ops", name="device", status="False", reason="AwaitingApproval", pod="a"} 1x30 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="device", pod="a"} _x31 ` + at(2*day) + `x29
+`,
+			checks: []alertCheck{
+				{minute: 30, firing: []string{
+					alert("SfconnConnectionRevoked", "billing/crm", "critical"),
+					alert("SfconnConnectionStalled", "billing/crm", "warning"),
+					alert("SfconnConnectionNotReady", "billing/crm", "critical"),
+					alert("SfconnApprovalLimitReached", "billing/lim", "warning"),
+					alert("SfconnAwaitingAdmin", "ops/jwt", "warning"),
+					alert("SfconnJWTCertificateExpiring", "ops/jwt", "warning"),
+					alert("SfconnAwaitingApproval", "ops/device", "warning"),
+				}},
+				{minute: 31, firing: nil},
+				{minute: 60, firing: nil},
 			},
 		},
 		{
@@ -152,10 +209,8 @@ sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="ops", nam
 			series: `
 sfconn_leader{pod="a"} 1x30
 sfconn_leader{pod="b"} 0x30
-sfconn_connection_ready_status{kind="SalesforceConnection", namespace="billing", name="crm", condition="True", pod="a"} 0x30
-sfconn_connection_ready_status{kind="SalesforceConnection", namespace="billing", name="crm", condition="True", pod="b"} 0x30
-sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="billing", name="crm", reason="Revoked", pod="a"} 1x30
-sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="billing", name="crm", reason="Revoked", pod="b"} 1x30
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="Revoked", pod="a"} 1x30
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="Revoked", pod="b"} 1x30
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Revoked", pod="a"} 1x30
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Revoked", pod="b"} 1x30
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Stalled", pod="a"} 1x30
@@ -175,19 +230,21 @@ sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace
 		{
 			name: "a leader change with scrapes between without series neither resolves nor restarts an alert",
 			// Pod a leads until minute 40 and is gone (its series stale at 41); pod b leads
-			// from minute 42, and reports the connection from minute 43. crm is not ready
+			// from minute 42, and reports the connections from minute 43. crm is not ready
 			// from the start and its token expired at minute 30; it turned Stalled at 38.
+			// jwt waits for an admin from minute 30.
 			series: `
 sfconn_leader{pod="a"} 1x40 stale
 sfconn_leader{pod="b"} 0x41 1x60
-sfconn_connection_ready_status{kind="SalesforceConnection", namespace="billing", name="crm", condition="True", pod="a"} 0x40 stale
-sfconn_connection_ready_status{kind="SalesforceConnection", namespace="billing", name="crm", condition="True", pod="b"} _x43 0x60
-sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="billing", name="crm", reason="AuthenticationFailed", pod="a"} 1x40 stale
-sfconn_connection_ready_reason{kind="SalesforceConnection", namespace="billing", name="crm", reason="AuthenticationFailed", pod="b"} _x43 1x60
-sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Stalled", pod="a"} 0x37 1x2 stale
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="AuthenticationFailed", pod="a"} 1x40 stale
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="AuthenticationFailed", pod="b"} _x43 1x60
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Stalled", pod="a"} _x38 1x2 stale
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Stalled", pod="b"} _x43 1x60
 sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(30) + `x40 stale
 sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="b"} _x43 ` + at(30) + `x60
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} ` + at(2*day) + `x29 stale
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="AwaitingAdmin", pod="a"} _x30 1x10 stale
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="ops", name="jwt", status="False", reason="AwaitingAdmin", pod="b"} _x43 1x60
 `,
 			checks: []alertCheck{
 				{minute: 40, firing: []string{
@@ -204,7 +261,14 @@ sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace
 					alert("SfconnConnectionStalled", "billing/crm", "warning"),
 					alert("SfconnTokenExpired", "billing/crm", "critical"),
 				}},
-				{minute: 60, firing: []string{
+				{minute: 44, firing: []string{
+					alert("SfconnConnectionNotReady", "billing/crm", "critical"),
+					alert("SfconnConnectionStalled", "billing/crm", "warning"),
+					alert("SfconnTokenExpired", "billing/crm", "critical"),
+				}},
+				// Waiting since 30, for 15 minutes, across the gap.
+				{minute: 45, firing: []string{
+					alert("SfconnAwaitingAdmin", "ops/jwt", "warning"),
 					alert("SfconnConnectionNotReady", "billing/crm", "critical"),
 					alert("SfconnConnectionStalled", "billing/crm", "warning"),
 					alert("SfconnTokenExpired", "billing/crm", "critical"),
@@ -213,28 +277,31 @@ sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace
 		},
 		{
 			name: "a suspended connection pages neither for its expired token nor for not being ready, also while the operator is down",
-			// Three tokens expire at minute 30; sus is suspended throughout, resumed was
-			// suspended until minute 20, crm never. The operator is gone from minute 61.
+			// Three tokens expire at minute 30; sus is suspended throughout, resumed is
+			// suspended until minute 40, crm never. The operator is gone from minute 61.
 			series: `
 sfconn_leader{pod="a"} 1x60 stale
 sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="sus", pod="a"} ` + at(30) + `x60 stale
-sfconn_token_renewal_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="sus", pod="a"} ` + at(20) + `x60 stale
 sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="sus", type="Suspended", pod="a"} 1x60 stale
-sfconn_connection_ready_status{kind="SalesforceConnection", namespace="billing", name="sus", condition="True", pod="a"} 1x30 0x29 stale
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="sus", status="False", reason="Suspended", pod="a"} 1x60 stale
 sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="resumed", pod="a"} ` + at(30) + `x60 stale
-sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="resumed", type="Suspended", pod="a"} 1x20 0x39 stale
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="resumed", type="Suspended", pod="a"} 1x40 stale
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="resumed", status="False", reason="Suspended", pod="a"} 1x40 stale
 sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} ` + at(30) + `x60 stale
-sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Suspended", pod="a"} 0x60 stale
 `,
 			checks: []alertCheck{
-				{minute: 50, firing: []string{
+				{minute: 32, firing: []string{alert("SfconnTokenExpired", "billing/crm", "critical")}},
+				// Reported without Suspended from 41: pending at once, firing after its minute.
+				{minute: 41, firing: []string{alert("SfconnTokenExpired", "billing/crm", "critical")}},
+				{minute: 42, firing: []string{
 					alert("SfconnTokenExpired", "billing/crm", "critical"),
 					alert("SfconnTokenExpired", "billing/resumed", "critical"),
 				}},
+				// No leader: a connection reported Suspended in the last 25 hours is left out,
+				// resumed or not.
 				{minute: 80, firing: []string{
 					alert("SfconnOperatorDown", "", "critical"),
 					alert("SfconnTokenExpired", "billing/crm", "critical"),
-					alert("SfconnTokenExpired", "billing/resumed", "critical"),
 				}},
 			},
 		},
@@ -260,11 +327,36 @@ sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace
 			},
 		},
 		{
+			name: "a namespaced connection reported without a cause resolves its alert, not that of the cluster connection of the same name",
+			// Both are revoked; the namespaced one gets a new token at minute 11.
+			series: `
+sfconn_leader{pod="a"} 1x30
+sfconn_connection_not_ready{kind="ClusterSalesforceConnection", name="crm", status="False", reason="Revoked", pod="a"} 1x30
+sfconn_connection_condition{kind="ClusterSalesforceConnection", name="crm", type="Revoked", pod="a"} 1x30
+sfconn_connection_not_ready{kind="SalesforceConnection", namespace="billing", name="crm", status="False", reason="Revoked", pod="a"} 1x10 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="billing", name="crm", pod="a"} _x11 ` + at(2*day) + `x19
+sfconn_connection_condition{kind="SalesforceConnection", namespace="billing", name="crm", type="Revoked", pod="a"} 1x10 stale
+`,
+			checks: []alertCheck{
+				{minute: 10, firing: []string{
+					alert("SfconnConnectionRevoked", "cluster:crm", "critical"),
+					alert("SfconnConnectionRevoked", "billing/crm", "critical"),
+				}},
+				{minute: 11, firing: []string{alert("SfconnConnectionRevoked", "cluster:crm", "critical")}},
+				{minute: 15, firing: []string{
+					alert("SfconnConnectionRevoked", "cluster:crm", "critical"),
+					alert("SfconnConnectionNotReady", "cluster:crm", "critical"),
+				}, summaries: []string{
+					"Salesforce revoked the token of ClusterSalesforceConnection crm",
+					"ClusterSalesforceConnection crm is not ready",
+				}},
+			},
+		},
+		{
 			name: "a cluster connection whose series the scrape gave the operator's namespace alerts once, by its kind and name",
 			series: `
 sfconn_leader{pod="a"} 1x30
-sfconn_connection_ready_status{kind="ClusterSalesforceConnection", namespace="sfconn-system", name="shared", condition="True", pod="a"} 0x30
-sfconn_connection_ready_reason{kind="ClusterSalesforceConnection", namespace="sfconn-system", name="shared", reason="InvalidCredentials", pod="a"} 1x30
+sfconn_connection_not_ready{kind="ClusterSalesforceConnection", namespace="sfconn-system", name="shared", status="False", reason="InvalidCredentials", pod="a"} 1x30
 sfconn_connection_condition{kind="ClusterSalesforceConnection", namespace="sfconn-system", name="shared", type="Stalled", pod="a"} 1x30
 `,
 			checks: []alertCheck{
@@ -313,7 +405,8 @@ up{job="something-else"} 1x20
 			series: `
 sfconn_leader{pod="a"} 1x60
 sfconn_jwt_certificate_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} ` + at(10*day) + `x30 ` + at(730*day) + `x30
-sfconn_jwt_certificate_next_pending{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} 1x30 0x30
+sfconn_jwt_certificate_next_pending{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} 1x30 stale
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} ` + at(2*day) + `x60
 sfconn_jwt_certificate_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="far", pod="a"} ` + at(20*day) + `x60
 sfconn_jwt_certificate_next_pending{kind="SalesforceConnection", namespace="ops", name="far", pod="a"} 1x60
 `,
@@ -329,7 +422,7 @@ sfconn_jwt_certificate_next_pending{kind="SalesforceConnection", namespace="ops"
 			series: `
 sfconn_leader{pod="a"} 1x10
 sfconn_jwt_certificate_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} ` + at(10*day) + `x10
-sfconn_jwt_certificate_next_pending{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} 0x10
+sfconn_token_expiration_timestamp_seconds{kind="SalesforceConnection", namespace="ops", name="jwt", pod="a"} ` + at(2*day) + `x10
 `,
 			checks: []alertCheck{{minute: 10, firing: nil}},
 		},
