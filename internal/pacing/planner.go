@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
@@ -163,7 +164,8 @@ func (p *RenewalPlanner) Book(org, user string, key types.NamespacedName, renewA
 	if b != nil {
 		p.removeLocked(key)
 	}
-	b = &booking{user: user, org: org, renewAt: renewAt}
+	// Thousands of connections share a few users and orgs: one copy of each key.
+	b = &booking{user: unique.Make(user).Value(), org: unique.Make(org).Value(), renewAt: renewAt}
 	p.bookings[key] = b
 	p.addLocked(key, b)
 	return true
