@@ -275,7 +275,7 @@ func (r *Reconciler) tokenStatus(p *pass, f *facts) time.Time {
 	// The renewal plan wakes the connection when its renewal starts (earlier than its
 	// renewal time in a crowded stretch of the user or the org): a requeue of its own
 	// would cost a pass whenever the plan moved, and another after the renewal.
-	if r.Planner.Book(r.orgOf(p), plannedUser(p, f), p.key, renew, p.now) {
+	if r.Planner.Book(r.orgOf(p), plannedUser(p, f), p.key, p.token.IssuedAt, renew, p.now) {
 		return time.Time{}
 	}
 	return next

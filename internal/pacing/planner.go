@@ -57,6 +57,9 @@ type RenewalPlanner struct {
 type booking struct {
 	user, org string
 	renewAt   time.Time
+	// earliest is when the token has lived half its time to renewAt: no plan starts the
+	// renewal before (see Book).
+	earliest time.Time
 	// byUser and byOrg are the starts of the user's and the org's plans, zero until
 	// planned or without that plan.
 	byUser, byOrg time.Time
@@ -113,7 +116,7 @@ func NewRenewalPlanner(loginsPerUserPerHour, orgQPS float64, clk clock.Clock) *R
 // before floor (now, or after the starts already delivered) goes at floor and the rest
 // follow at the pace: a stretch too crowded for the pace is late rather than spent at
 // once, which would take the next hour's logins in advance.
-func planStarts(renewAts []time.Time, pace time.Duration, floor time.Time) []time.Time {
+func planStarts(renewAts, earliest []time.Time, pace time.Duration, floor time.Time) []time.Time {
 	starts := make([]time.Time, len(renewAts))
 	for i := len(renewAts) - 1; i >= 0; i-- {
 		starts[i] = renewAts[i]
@@ -126,6 +129,9 @@ func planStarts(renewAts []time.Time, pace time.Duration, floor time.Time) []tim
 	for i := range starts {
 		if starts[i].Before(floor) {
 			starts[i] = floor
+		}
+		if starts[i].Before(earliest[i]) {
+			starts[i] = earliest[i]
 		}
 		floor = starts[i].Add(pace)
 	}
@@ -145,7 +151,13 @@ const (
 // latest while the pace allows), so that the connection need not requeue itself for its
 // renewal; false when the start has come already (now, the pass's time), and the
 // connection's own requeue and retries take over.
-func (p *RenewalPlanner) Book(org, user string, key types.NamespacedName, renewAt, now time.Time) bool {
+//
+// issuedAt is when the token was issued (zero when unknown). A renewal is never planned
+// before the token has lived half its time to renewAt: a user with more connections than
+// its pace can renew within one token lifetime would otherwise have its fresh tokens
+// renewed at once, and again, and again, spending the budget on tokens that need nothing.
+// Such a stretch is late instead: no pace could serve it within the tokens' lifetime.
+func (p *RenewalPlanner) Book(org, user string, key types.NamespacedName, issuedAt, renewAt, now time.Time) bool {
 	if p == nil {
 		return false
 	}
@@ -166,6 +178,9 @@ func (p *RenewalPlanner) Book(org, user string, key types.NamespacedName, renewA
 	}
 	// Thousands of connections share a few users and orgs: one copy of each key.
 	b = &booking{user: unique.Make(user).Value(), org: unique.Make(org).Value(), renewAt: renewAt}
+	if !issuedAt.IsZero() && issuedAt.Before(renewAt) {
+		b.earliest = issuedAt.Add(renewAt.Sub(issuedAt) / 2)
+	}
 	p.bookings[key] = b
 	p.addLocked(key, b)
 	return true
@@ -268,11 +283,11 @@ func (p *RenewalPlanner) replanLocked(now time.Time) {
 			}
 			return strings.Compare(a.String(), b.String())
 		})
-		renewAts := make([]time.Time, len(keys))
+		renewAts, earliest := make([]time.Time, len(keys)), make([]time.Time, len(keys))
 		for i, k := range keys {
-			renewAts[i] = bookings[k].renewAt
+			renewAts[i], earliest[i] = bookings[k].renewAt, bookings[k].earliest
 		}
-		for i, start := range planStarts(renewAts, pace, floor) {
+		for i, start := range planStarts(renewAts, earliest, pace, floor) {
 			if user {
 				bookings[keys[i]].byUser = start
 			} else {

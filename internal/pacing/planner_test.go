@@ -27,22 +27,30 @@ func TestPlanStarts(t *testing.T) {
 		pace     time.Duration
 		floor    time.Time
 		want     []time.Time
+		earliest []time.Time
 	}{
-		{"none", nil, time.Second, past, []time.Time{}},
-		{"one starts at its renewal time", at(10), time.Second, past, at(10)},
-		{"spread out renewals are left alone", at(0, 5, 10), time.Second, past, at(0, 5, 10)},
-		{"a wave starts early, the last on time", at(10, 10, 10, 10), time.Second, past, at(7, 8, 9, 10)},
-		{"a crowded stretch pushes back into a quiet one", at(0, 5, 6, 6, 6), time.Second, past, at(0, 3, 4, 5, 6)},
-		{"at the default budget, 1.5 s apart", at(4, 4, 4), 1500 * time.Millisecond, past, at(1, 2.5, 4)},
-		{"a gap absorbs the wave", at(0, 9, 10, 10), 2 * time.Second, past, at(0, 6, 8, 10)},
-		{"never after its own renewal time", at(1, 10, 10), 5 * time.Second, past, at(0, 5, 10)},
-		{"a floor before every start changes nothing", at(10, 10, 10), time.Second, t0, at(8, 9, 10)},
-		{"too crowded for the pace: from the floor on at the pace, the last ones late", at(2, 2, 2, 2), time.Second, t0, at(0, 1, 2, 3)},
-		{"a floor after a delivered start pushes the wave", at(10, 10), time.Second, t0.Add(9500 * time.Millisecond), at(9.5, 10.5)},
-		{"past the floor the plan is the latest again", at(1, 1, 20, 20), time.Second, t0, at(0, 1, 19, 20)},
+		{"none", nil, time.Second, past, []time.Time{}, nil},
+		{"one starts at its renewal time", at(10), time.Second, past, at(10), nil},
+		{"spread out renewals are left alone", at(0, 5, 10), time.Second, past, at(0, 5, 10), nil},
+		{"a wave starts early, the last on time", at(10, 10, 10, 10), time.Second, past, at(7, 8, 9, 10), nil},
+		{"a crowded stretch pushes back into a quiet one", at(0, 5, 6, 6, 6), time.Second, past, at(0, 3, 4, 5, 6), nil},
+		{"at the default budget, 1.5 s apart", at(4, 4, 4), 1500 * time.Millisecond, past, at(1, 2.5, 4), nil},
+		{"a gap absorbs the wave", at(0, 9, 10, 10), 2 * time.Second, past, at(0, 6, 8, 10), nil},
+		{"never after its own renewal time", at(1, 10, 10), 5 * time.Second, past, at(0, 5, 10), nil},
+		{"a floor before every start changes nothing", at(10, 10, 10), time.Second, t0, at(8, 9, 10), nil},
+		{"too crowded for the pace: from the floor on at the pace, the last ones late", at(2, 2, 2, 2), time.Second, t0, at(0, 1, 2, 3), nil},
+		{"a floor after a delivered start pushes the wave", at(10, 10), time.Second, t0.Add(9500 * time.Millisecond), at(9.5, 10.5), nil},
+		{"past the floor the plan is the latest again", at(1, 1, 20, 20), time.Second, t0, at(0, 1, 19, 20), nil},
+		{"never before the token's half-life", at(10, 10, 10, 10), time.Second, past, at(8, 9, 10, 11), at(8, 8, 8, 8)},
+		{"a half-life before the plan changes nothing", at(10, 10, 10), time.Second, past, at(8, 9, 10), at(5, 5, 5)},
+		{"a user too large for its pace waits for the half-life, not now", at(3600, 3600, 3600), time.Hour, t0, at(1800, 5400, 9000), at(1800, 1800, 1800)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := planStarts(tc.renewAts, tc.pace, tc.floor)
+			earliest := tc.earliest
+			if earliest == nil {
+				earliest = make([]time.Time, len(tc.renewAts))
+			}
+			got := planStarts(tc.renewAts, earliest, tc.pace, tc.floor)
 			if len(got) != len(tc.want) {
 				t.Fatalf("got %d starts, want %d", len(got), len(tc.want))
 			}
@@ -62,7 +70,7 @@ func TestNewRenewalPlanner(t *testing.T) {
 	}
 	var none *RenewalPlanner
 	key := types.NamespacedName{Namespace: "ns", Name: "a"}
-	if none.Book("org", "user", key, time.Now(), time.Now()) {
+	if none.Book("org", "user", key, time.Time{}, time.Now(), time.Now()) {
 		t.Fatal("no planner promised a wake")
 	}
 	none.Unbook(key)
@@ -112,11 +120,11 @@ func TestRenewalPlannerPacesAUsersWave(t *testing.T) {
 	// woken by the planner: none requeues itself.
 	renew := t0.Add(time.Minute)
 	for i := range 5 {
-		if !p.Book("org", "alice", key(i), renew, t0) {
+		if !p.Book("org", "alice", key(i), time.Time{}, renew, t0) {
 			t.Fatal("a booked renewal is not woken by the planner")
 		}
 	}
-	p.Book("org", "bob", key(9), renew, t0)
+	p.Book("org", "bob", key(9), time.Time{}, renew, t0)
 	defer run(t, p)()
 
 	waitFor(t, func() bool { return !p.PlannedStart(key(0), renew).IsZero() })
@@ -148,7 +156,7 @@ func TestRenewalPlannerPacesAUsersWave(t *testing.T) {
 	// A woken connection whose pass did not renew books the same renewal again: it is not
 	// woken twice, and its own requeue takes over.
 	for w := range woken {
-		if p.Book("org", "alice", w, renew, clk.Now()) {
+		if p.Book("org", "alice", w, time.Time{}, renew, clk.Now()) {
 			t.Fatalf("%v, woken, is promised another wake", w)
 		}
 	}
@@ -178,10 +186,10 @@ func TestRenewalPlannerMovesStartsWithoutWaking(t *testing.T) {
 	p := NewRenewalPlanner(3600, 0, clk)
 	defer run(t, p)()
 	renew := t0.Add(time.Minute)
-	p.Book("org", "alice", key(4), renew, t0)
+	p.Book("org", "alice", key(4), time.Time{}, renew, t0)
 	waitFor(t, func() bool { return p.PlannedStart(key(4), renew).Equal(renew) })
 	for i := range 4 {
-		p.Book("org", "alice", key(i), renew, t0)
+		p.Book("org", "alice", key(i), time.Time{}, renew, t0)
 	}
 	waitFor(t, func() bool { return p.PlannedStart(key(0), renew).Equal(t0.Add(56 * time.Second)) })
 	for i := 1; i < 4; i++ {
@@ -214,7 +222,7 @@ func TestRenewalPlannerKeepsDeliveredStarts(t *testing.T) {
 	defer run(t, p)()
 	renew := t0.Add(2 * time.Second)
 	for i := range 4 {
-		p.Book("org", "alice", key(i), renew, t0)
+		p.Book("org", "alice", key(i), time.Time{}, renew, t0)
 	}
 	waitFor(t, func() bool { return !p.PlannedStart(key(3), renew).IsZero() })
 	if w := receive(t, p); w != key(0) {
@@ -224,7 +232,7 @@ func TestRenewalPlannerKeepsDeliveredStarts(t *testing.T) {
 	if w := receive(t, p); w != key(1) {
 		t.Fatalf("woke %v second, want %v", w, key(1))
 	}
-	p.Book("org", "alice", key(5), renew, clk.Now())
+	p.Book("org", "alice", key(5), time.Time{}, renew, clk.Now())
 	waitFor(t, func() bool { return !p.PlannedStart(key(5), renew).IsZero() })
 	for i, want := range []float64{0, 1, 2, 3, 4} {
 		k := key(i)
@@ -251,7 +259,7 @@ func TestRenewalPlannerTakesTheEarlierOfUserAndOrg(t *testing.T) {
 	p := NewRenewalPlanner(1800, 2, clk)
 	renew := t0.Add(time.Minute)
 	for i := range 4 {
-		p.Book("org", fmt.Sprint("user", i%2), key(i), renew, t0)
+		p.Book("org", fmt.Sprint("user", i%2), key(i), time.Time{}, renew, t0)
 	}
 	defer run(t, p)()
 	waitFor(t, func() bool { return !p.PlannedStart(key(0), renew).IsZero() })
@@ -271,7 +279,7 @@ func TestRenewalPlanIsStable(t *testing.T) {
 	for i := range 200 {
 		k := types.NamespacedName{Namespace: "ns", Name: fmt.Sprintf("c%03d", i)}
 		keys = append(keys, k)
-		p.Book("org", "alice", k, t0.Add(time.Hour), t0)
+		p.Book("org", "alice", k, time.Time{}, t0.Add(time.Hour), t0)
 	}
 	plan := func() map[types.NamespacedName]time.Time {
 		p.mu.Lock()
@@ -325,7 +333,7 @@ func TestRenewalPlannerWakesClusterConnectionsApart(t *testing.T) {
 	namespaced := types.NamespacedName{Namespace: "ns", Name: "shared"}
 	last := types.NamespacedName{Namespace: "ns", Name: "z"}
 	for _, k := range []types.NamespacedName{cluster, namespaced, last} {
-		p.Book("org", "alice", k, renew, t0)
+		p.Book("org", "alice", k, time.Time{}, renew, t0)
 	}
 	defer run(t, p)()
 	waitFor(t, func() bool { return !p.PlannedStart(cluster, renew).IsZero() })
