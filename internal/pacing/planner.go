@@ -1,6 +1,7 @@
 package pacing
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -265,11 +266,18 @@ func (p *RenewalPlanner) replanLocked(now time.Time) {
 			pace = p.userPace
 		}
 		bookings := p.groups[g]
-		keys := make([]types.NamespacedName, 0, len(bookings))
+		// A slice of the bookings themselves: a wave of thousands is sorted on every
+		// change while connections are created, and map lookups and key strings in the
+		// comparison were most of the manager's CPU then.
+		type entry struct {
+			key types.NamespacedName
+			b   *booking
+		}
+		entries := make([]entry, 0, len(bookings))
 		floor := now
 		for k, b := range bookings {
 			if !b.delivered() {
-				keys = append(keys, k)
+				entries = append(entries, entry{k, b})
 			} else if next := b.start().Add(pace); next.After(floor) {
 				floor = next
 			}
@@ -277,21 +285,19 @@ func (p *RenewalPlanner) replanLocked(now time.Time) {
 		// Ties broken by name: renewAt has whole seconds, so a wave holds hundreds of
 		// equal times, and an order that changed from one plan to the next would hand
 		// their starts round.
-		slices.SortFunc(keys, func(a, b types.NamespacedName) int {
-			if c := bookings[a].renewAt.Compare(bookings[b].renewAt); c != 0 {
-				return c
-			}
-			return strings.Compare(a.String(), b.String())
+		slices.SortFunc(entries, func(x, y entry) int {
+			return cmp.Or(x.b.renewAt.Compare(y.b.renewAt),
+				strings.Compare(x.key.Namespace, y.key.Namespace), strings.Compare(x.key.Name, y.key.Name))
 		})
-		renewAts, earliest := make([]time.Time, len(keys)), make([]time.Time, len(keys))
-		for i, k := range keys {
-			renewAts[i], earliest[i] = bookings[k].renewAt, bookings[k].earliest
+		renewAts, earliest := make([]time.Time, len(entries)), make([]time.Time, len(entries))
+		for i, e := range entries {
+			renewAts[i], earliest[i] = e.b.renewAt, e.b.earliest
 		}
 		for i, start := range planStarts(renewAts, earliest, pace, floor) {
 			if user {
-				bookings[keys[i]].byUser = start
+				entries[i].b.byUser = start
 			} else {
-				bookings[keys[i]].byOrg = start
+				entries[i].b.byOrg = start
 			}
 		}
 	}
