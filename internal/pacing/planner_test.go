@@ -351,3 +351,31 @@ func TestRenewalPlannerWakesClusterConnectionsApart(t *testing.T) {
 		t.Fatal("the cluster connection was not woken within 10 s")
 	}
 }
+
+func TestRenewalPlannerPlansAtMostEveryInterval(t *testing.T) {
+	// Bookings that come within the pause after a plan wait for the next plan; a start
+	// planned already is still woken when it comes.
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	clk := testingclock.NewFakeClock(t0)
+	p := NewRenewalPlanner(3600, 0, clk)
+	p.replanEvery = time.Hour
+	defer run(t, p)()
+	first := types.NamespacedName{Namespace: "ns", Name: "first"}
+	renew := t0.Add(time.Minute)
+	p.Book("org", "alice", first, time.Time{}, renew, t0)
+	waitFor(t, func() bool { return p.PlannedStart(first, renew).Equal(renew) })
+
+	later := t0.Add(time.Hour)
+	for i := range 50 {
+		p.Book("org", "alice", types.NamespacedName{Namespace: "ns", Name: fmt.Sprint("later-", i)}, time.Time{}, later, t0)
+	}
+	clk.SetTime(renew)
+	if w := receive(t, p); w != first {
+		t.Fatalf("woke %v, want %v", w, first)
+	}
+	for i := range 50 {
+		if s := p.PlannedStart(types.NamespacedName{Namespace: "ns", Name: fmt.Sprint("later-", i)}, later); !s.IsZero() {
+			t.Fatalf("later-%d planned at %v within the pause after the first plan", i, s.Sub(t0))
+		}
+	}
+}
