@@ -341,19 +341,28 @@ func (p *RenewalPlanner) Start(ctx context.Context) error {
 	defer timer.Stop()
 	// The pause between plans is real time, whatever the planner's clock: it bounds CPU.
 	var planned time.Time
+	// look says the starts must be looked through: at the start, after a plan, and when
+	// the timer fires. A booking kicked in during the pause has no start yet, so until the
+	// next plan the timer set before still stands.
+	look := true
+	var next time.Time
 	for {
 		var replan <-chan time.Time
+		var due []types.NamespacedName
 		p.mu.Lock()
 		now := p.clock.Now()
 		if len(p.dirty) > 0 {
 			if since := time.Since(planned); since >= p.replanEvery {
 				p.replanLocked(now)
-				planned = time.Now()
+				planned, look = time.Now(), true
 			} else {
 				replan = time.After(p.replanEvery - since)
 			}
 		}
-		due, next := p.dueLocked(now)
+		if look {
+			due, next = p.dueLocked(now)
+			look = false
+		}
 		p.mu.Unlock()
 		for _, key := range due {
 			wakes := p.wakes
@@ -369,6 +378,7 @@ func (p *RenewalPlanner) Start(ctx context.Context) error {
 		wait := time.Hour
 		if !next.IsZero() {
 			if wait = next.Sub(p.clock.Now()); wait <= 0 {
+				look = true
 				continue
 			}
 		}
@@ -377,6 +387,7 @@ func (p *RenewalPlanner) Start(ctx context.Context) error {
 		if !next.IsZero() && !p.clock.Now().Before(next) {
 			// The clock passed the next start while the timer was set: a timer set after
 			// that, for the wait measured before, would wake it late.
+			look = true
 			continue
 		}
 		select {
@@ -385,6 +396,7 @@ func (p *RenewalPlanner) Start(ctx context.Context) error {
 		case <-p.kick:
 		case <-replan:
 		case <-timer.C():
+			look = true
 		}
 	}
 }
