@@ -34,6 +34,7 @@ type options struct {
 	work           string
 	keep           bool
 	profile        bool
+	exactHeap      bool
 	smoke          bool
 	grant          string
 	maxConcurrent  int
@@ -101,6 +102,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.work, "work", "", "Scratch directory (audit logs, kubeconfigs); default a temporary one, removed unless -keep.")
 	fs.BoolVar(&o.keep, "keep", false, "Keep the scratch directory.")
 	fs.BoolVar(&o.profile, "profile", false, "Fetch CPU (creation phase) and heap profiles from the manager's --pprof-bind-address into -out.")
+	fs.BoolVar(&o.exactHeap, "exact-heap", false, "Record every allocation in the manager's heap profiles (GODEBUG=memprofilerate=1), so that -profile attributes each byte; slows the manager, so its times are not comparable.")
 	fs.BoolVar(&o.smoke, "smoke", false, "CI mode: N=50, 10 s at rest, no unrelated Secrets, no expiry phase (unless set explicitly); checks counts only.")
 	fs.StringVar(&o.grant, "grant", grantClientCredentials, "Grant of the connections: client-credentials or jwt (the expiry phase always uses the password flow).")
 	fs.IntVar(&o.maxConcurrent, "max-concurrent-reconciles", 32, "The manager's --max-concurrent-reconciles, and the floor's concurrency.")

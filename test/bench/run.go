@@ -81,6 +81,9 @@ func (e *run) mainPhases(ctx context.Context) error {
 	if v.mgr.pprofAddr == "" {
 		e.r.note("bin/manager has no --pprof-bind-address: memory is read without a GC first, and -profile takes no profile")
 	}
+	if e.o.exactHeap {
+		e.r.note("-exact-heap: the manager recorded every allocation; its times and CPU are not comparable with other runs")
+	}
 	if err := e.createPhase(ctx, v, w); err != nil {
 		return fmt.Errorf("creation: %w", err)
 	}
@@ -94,7 +97,7 @@ func (e *run) mainPhases(ctx context.Context) error {
 
 func (e *run) baseManagerOptions() managerOptions {
 	return managerOptions{
-		maxConcurrent: e.o.maxConcurrent, leaderElect: e.o.leaderElect, pprof: true,
+		maxConcurrent: e.o.maxConcurrent, leaderElect: e.o.leaderElect, pprof: true, exactHeap: e.o.exactHeap,
 		kubeAPIQPS: e.o.kubeAPIQPS, kubeAPIBurst: e.o.kubeAPIBurst,
 	}
 }
