@@ -54,3 +54,33 @@ func TestUserBudget(t *testing.T) {
 		t.Fatal("without a budget, a rate limit must still hold the user back")
 	}
 }
+
+func TestUserBudgetDropsRefilledBuckets(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	b := NewUserBudget(DefaultLoginsPerUserPerHour)
+	for _, user := range []string{"ann", "bob", "cy"} {
+		if w := b.Admit(user, now); w != 0 {
+			t.Fatalf("first login of %s waited %v", user, w)
+		}
+	}
+	// ann spends her whole budget: her bucket refills over the hour, and must be kept.
+	for b.Admit("ann", now) == 0 {
+	}
+	if n := len(b.byUser.byKey); n != 3 {
+		t.Fatalf("%d buckets after three users' logins, want 3", n)
+	}
+	ann := b.byUser.byKey["ann"]
+	later := now.Add(sweepEvery + time.Minute)
+	if w := b.Admit("dee", later); w != 0 {
+		t.Fatalf("first login of dee waited %v", w)
+	}
+	if _, ok := b.byUser.byKey["bob"]; ok {
+		t.Fatal("bob's bucket, full again, was kept")
+	}
+	if b.byUser.byKey["ann"] != ann {
+		t.Fatal("ann's bucket, still short of her budget, was dropped: she could spend it again at once")
+	}
+	if w := b.Admit("bob", later); w != 0 {
+		t.Fatalf("bob, whose bucket was dropped full, waited %v", w)
+	}
+}
