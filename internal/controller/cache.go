@@ -61,11 +61,40 @@ func slim(o any) {
 		c.Data = internKeys(c.Data)
 	case *sfv1.SalesforceConnection:
 		delete(c.Annotations, lastApplied)
-		internConditions(c.Status.Conditions)
+		internConnection(&c.ObjectMeta, &c.Spec, &c.Status)
 	case *sfv1.ClusterSalesforceConnection:
 		delete(c.Annotations, lastApplied)
-		internConditions(c.Status.Conditions)
+		internConnection(&c.ObjectMeta, &c.Spec, &c.Status.SalesforceConnectionStatus)
 	}
+}
+
+// internConnection interns what the connections of one connected app, org and user
+// share: login and instance URLs, client and org IDs, the finalizer, and the type, status
+// and reason of conditions. What is each connection's own (names, messages, times) is not:
+// interning a string nobody shares costs more than it saves.
+func internConnection(meta *metav1.ObjectMeta, spec *sfv1.SalesforceConnectionSpec, st *sfv1.SalesforceConnectionStatus) {
+	for i := range meta.Finalizers {
+		meta.Finalizers[i] = intern(meta.Finalizers[i])
+	}
+	spec.LoginURL, spec.ConnectedAppName = intern(spec.LoginURL), intern(spec.ConnectedAppName)
+	switch a := &spec.Auth; {
+	case a.ClientCredentials != nil:
+		a.ClientCredentials.ClientID = intern(a.ClientCredentials.ClientID)
+	case a.JWTBearer != nil:
+		a.JWTBearer.ClientID, a.JWTBearer.Audience = intern(a.JWTBearer.ClientID), intern(a.JWTBearer.Audience)
+	case a.Password != nil:
+		a.Password.ClientID = intern(a.Password.ClientID)
+	case a.RefreshToken != nil:
+		a.RefreshToken.ClientID = intern(a.RefreshToken.ClientID)
+	case a.DeviceLogin != nil:
+		a.DeviceLogin.ClientID = intern(a.DeviceLogin.ClientID)
+	}
+	st.InstanceURL, st.OrgID = intern(st.InstanceURL), intern(st.OrgID)
+	st.ExpirySource = sfv1.ExpirySource(intern(string(st.ExpirySource)))
+	if pr := st.Principal; pr != nil {
+		pr.OrgID, pr.ClientID, pr.Username = intern(pr.OrgID), intern(pr.ClientID), intern(pr.Username)
+	}
+	internConditions(st.Conditions)
 }
 
 func intern(s string) string {

@@ -34,6 +34,11 @@ func TestSlimKeepsWhatTheOperatorReads(t *testing.T) {
 			Annotations: map[string]string{lastApplied: `{"spec":{}}`, sfv1.AnnotationRequestedAt: "now"},
 		}}
 		c.Status.Conditions = []metav1.Condition{{Type: fresh("Ready"), Status: metav1.ConditionStatus(fresh("True")), Reason: fresh("TokenIssued"), Message: "m"}}
+		c.Finalizers = []string{fresh(FinalizerRevoke)}
+		c.Spec.LoginURL = fresh("https://acme.my.salesforce.com")
+		c.Spec.Auth.JWTBearer = &sfv1.JWTBearerAuth{ClientID: fresh("3MVG9-app"), Username: fresh("svc@acme.com")}
+		c.Status.InstanceURL, c.Status.OrgID = fresh("https://acme.my.salesforce.com"), fresh("00D000000000001")
+		c.Status.Principal = &sfv1.Principal{OrgID: fresh("00D000000000001"), ClientID: fresh("3MVG9-app"), UserID: fresh("005000000000001")}
 		return c
 	}
 
@@ -74,6 +79,12 @@ func TestSlimKeepsWhatTheOperatorReads(t *testing.T) {
 		t.Fatalf("slim of a connection:\n%+v\nwant\n%+v", c, want)
 	}
 	same("condition reason", c.Status.Conditions[0].Reason, d.Status.Conditions[0].Reason)
+	same("finalizer", c.Finalizers[0], d.Finalizers[0])
+	same("login URL", c.Spec.LoginURL, d.Spec.LoginURL)
+	same("client ID", c.Spec.Auth.JWTBearer.ClientID, d.Spec.Auth.JWTBearer.ClientID)
+	same("instance URL", c.Status.InstanceURL, d.Status.InstanceURL)
+	same("principal's client ID", c.Status.Principal.ClientID, d.Status.Principal.ClientID)
+	same("principal's org ID", c.Status.Principal.OrgID, d.Status.Principal.OrgID)
 
 	// Anything else passes unchanged, and nothing panics on what is not an object.
 	slim("not an object")
