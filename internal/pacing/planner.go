@@ -52,13 +52,16 @@ type RenewalPlanner struct {
 
 	mu       sync.Mutex
 	bookings map[types.NamespacedName]*booking
-	// groups holds the bookings of each user and of each org (see groupKey).
-	groups map[string]map[types.NamespacedName]*booking
-	dirty  map[string]bool
+	// groups holds the bookings of each user and of each org. A slice, not a map: where
+	// every connection logs in as a user of its own, a map per user was a few hundred
+	// bytes of each connection's memory, for a group of one.
+	groups map[group][]*booking
+	dirty  map[group]bool
 }
 
 // booking is one connection's next renewal.
 type booking struct {
+	key       types.NamespacedName
 	user, org string
 	renewAt   time.Time
 	// earliest is when the token has lived half its time to renewAt: no plan starts the
@@ -99,8 +102,8 @@ func NewRenewalPlanner(loginsPerUserPerHour, orgQPS float64, clk clock.Clock) *R
 		clusterWakes: make(chan event.TypedGenericEvent[types.NamespacedName], 64),
 		kick:         make(chan struct{}, 1),
 		bookings:     map[types.NamespacedName]*booking{},
-		groups:       map[string]map[types.NamespacedName]*booking{},
-		dirty:        map[string]bool{},
+		groups:       map[group][]*booking{},
+		dirty:        map[group]bool{},
 		replanEvery:  100 * time.Millisecond,
 	}
 	if loginsPerUserPerHour > 0 {
@@ -143,8 +146,11 @@ func planStarts(renewAts, earliest []time.Time, pace time.Duration, floor time.T
 	return starts
 }
 
-// groupKey names the plan of a user or of an org; the two never share a key.
-func groupKey(kind byte, name string) string { return string(kind) + name }
+// group names the plan of a user or of an org; the two never share a name.
+type group struct {
+	kind byte
+	name string
+}
 
 const (
 	byUserKind = 'u'
@@ -182,33 +188,26 @@ func (p *RenewalPlanner) Book(org, user string, key types.NamespacedName, issued
 		p.removeLocked(key)
 	}
 	// Thousands of connections share a few users and orgs: one copy of each key.
-	b = &booking{user: unique.Make(user).Value(), org: unique.Make(org).Value(), renewAt: renewAt}
+	b = &booking{key: key, user: unique.Make(user).Value(), org: unique.Make(org).Value(), renewAt: renewAt}
 	if !issuedAt.IsZero() && issuedAt.Before(renewAt) {
 		b.earliest = issuedAt.Add(renewAt.Sub(issuedAt) / 2)
 	}
 	p.bookings[key] = b
-	p.addLocked(key, b)
+	for _, g := range p.groupsOf(b) {
+		p.groups[g] = append(p.groups[g], b)
+		p.markLocked(g)
+	}
 	return true
 }
 
-func (p *RenewalPlanner) addLocked(key types.NamespacedName, b *booking) {
-	for _, g := range p.groupsOf(b) {
-		if p.groups[g] == nil {
-			p.groups[g] = map[types.NamespacedName]*booking{}
-		}
-		p.groups[g][key] = b
-		p.markLocked(g)
-	}
-}
-
 // groupsOf names the plans a booking takes part in.
-func (p *RenewalPlanner) groupsOf(b *booking) []string {
-	var gs []string
+func (p *RenewalPlanner) groupsOf(b *booking) []group {
+	var gs []group
 	if p.userPace > 0 {
-		gs = append(gs, groupKey(byUserKind, b.user))
+		gs = append(gs, group{byUserKind, b.user})
 	}
 	if p.orgPace > 0 {
-		gs = append(gs, groupKey(byOrgKind, b.org))
+		gs = append(gs, group{byOrgKind, b.org})
 	}
 	return gs
 }
@@ -230,18 +229,25 @@ func (p *RenewalPlanner) removeLocked(key types.NamespacedName) {
 	}
 	delete(p.bookings, key)
 	for _, g := range p.groupsOf(b) {
-		delete(p.groups[g], key)
-		if len(p.groups[g]) == 0 {
+		// The order of a group does not matter: a plan sorts it.
+		bs := p.groups[g]
+		if i := slices.Index(bs, b); i >= 0 {
+			bs[i] = bs[len(bs)-1]
+			bs[len(bs)-1] = nil
+			bs = bs[:len(bs)-1]
+		}
+		if len(bs) == 0 {
 			delete(p.groups, g)
 			delete(p.dirty, g)
 			continue
 		}
+		p.groups[g] = bs
 		p.markLocked(g)
 	}
 }
 
-func (p *RenewalPlanner) markLocked(group string) {
-	p.dirty[group] = true
+func (p *RenewalPlanner) markLocked(g group) {
+	p.dirty[g] = true
 	select {
 	case p.kick <- struct{}{}:
 	default:
@@ -265,23 +271,16 @@ func (p *RenewalPlanner) PlannedStart(key types.NamespacedName, renewAt time.Tim
 // replanLocked plans the users and orgs whose bookings changed.
 func (p *RenewalPlanner) replanLocked(now time.Time) {
 	for g := range p.dirty {
-		pace, user := p.orgPace, g[0] == byUserKind
+		pace, user := p.orgPace, g.kind == byUserKind
 		if user {
 			pace = p.userPace
 		}
 		bookings := p.groups[g]
-		// A slice of the bookings themselves: a wave of thousands is sorted on every
-		// change while connections are created, and map lookups and key strings in the
-		// comparison were most of the manager's CPU then.
-		type entry struct {
-			key types.NamespacedName
-			b   *booking
-		}
-		entries := make([]entry, 0, len(bookings))
+		entries := make([]*booking, 0, len(bookings))
 		floor := now
-		for k, b := range bookings {
+		for _, b := range bookings {
 			if !b.delivered() {
-				entries = append(entries, entry{k, b})
+				entries = append(entries, b)
 			} else if next := b.start().Add(pace); next.After(floor) {
 				floor = next
 			}
@@ -289,19 +288,19 @@ func (p *RenewalPlanner) replanLocked(now time.Time) {
 		// Ties broken by name: renewAt has whole seconds, so a wave holds hundreds of
 		// equal times, and an order that changed from one plan to the next would hand
 		// their starts round.
-		slices.SortFunc(entries, func(x, y entry) int {
-			return cmp.Or(x.b.renewAt.Compare(y.b.renewAt),
+		slices.SortFunc(entries, func(x, y *booking) int {
+			return cmp.Or(x.renewAt.Compare(y.renewAt),
 				strings.Compare(x.key.Namespace, y.key.Namespace), strings.Compare(x.key.Name, y.key.Name))
 		})
 		renewAts, earliest := make([]time.Time, len(entries)), make([]time.Time, len(entries))
-		for i, e := range entries {
-			renewAts[i], earliest[i] = e.b.renewAt, e.b.earliest
+		for i, b := range entries {
+			renewAts[i], earliest[i] = b.renewAt, b.earliest
 		}
 		for i, start := range planStarts(renewAts, earliest, pace, floor) {
 			if user {
-				entries[i].b.byUser = start
+				entries[i].byUser = start
 			} else {
-				entries[i].b.byOrg = start
+				entries[i].byOrg = start
 			}
 		}
 	}

@@ -284,8 +284,8 @@ func TestRenewalPlanIsStable(t *testing.T) {
 	plan := func() map[types.NamespacedName]time.Time {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		p.dirty[groupKey(byUserKind, "alice")] = true
-		p.dirty[groupKey(byOrgKind, "org")] = true
+		p.dirty[group{byUserKind, "alice"}] = true
+		p.dirty[group{byOrgKind, "org"}] = true
 		p.replanLocked(t0)
 		out := map[types.NamespacedName]time.Time{}
 		for _, k := range keys {
@@ -377,5 +377,22 @@ func TestRenewalPlannerPlansAtMostEveryInterval(t *testing.T) {
 		if s := p.PlannedStart(types.NamespacedName{Namespace: "ns", Name: fmt.Sprint("later-", i)}, later); !s.IsZero() {
 			t.Fatalf("later-%d planned at %v within the pause after the first plan", i, s.Sub(t0))
 		}
+	}
+}
+
+func TestRenewalPlannerForgetsEmptyGroups(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	p := NewRenewalPlanner(3600, 10, testingclock.NewFakeClock(t0))
+	for i := range 3 {
+		p.Book("org", fmt.Sprintf("user-%d", i%2), key(i), time.Time{}, t0.Add(time.Hour), t0)
+	}
+	if len(p.groups) != 3 || len(p.groups[group{byUserKind, "user-0"}]) != 2 {
+		t.Fatalf("groups after three bookings of two users of one org: %v", p.groups)
+	}
+	for i := range 3 {
+		p.Unbook(key(i))
+	}
+	if len(p.groups) != 0 || len(p.dirty) != 0 || len(p.bookings) != 0 {
+		t.Fatalf("after every booking went: %d groups, %d to plan, %d bookings", len(p.groups), len(p.dirty), len(p.bookings))
 	}
 }
