@@ -3,9 +3,12 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -24,6 +27,7 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/approvals"
 	"github.com/sfconn/sfconn-operator/internal/authflow"
 	"github.com/sfconn/sfconn-operator/internal/secretversions"
+	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
 // secretNamesIndex indexes connections by the Secrets they name: the credentials Secret
@@ -37,7 +41,7 @@ const secretNamesIndex = "secretNames"
 // it, without the operator caching every Secret.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.Versions, opts controller.Options) error {
 	if err := indexInNamespace(mgr.GetCache(), &sfv1.SalesforceConnection{}, secretNamesIndex,
-		func(o client.Object) []string { return secretNames(o.(*sfv1.SalesforceConnection)) }); err != nil {
+		func(o client.Object) []string { return indexedSecretNames(o.(*sfv1.SalesforceConnection)) }); err != nil {
 		return err
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, approvalsIndexName,
@@ -212,5 +216,39 @@ func (r *Reconciler) namesSecret(ctx context.Context, secret types.NamespacedNam
 // connectionsNamingSecret maps a Secret to the connections that name it, as credentials
 // or as one of the Secrets they write.
 func (r *Reconciler) connectionsNamingSecret(ctx context.Context, secret types.NamespacedName) []reconcile.Request {
-	return r.connectionsMatching(ctx, secret.Namespace, types.NamespacedName{}, indexQuery{secretNamesIndex, secret.Name})
+	reqs := r.connectionsMatching(ctx, secret.Namespace, types.NamespacedName{}, indexQuery{secretNamesIndex, secret.Name})
+	if owner, ok := r.defaultTokenSecretOwner(ctx, secret); ok &&
+		!slices.Contains(reqs, reconcile.Request{NamespacedName: owner}) {
+		reqs = append(reqs, reconcile.Request{NamespacedName: owner})
+	}
+	return reqs
+}
+
+// indexedSecretNames are the names the index of namespaced connections holds: all the
+// Secrets a connection names but a token Secret of the default name, which the name of
+// the connection tells (defaultTokenSecretOwner); a name cut to fit, which it does not, is
+// indexed. Most connections keep the default, and each value of an index costs a set of
+// its own: a few hundred bytes a connection.
+func indexedSecretNames(conn *sfv1.SalesforceConnection) []string {
+	return slices.DeleteFunc(secretNames(conn), func(name string) bool {
+		return name == conn.Name+tokensecret.NameSuffix && tokensecret.Name(conn) == name
+	})
+}
+
+// defaultTokenSecretOwner is the connection whose token Secret has the Secret's name by
+// default, if there is one.
+func (r *Reconciler) defaultTokenSecretOwner(ctx context.Context, secret types.NamespacedName) (types.NamespacedName, bool) {
+	name, ok := strings.CutSuffix(secret.Name, tokensecret.NameSuffix)
+	if !ok || name == "" {
+		return types.NamespacedName{}, false
+	}
+	key := types.NamespacedName{Namespace: secret.Namespace, Name: name}
+	var conn sfv1.SalesforceConnection
+	if err := r.Client.Get(ctx, key, &conn); err != nil {
+		if !apierrors.IsNotFound(err) {
+			logf.FromContext(ctx).Error(err, "Reading a connection", "connection", key)
+		}
+		return types.NamespacedName{}, false
+	}
+	return key, tokensecret.Name(&conn) == secret.Name
 }

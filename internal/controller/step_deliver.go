@@ -68,7 +68,7 @@ func clusterTokenSecretName(c *sfv1.ClusterSalesforceConnection) string {
 	if c.Spec.TokenSecret.Name != "" {
 		return c.Spec.TokenSecret.Name
 	}
-	return owned.DerivedName(c.Name, "-token")
+	return owned.DerivedName(c.Name, tokensecret.NameSuffix)
 }
 
 // writeTarget makes the token Secret of namespace ns hold the pass's token: the Secret a

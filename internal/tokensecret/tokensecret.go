@@ -70,13 +70,16 @@ const (
 	AnnotationWrittenFor = "salesforce.sfconn.io/written-for"
 )
 
+// NameSuffix ends the default name of a token Secret, after the connection's.
+const NameSuffix = "-token"
+
 // Name is spec.tokenSecret.name, or <connection>-token (shortened for a name too long
 // for it, see owned.DerivedName).
 func Name(conn *sfv1.SalesforceConnection) string {
 	if conn.Spec.TokenSecret.Name != "" {
 		return conn.Spec.TokenSecret.Name
 	}
-	return owned.DerivedName(owned.BaseName(conn), "-token")
+	return owned.DerivedName(owned.BaseName(conn), NameSuffix)
 }
 
 // Orphaned says whether the connection's token Secret is to outlive it
