@@ -10,6 +10,7 @@ import (
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/owned"
+	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
 // CacheOptions are the manager's cache options: of all Secrets, only those the operator
@@ -36,8 +37,10 @@ func CacheOptions(base cache.Options) cache.Options {
 // lastApplied is the annotation kubectl apply keeps a whole copy of the object in.
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
-// slim makes a cached object cheaper to keep, without changing what the operator reads of
-// it. Every decoded object has strings of its own for the keys of its labels, annotations
+// slim makes a cached object cheaper to keep. A token Secret of a connection is kept slim
+// (tokensecret.Slim): without the token, which the operator remembers, and which
+// getTokenSecret puts back. Otherwise what the operator reads of an object stays. Every
+// decoded object has strings of its own for the keys of its labels, annotations
 // and data, which are the same few in every token Secret and connection: they are
 // interned (unique keeps one copy while any object holds it, so hostile keys cannot grow
 // it beyond what the cache holds anyway). A connection's copy of its last applied spec is
@@ -57,6 +60,9 @@ func slim(o any) {
 	}
 	switch c := o.(type) {
 	case *corev1.Secret:
+		if tokensecret.Slimmable(c) {
+			tokensecret.Slim(c)
+		}
 		c.Type = corev1.SecretType(intern(string(c.Type)))
 		c.Data = internKeys(c.Data)
 	case *sfv1.SalesforceConnection:

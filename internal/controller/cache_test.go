@@ -45,9 +45,18 @@ func TestSlimKeepsWhatTheOperatorReads(t *testing.T) {
 	a, b := secret(), secret()
 	slim(a)
 	slim(b)
-	// A Secret keeps everything: the operator updates token Secrets from its cache.
+	// A Secret no connection controls keeps everything (the owner reference is no
+	// controller's).
 	if want := secret(); !equality.Semantic.DeepEqual(a, want) {
 		t.Fatalf("slim changed a Secret:\n%+v\nwant\n%+v", a, want)
+	}
+	// A connection's token Secret is kept without its token (tokensecret.Slim).
+	controller := true
+	token := secret()
+	token.OwnerReferences[0].Controller = &controller
+	slim(token)
+	if len(token.Data) != 0 || token.Annotations["salesforce.sfconn.io/seal"] != "" || token.Labels["app.kubernetes.io/managed-by"] == "" {
+		t.Fatalf("slim kept a token Secret's token, or lost its labels: %+v", token)
 	}
 	same := func(what, x, y string) {
 		t.Helper()

@@ -451,6 +451,7 @@ var _ = Describe("SalesforceConnection", func() {
 		credentialReads := readsOf(&uncachedReads, ns, "creds")
 		versionChecks := readsOf(&metadataReads, ns, "creds")
 		readsBefore, checksBefore := credentialReads(), versionChecks()
+		tokenReadsBefore := readsOf(&uncachedReads, ns, "a-token")()
 
 		stopMgr()
 		stopMgr = startManager()
@@ -463,6 +464,18 @@ var _ = Describe("SalesforceConnection", func() {
 		By("re-checking a, b and c from the caches alone: only d's login read the credentials")
 		Eventually(versionChecks).Should(BeNumerically(">=", checksBefore+4))
 		Expect(credentialReads()).To(Equal(readsBefore + 1))
+
+		By("reading each token Secret whole once: the cache keeps them without the token, and the new process remembers none")
+		tokenReads := readsOf(&uncachedReads, ns, "a-token")
+		Eventually(tokenReads).Should(Equal(tokenReadsBefore + 1))
+		checks := versionChecks()
+		patch := client.MergeFrom(getConn(ctx, ns, "a"))
+		touched := getConn(ctx, ns, "a")
+		touched.Annotations = map[string]string{"example.com/touched": "yes"}
+		Expect(k8s.Patch(ctx, touched, patch)).To(Succeed())
+		Eventually(versionChecks).Should(BeNumerically(">", checks))
+		Expect(tokenReads()).To(Equal(tokenReadsBefore+1), "a pass after the first completed the token Secret from the API server, not from memory")
+		Expect(f.tokenRequests()).To(Equal(4))
 	})
 
 	It("refuses invalid specs at admission with messages a person understands", func() {

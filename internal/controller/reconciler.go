@@ -111,10 +111,11 @@ type SecretVersionReader interface {
 // memory is what this process remembers between passes, one kind per field, each by
 // connection unless said otherwise, all of it dropped when the connection goes.
 type memory struct {
-	// issued is the token this process last wrote to each token Secret: a Secret deleted
-	// or edited by someone is restored from it without a login while the token is good.
-	// Lost on restart, when a login takes its place.
-	issued byConnection[*tokensecret.Packed]
+	// issued is the token this process last wrote to each token Secret, or found intact
+	// in it: a Secret deleted or edited by someone is restored from it without a login
+	// while the token is good, and the cache's slim copy of the Secret is completed from it
+	// (tokensecret.Slim). Lost on restart, when the Secret is read whole once.
+	issued byConnection[issuedToken]
 	// patchedFrom is the resourceVersion of the connection this process last patched the
 	// status of: the cache showing it again means the cache is behind.
 	patchedFrom byConnection[string]

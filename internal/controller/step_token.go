@@ -153,7 +153,7 @@ func (r *Reconciler) issue(ctx context.Context, p *pass, f *facts, answer *sales
 	tok.InputsVersion = inputsVersionOf(p.conn.Generation, f.inputs.CredentialsVersion)
 	// Remembered before the write: if the API server fails the write, the next pass
 	// restores this token instead of logging in again.
-	r.mem.issued.store(p.key, tok.Pack())
+	r.rememberToken(p.key, tok, nil)
 	if err := r.writeTokenSecret(ctx, p, tok); err != nil {
 		return err
 	}
@@ -190,7 +190,12 @@ func (r *Reconciler) writeTokenSecret(ctx context.Context, p *pass, tok *tokense
 	s := &corev1.Secret{}
 	s.Namespace, s.Name = desired.Namespace, desired.Name
 	opts := owned.Options{Orphan: tokensecret.Orphaned(p.conn), Claim: func(o client.Object) bool { return r.claims(p, o.(*corev1.Secret)) }}
-	err := owned.EnsureWith(ctx, r.clients(), p.conn, s, opts, func() error {
+	clients := r.clients()
+	// The Secret is written over what it holds, not over the cache's slim copy: its
+	// template keys of an earlier write are pruned, and nothing is written if nothing
+	// changed.
+	clients.Read = tokenSecretReader{r: r, conn: p.conn}
+	err := owned.EnsureWith(ctx, clients, p.conn, s, opts, func() error {
 		applyDesired(s, desired)
 		return nil
 	})
@@ -198,7 +203,7 @@ func (r *Reconciler) writeTokenSecret(ctx context.Context, p *pass, tok *tokense
 		return err
 	}
 	p.secretWritten = true
-	r.mem.issued.store(p.key, tok.Pack())
+	r.rememberToken(p.key, tok, s)
 	return nil
 }
 

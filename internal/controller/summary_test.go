@@ -160,7 +160,7 @@ func TestSummaryFailedRenewalWriteIsRestoredWithoutLogin(t *testing.T) {
 	if !ok || h.logins() != 2 {
 		t.Fatalf("logins = %d, remembered %v: want the renewal's token remembered", h.logins(), ok)
 	}
-	renewed := issued.Unpack().AccessToken()
+	renewed := issued.token.Unpack().AccessToken()
 
 	h.clearWriteFaults()
 	h.clk.Step(time.Second)

@@ -85,11 +85,11 @@ func (r *Reconciler) observeToken(ctx context.Context, p *pass) (*facts, error) 
 	// The token this process last obtained for these inputs replaces a Secret that was
 	// deleted or edited, or that a failed write left holding an older token: a login
 	// would only fetch another one.
-	if t, ok := r.mem.issued.load(p.key); ok && state != secretForeign && f.inputs != nil && t.InputsHash() == f.inputs.Hash &&
-		(f.stored == nil || !f.intact || t.IssuedAt().After(f.stored.IssuedAt)) {
-		f.secret, f.stored, f.intact, f.metadataDrift, f.restored = secretOurs, t.Unpack(), true, true, true
-	} else if f.intact && !(ok && t.Holds(f.stored)) {
-		r.mem.issued.store(p.key, f.stored.Pack())
+	if t, ok := r.mem.issued.load(p.key); ok && state != secretForeign && f.inputs != nil && t.token.InputsHash() == f.inputs.Hash &&
+		(f.stored == nil || !f.intact || t.token.IssuedAt().After(f.stored.IssuedAt)) {
+		f.secret, f.stored, f.intact, f.metadataDrift, f.restored = secretOurs, t.token.Unpack(), true, true, true
+	} else if f.intact && !(ok && t.token.Holds(f.stored) && t.secretVersion == secret.ResourceVersion) {
+		r.rememberToken(p.key, f.stored, secret)
 	}
 	if f.stored != nil {
 		f.plannedStart = r.Planner.PlannedStart(p.key, f.renewalOf(f.stored))
@@ -213,14 +213,17 @@ func (r *Reconciler) checkLoginHost(in *authflow.Inputs) *failure.Failure {
 	return nil
 }
 
-// getTokenSecret finds the token Secret: in the cache when it carries the operator's
-// labels, else straight from the API server, to tell a missing Secret from one whose
-// labels someone removed, or one that belongs to somebody else.
+// getTokenSecret finds the token Secret, whole: in the cache when it carries the
+// operator's labels (completed, if the cache keeps it slim), else straight from the API
+// server, to tell a missing Secret from one whose labels someone removed, or one that
+// belongs to somebody else.
 func (r *Reconciler) getTokenSecret(ctx context.Context, conn *sfv1.SalesforceConnection) (*corev1.Secret, secretState, error) {
 	key := types.NamespacedName{Namespace: conn.Namespace, Name: tokensecret.Name(conn)}
 	var s corev1.Secret
 	err := r.Client.Get(ctx, key, &s)
-	if apierrors.IsNotFound(err) && r.SecretVersions != nil {
+	if err == nil && tokensecret.MaybeSlim(&s) {
+		err = r.completeTokenSecret(ctx, conn, &s)
+	} else if apierrors.IsNotFound(err) && r.SecretVersions != nil {
 		// Not one the operator labels. Most often it does not exist at all, which the
 		// Secret versions tell without a call; a watch behind a Secret this process just
 		// wrote is covered by the token it remembers (memory.issued).

@@ -87,7 +87,17 @@ func ownerKind(conn *sfv1.SalesforceConnection) string {
 	if conn.IsClusterView() {
 		return sfv1.ClusterSalesforceConnectionKind
 	}
-	return "SalesforceConnection"
+	return ConnectionKind
+}
+
+// ConnectionKind is the kind of a SalesforceConnection, as owner references name it.
+const ConnectionKind = "SalesforceConnection"
+
+// ControlledByConnection says whether a SalesforceConnection (not a cluster connection)
+// controls obj.
+func ControlledByConnection(obj metav1.Object) bool {
+	ref := metav1.GetControllerOfNoCopy(obj)
+	return ref != nil && ref.Kind == ConnectionKind && ref.APIVersion == sfv1.GroupVersion.String()
 }
 
 // Meta is the metadata of an object the connection controls.
