@@ -51,6 +51,17 @@ func slim(o any) {
 	if !ok {
 		return
 	}
+	// What is left out first, so that nothing is interned for it.
+	switch c := o.(type) {
+	case *corev1.Secret:
+		if tokensecret.Slimmable(c) {
+			tokensecret.Slim(c)
+		}
+	case *sfv1.SalesforceConnection:
+		delete(c.Annotations, lastApplied)
+	case *sfv1.ClusterSalesforceConnection:
+		delete(c.Annotations, lastApplied)
+	}
 	obj.SetNamespace(intern(obj.GetNamespace()))
 	obj.SetLabels(internMap(obj.GetLabels(), true))
 	obj.SetAnnotations(internMap(obj.GetAnnotations(), false))
@@ -60,16 +71,11 @@ func slim(o any) {
 	}
 	switch c := o.(type) {
 	case *corev1.Secret:
-		if tokensecret.Slimmable(c) {
-			tokensecret.Slim(c)
-		}
 		c.Type = corev1.SecretType(intern(string(c.Type)))
 		c.Data = internKeys(c.Data)
 	case *sfv1.SalesforceConnection:
-		delete(c.Annotations, lastApplied)
 		internConnection(&c.ObjectMeta, &c.Spec, &c.Status)
 	case *sfv1.ClusterSalesforceConnection:
-		delete(c.Annotations, lastApplied)
 		internConnection(&c.ObjectMeta, &c.Spec, &c.Status.SalesforceConnectionStatus)
 	}
 }
@@ -110,9 +116,10 @@ func intern(s string) string {
 	return unique.Make(s).Value()
 }
 
-// internMap returns m with its keys interned, and with values its values.
+// internMap returns m with its keys interned, and with values its values; nil when m is
+// empty (a slim token Secret's labels, for one).
 func internMap(m map[string]string, values bool) map[string]string {
-	if m == nil {
+	if len(m) == 0 {
 		return nil
 	}
 	out := make(map[string]string, len(m))

@@ -11,17 +11,23 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/owned"
 )
 
-// What the manager's cache keeps of a token Secret. Its data and the operator's record
-// of the token (the annotations the seal covers) are most of its bytes, and the operator
-// keeps the token it wrote in memory anyway: the cache holding them again cost about a
-// kilobyte of every connection. The cache keeps the rest (names, labels, owner references,
-// the annotations of others), which is what watches, owner lookups and the echo filter
-// read; a pass that needs the whole Secret completes it from memory when the Secret is at
-// a version the process knows, and reads it from the API server otherwise.
+// What the manager's cache keeps of a token Secret. Its data, the operator's record of
+// the token (the annotations the seal covers) and the operator's labels are most of its
+// bytes, and the operator keeps the token it wrote in memory anyway: the cache holding them
+// again cost over a kilobyte of every connection. The cache keeps the rest (names, owner
+// references, the labels and annotations of others), which is what watches, owner lookups
+// and the echo filter read; a pass that needs the whole Secret completes it from memory
+// when the Secret is at a version the process knows, and reads it from the API server
+// otherwise.
 
-// recordAnnotations are the annotations Slim leaves out: the operator's record of the token.
+// recordAnnotations are the annotations Slim leaves out: the operator's record of the
+// token, and the connection's name when its label had to cut it (owned.Meta).
 var recordAnnotations = []string{AnnotationIssuedAt, AnnotationExpiresAt, AnnotationInputsHash, AnnotationInputsVersion,
-	AnnotationExpirySource, AnnotationWrittenFor, AnnotationTemplateMetadata, AnnotationDataHash, AnnotationSeal}
+	AnnotationExpirySource, AnnotationWrittenFor, AnnotationTemplateMetadata, AnnotationDataHash, AnnotationSeal,
+	owned.LabelConnection}
+
+// ownLabels are the labels Slim leaves out: the operator's (owned.Meta).
+var ownLabels = []string{owned.LabelManagedBy, owned.LabelConnection}
 
 // Slimmable says whether the cache keeps s slim: a sealed token Secret that a
 // SalesforceConnection controls. Those of cluster connections stay whole: a pass of a
@@ -31,11 +37,14 @@ func Slimmable(s *corev1.Secret) bool {
 	return owned.ControlledByConnection(s) && s.Annotations[AnnotationSeal] != ""
 }
 
-// Slim leaves the data and the operator's record annotations out of s.
+// Slim leaves the data, the operator's record annotations and its labels out of s.
 func Slim(s *corev1.Secret) {
 	s.Data = nil
 	for _, k := range recordAnnotations {
 		delete(s.Annotations, k)
+	}
+	for _, k := range ownLabels {
+		delete(s.Labels, k)
 	}
 }
 
@@ -63,6 +72,11 @@ func DigestOf(s *corev1.Secret) Digest {
 			fmt.Fprintf(h, "a%d:%s;%d:%s", len(k), k, len(v), v)
 		}
 	}
+	for _, k := range ownLabels {
+		if v, ok := s.Labels[k]; ok {
+			fmt.Fprintf(h, "l%d:%s;%d:%s", len(k), k, len(v), v)
+		}
+	}
 	var d Digest
 	h.Sum(d[:0])
 	return d
@@ -77,6 +91,14 @@ func Complete(s, full *corev1.Secret) {
 				s.Annotations = map[string]string{}
 			}
 			s.Annotations[k] = v
+		}
+	}
+	for _, k := range ownLabels {
+		if v, ok := full.Labels[k]; ok {
+			if s.Labels == nil {
+				s.Labels = map[string]string{}
+			}
+			s.Labels[k] = v
 		}
 	}
 }

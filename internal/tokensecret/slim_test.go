@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
+	"github.com/sfconn/sfconn-operator/internal/owned"
 )
 
 func TestSlimAndComplete(t *testing.T) {
@@ -27,8 +28,9 @@ func TestSlimAndComplete(t *testing.T) {
 
 	slim := whole.DeepCopy()
 	Slim(slim)
-	if len(slim.Data) != 0 || slim.Annotations[AnnotationSeal] != "" || slim.Annotations[AnnotationIssuedAt] != "" {
-		t.Fatalf("slim copy still holds the token or its record: %v %v", slim.Data, slim.Annotations)
+	if len(slim.Data) != 0 || slim.Annotations[AnnotationSeal] != "" || slim.Annotations[AnnotationIssuedAt] != "" ||
+		slim.Labels[owned.LabelManagedBy] != "" {
+		t.Fatalf("slim copy still holds the token, its record or the operator's labels: %v %v %v", slim.Data, slim.Annotations, slim.Labels)
 	}
 	if slim.Annotations["someone/else"] != "kept" || slim.Annotations["reloader"] != "true" || slim.Labels["team"] != "crm" ||
 		!equality.Semantic.DeepEqual(slim.OwnerReferences, whole.OwnerReferences) {
