@@ -190,6 +190,8 @@ var _ = Describe("SalesforceConnection", func() {
 		Expect(c.Status.RenewAt.Before(c.Status.ExpiresAt)).To(BeTrue())
 		Expect(f.tokenRequests()).To(Equal(1))
 		first := accessToken(ctx, ns, "crm-token")()
+		tokenSecretReads := readsOf(&uncachedReads, ns, "crm-token")
+		readsBefore := tokenSecretReads()
 
 		By("renewing when the fake clock passes renewAt")
 		stepPastRenewal(ctx, ns, "crm")
@@ -197,6 +199,7 @@ var _ = Describe("SalesforceConnection", func() {
 		Eventually(func() bool { return getConn(ctx, ns, "crm").Status.RenewAt.After(fakeClock.Now()) }).Should(BeTrue())
 		Expect(f.tokenRequests()).To(Equal(2))
 		Expect(readyReason(ctx, ns, "crm")()).To(Equal("True/TokenIssued"))
+		Expect(tokenSecretReads()).To(Equal(readsBefore), "the renewal read the token Secret from the API server: memory should complete the cache's copy")
 	})
 
 	It("logs in with JWT bearer and client credentials", func() {

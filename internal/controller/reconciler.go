@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -301,6 +302,10 @@ type pass struct {
 	adoptHash string
 	// secretWritten is set once the pass wrote the token Secret.
 	secretWritten bool
+	// tokenSecret is the token Secret as the token step read it, whole; nil when missing.
+	// Its write starts from it while the cache is at the same version: the token in memory
+	// may be the new one by then, which does not complete the cache's slim copy.
+	tokenSecret *corev1.Secret
 
 	// failure is why the pass ends without a current token; loginFailed is set when it is
 	// a failed login, which status records so that backoff survives restarts.

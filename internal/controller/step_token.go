@@ -194,7 +194,7 @@ func (r *Reconciler) writeTokenSecret(ctx context.Context, p *pass, tok *tokense
 	// The Secret is written over what it holds, not over the cache's slim copy: its
 	// template keys of an earlier write are pruned, and nothing is written if nothing
 	// changed.
-	clients.Read = tokenSecretReader{r: r, conn: p.conn}
+	clients.Read = tokenSecretReader{r: r, conn: p.conn, known: p.tokenSecret}
 	err := owned.EnsureWith(ctx, clients, p.conn, s, opts, func() error {
 		applyDesired(s, desired)
 		return nil

@@ -45,7 +45,7 @@ func (r *Reconciler) observeToken(ctx context.Context, p *pass) (*facts, error) 
 	if err != nil {
 		return nil, err
 	}
-	f.secret = state
+	f.secret, p.tokenSecret = state, secret
 	if state == secretOurs || state == secretUnclaimed {
 		f.stored, f.intact = r.readTokenSecret(p, secret)
 	}

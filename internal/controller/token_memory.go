@@ -56,20 +56,26 @@ func (r *Reconciler) completeTokenSecret(ctx context.Context, conn *sfv1.Salesfo
 }
 
 // tokenSecretReader reads the connection's token Secret for a write: whole, whatever the
-// cache keeps of it.
+// cache keeps of it. known is the Secret as the pass read it whole, if it did.
 type tokenSecretReader struct {
-	r    *Reconciler
-	conn *sfv1.SalesforceConnection
+	r     *Reconciler
+	conn  *sfv1.SalesforceConnection
+	known *corev1.Secret
 }
 
 func (t tokenSecretReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 	if err := t.r.Client.Get(ctx, key, obj, opts...); err != nil {
 		return err
 	}
-	if s, ok := obj.(*corev1.Secret); ok && tokensecret.MaybeSlim(s) {
-		return t.r.completeTokenSecret(ctx, t.conn, s)
+	s, ok := obj.(*corev1.Secret)
+	switch {
+	case !ok || !tokensecret.MaybeSlim(s):
+		return nil
+	case t.known != nil && t.known.ResourceVersion == s.ResourceVersion && client.ObjectKeyFromObject(t.known) == key:
+		t.known.DeepCopyInto(s)
+		return nil
 	}
-	return nil
+	return t.r.completeTokenSecret(ctx, t.conn, s)
 }
 
 func (t tokenSecretReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
