@@ -1,6 +1,7 @@
 package pacing
 
 import (
+	"maps"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -45,19 +46,20 @@ func (k *keyedLimiter) wait(key string, now time.Time) time.Duration {
 }
 
 // sweep drops the buckets that are full again, at most every sweepEvery. The map is made
-// anew, since a Go map keeps the room of the entries deleted from it.
+// anew when any is dropped, since a Go map keeps the room of the entries deleted from it.
 func (k *keyedLimiter) sweep(now time.Time) {
 	if now.Before(k.nextSweep) {
 		return
 	}
 	k.nextSweep = now.Add(sweepEvery)
-	kept := make(map[string]*rate.Limiter)
+	full := func(_ string, lim *rate.Limiter) bool { return lim.TokensAt(now) >= float64(k.burst) }
 	for key, lim := range k.byKey {
-		if lim.TokensAt(now) < float64(k.burst) {
-			kept[key] = lim
+		if full(key, lim) {
+			maps.DeleteFunc(k.byKey, full)
+			kept := make(map[string]*rate.Limiter, len(k.byKey))
+			maps.Copy(kept, k.byKey)
+			k.byKey = kept
+			return
 		}
-	}
-	if len(kept) < len(k.byKey) {
-		k.byKey = kept
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"maps"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -63,10 +62,7 @@ type Digest [sha256.Size]byte
 // DigestOf is the Digest of s.
 func DigestOf(s *corev1.Secret) Digest {
 	h := sha256.New()
-	for _, k := range slices.Sorted(maps.Keys(s.Data)) {
-		fmt.Fprintf(h, "d%d:%s;%d:", len(k), k, len(s.Data[k]))
-		h.Write(s.Data[k])
-	}
+	writeData(h, "d", s.Data)
 	for _, k := range recordAnnotations {
 		if v, ok := s.Annotations[k]; ok {
 			fmt.Fprintf(h, "a%d:%s;%d:%s", len(k), k, len(v), v)

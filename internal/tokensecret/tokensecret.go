@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"maps"
 	"slices"
 	"strings"
@@ -197,10 +198,7 @@ func SealKey(operatorKey []byte) []byte {
 // seal is the HMAC of data and the sealed annotations under key.
 func seal(key []byte, data map[string][]byte, annotations map[string]string) string {
 	mac := hmac.New(sha256.New, key)
-	for _, k := range slices.Sorted(maps.Keys(data)) {
-		fmt.Fprintf(mac, "d%d:%s;%d:", len(k), k, len(data[k]))
-		mac.Write(data[k])
-	}
+	writeData(mac, "d", data)
 	for _, k := range sealed {
 		v := annotations[k]
 		fmt.Fprintf(mac, "a%d:%s;%d:%s", len(k), k, len(v), v)
@@ -353,11 +351,17 @@ func templateFields(conn *sfv1.SalesforceConnection, tok *Token) tokentemplate.F
 // DataHash is a digest of a Secret's data, to notice edits without keeping a copy.
 func DataHash(data map[string][]byte) string {
 	h := sha256.New()
+	writeData(h, "", data)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// writeData writes data to a hash in the order of its keys, each key and value with its
+// length, so that no two maps write the same bytes; prefix starts each entry.
+func writeData(h hash.Hash, prefix string, data map[string][]byte) {
 	for _, k := range slices.Sorted(maps.Keys(data)) {
-		fmt.Fprintf(h, "%d:%s;%d:", len(k), k, len(data[k]))
+		fmt.Fprintf(h, "%s%d:%s;%d:", prefix, len(k), k, len(data[k]))
 		h.Write(data[k])
 	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 func orDefault(v, def string) string {
