@@ -10,11 +10,11 @@ import (
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/owned"
-	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
 // CacheOptions are the manager's cache options: of all Secrets, only those the operator
-// manages are cached. A cluster may hold tens of thousands of Secrets (Helm releases,
+// manages are cached, and of those not the token Secrets of namespaced connections
+// (owned.LabelUncached). A cluster may hold tens of thousands of Secrets (Helm releases,
 // service account tokens); caching them all is what made other operators need gigabytes.
 func CacheOptions(base cache.Options) cache.Options {
 	if base.ByObject == nil {
@@ -37,9 +37,7 @@ func CacheOptions(base cache.Options) cache.Options {
 // lastApplied is the annotation kubectl apply keeps a whole copy of the object in.
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
-// slim makes a cached object cheaper to keep. A token Secret of a connection is kept slim
-// (tokensecret.Slim): without the token, which the operator remembers, and which
-// getTokenSecret puts back. Otherwise what the operator reads of an object stays. Every
+// slim makes a cached object cheaper to keep, keeping what the operator reads. Every
 // decoded object has strings of its own for the keys of its labels, annotations
 // and data, which are the same few in every token Secret and connection: they are
 // interned (unique keeps one copy while any object holds it, so hostile keys cannot grow
@@ -53,10 +51,6 @@ func slim(o any) {
 	}
 	// What is left out first, so that nothing is interned for it.
 	switch c := o.(type) {
-	case *corev1.Secret:
-		if tokensecret.Slimmable(c) {
-			tokensecret.Slim(c)
-		}
 	case *sfv1.SalesforceConnection:
 		delete(c.Annotations, lastApplied)
 	case *sfv1.ClusterSalesforceConnection:

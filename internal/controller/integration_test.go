@@ -407,6 +407,13 @@ var _ = Describe("SalesforceConnection", func() {
 		Eventually(func() map[string]string { return tokenSecret(ctx, ns, "crm-token").Labels }).Should(HaveKeyWithValue(owned.LabelManagedBy, owned.ManagedByValue))
 		Expect(f.tokenRequests()).To(Equal(1))
 
+		By("taking the token Secret out of the cache again, as after an upgrade from an operator that cached it")
+		s = tokenSecret(ctx, ns, "crm-token")
+		delete(s.Labels, owned.LabelUncached)
+		Expect(k8s.Update(ctx, s)).To(Succeed())
+		Eventually(func() map[string]string { return tokenSecret(ctx, ns, "crm-token").Labels }).Should(HaveKeyWithValue(owned.LabelUncached, "true"))
+		Expect(f.tokenRequests()).To(Equal(1))
+
 		By("restoring an edited token without a login")
 		original := accessToken(ctx, ns, "crm-token")()
 		s = tokenSecret(ctx, ns, "crm-token")

@@ -114,8 +114,8 @@ type SecretVersionReader interface {
 type memory struct {
 	// issued is the token this process last wrote to each token Secret, or found intact
 	// in it: a Secret deleted or edited by someone is restored from it without a login
-	// while the token is good, and the cache's slim copy of the Secret is completed from it
-	// (tokensecret.Slim). Lost on restart, when the Secret is read whole once.
+	// while the token is good, and the Secret, which the cache does not hold, is rebuilt
+	// from it (recallTokenSecret). Lost on restart, when each Secret is read once.
 	issued byConnection[issuedToken]
 	// patchedFrom is the resourceVersion of the connection this process last patched the
 	// status of: the cache showing it again means the cache is behind.
@@ -302,9 +302,9 @@ type pass struct {
 	adoptHash string
 	// secretWritten is set once the pass wrote the token Secret.
 	secretWritten bool
-	// tokenSecret is the token Secret as the token step read it, whole; nil when missing.
-	// Its write starts from it while the cache is at the same version: the token in memory
-	// may be the new one by then, which does not complete the cache's slim copy.
+	// tokenSecret is the token Secret as the token step read it; nil when missing. Its
+	// write starts from it (tokenSecretReader): the token in memory may be the new one by
+	// then, which no longer rebuilds the Secret the pass read.
 	tokenSecret *corev1.Secret
 
 	// failure is why the pass ends without a current token; loginFailed is set when it is

@@ -60,9 +60,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("salesforceconnection").
 		For(&sfv1.SalesforceConnection{}, connectionChanged).
-		// The token Secrets (the manager's cache holds only those the operator labels):
-		// an edit or a deletion is repaired at once.
-		// The operator's own writes come back too, and wake nobody (ownWrites).
+		// The Secrets the operator writes and caches (generated keys, a cluster
+		// connection's records; the cache holds only those it labels): an edit or a
+		// deletion is repaired at once. The operator's own writes come back too, and
+		// wake nobody (ownWrites).
 		Owns(&corev1.Secret{}, r.echoes.notEcho()).
 		// The token Secrets of deletionPolicy Orphan (see orphanTokenSecrets).
 		Watches(&corev1.Secret{}, orphanTokenSecrets(r.connectionsNamingSecret), orphanTokenSecret, r.echoes.notEcho()).
@@ -72,8 +73,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.
 		// and connected app) must report.
 		Watches(&sfv1.SalesforceConnection{}, handler.EnqueueRequestsFromMapFunc(r.peersOf),
 			builder.WithPredicates(approvalsChanged{})).
-		// Every Secret's version: a change to a credentials Secret, or to a Secret that
-		// blocks a token Secret's name, wakes the connections that name it.
+		// Every Secret's version: a change to a credentials Secret, to a token Secret
+		// (which the cache does not hold, owned.LabelUncached), or to a Secret that blocks
+		// a token Secret's name, wakes the connections that name it.
 		WatchesRawSource(secrets.Source(r.echoes.secretsNotEchoed(secrets, r.connectionsNamingSecret))).
 		WithOptions(opts)
 	if r.ClusterConnections {

@@ -191,10 +191,9 @@ func (r *Reconciler) writeTokenSecret(ctx context.Context, p *pass, tok *tokense
 	s.Namespace, s.Name = desired.Namespace, desired.Name
 	opts := owned.Options{Orphan: tokensecret.Orphaned(p.conn), Claim: func(o client.Object) bool { return r.claims(p, o.(*corev1.Secret)) }}
 	clients := r.clients()
-	// The Secret is written over what it holds, not over the cache's slim copy: its
-	// template keys of an earlier write are pruned, and nothing is written if nothing
-	// changed.
-	clients.Read = tokenSecretReader{r: r, conn: p.conn, known: p.tokenSecret}
+	// The Secret is written over what it holds: its template keys of an earlier write
+	// are pruned, and nothing is written if nothing changed.
+	clients.Read = tokenSecretReader{r: r, known: p.tokenSecret}
 	err := owned.EnsureWith(ctx, clients, p.conn, s, opts, func() error {
 		applyDesired(s, desired)
 		return nil

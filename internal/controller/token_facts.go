@@ -213,37 +213,46 @@ func (r *Reconciler) checkLoginHost(in *authflow.Inputs) *failure.Failure {
 	return nil
 }
 
-// getTokenSecret finds the token Secret, whole: in the cache when it carries the
-// operator's labels (completed, if the cache keeps it slim), else straight from the API
-// server, to tell a missing Secret from one whose labels someone removed, or one that
-// belongs to somebody else.
+// getTokenSecret finds the token Secret. The cache holds it only when somebody took
+// owned.LabelUncached off it (the next write puts it back), or when it is the record of a
+// cluster connection; else the Secret versions say whether it exists and at which
+// version, and it is rebuilt from memory at a version the process knows, and read from
+// the API server at any other: once per connection after a restart, and after each edit
+// by somebody else.
 func (r *Reconciler) getTokenSecret(ctx context.Context, conn *sfv1.SalesforceConnection) (*corev1.Secret, secretState, error) {
 	key := types.NamespacedName{Namespace: conn.Namespace, Name: tokensecret.Name(conn)}
-	var s corev1.Secret
-	err := r.Client.Get(ctx, key, &s)
-	if err == nil && tokensecret.MaybeSlim(&s) {
-		err = r.completeTokenSecret(ctx, conn, &s)
-	} else if apierrors.IsNotFound(err) && r.SecretVersions != nil {
-		// Not one the operator labels. Most often it does not exist at all, which the
-		// Secret versions tell without a call; a watch behind a Secret this process just
-		// wrote is covered by the token it remembers (memory.issued).
-		if _, state := r.SecretVersions.Version(key); state != secretversions.Missing {
-			err = r.APIReader.Get(ctx, key, &s)
-			if state == secretversions.Unknown {
-				r.observeSecret(key, &s, err)
+	s := &corev1.Secret{}
+	err := r.Client.Get(ctx, key, s)
+	switch {
+	case !apierrors.IsNotFound(err):
+	case r.SecretVersions == nil:
+		err = r.APIReader.Get(ctx, key, s)
+	default:
+		// A Secret missing from the versions was written by this process a moment ago
+		// or does not exist; the token the process remembers covers the first.
+		rv, state := r.SecretVersions.Version(key)
+		if state == secretversions.Missing {
+			break
+		}
+		if state == secretversions.Present {
+			if recalled := r.recallTokenSecret(conn, rv); recalled != nil {
+				s, err = recalled, nil
+				break
 			}
 		}
-	} else if apierrors.IsNotFound(err) {
-		err = r.APIReader.Get(ctx, key, &s)
+		err = r.APIReader.Get(ctx, key, s)
+		if state == secretversions.Unknown {
+			r.observeSecret(key, s, err)
+		}
 	}
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, secretMissing, nil
 	case err != nil:
 		return nil, secretMissing, fmt.Errorf("reading token Secret: %w", err)
-	case !owned.IsControlledBy(&s, conn.UID):
-		state, err := r.classifyOwnerless(ctx, conn, &s)
-		return &s, state, err
+	case !owned.IsControlledBy(s, conn.UID):
+		state, err := r.classifyOwnerless(ctx, conn, s)
+		return s, state, err
 	}
-	return &s, secretOurs, nil
+	return s, secretOurs, nil
 }

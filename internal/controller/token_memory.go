@@ -1,12 +1,13 @@
 package controller
 
-// The token the process remembers of each connection (memory.issued), and how it completes
-// the cache's slim copy of the token Secret (tokensecret.Slim).
+// The token the process remembers of each connection (memory.issued), and how it stands in
+// for the token Secret, which the manager's cache does not hold (owned.LabelUncached).
 
 import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -18,9 +19,8 @@ import (
 type issuedToken struct {
 	token *tokensecret.Packed
 	// secretVersion is a resourceVersion at which the token Secret held this token, and
-	// secretDigest the digest of what the cache leaves out of it then: what
-	// tokensecret.Desired made of the token at the write. Empty when no Secret is known to
-	// hold it (a write that failed, for one).
+	// secretDigest the digest of the whole Secret then (tokensecret.DigestOf). Empty when
+	// no Secret is known to hold it (a write that failed, for one).
 	secretVersion string
 	secretDigest  tokensecret.Digest
 }
@@ -35,47 +35,44 @@ func (r *Reconciler) rememberToken(key types.NamespacedName, tok *tokensecret.To
 	r.mem.issued.store(key, t)
 }
 
-// completeTokenSecret puts back into s, the cache's slim copy of the connection's token
-// Secret, what the cache leaves out. From memory when s is at the version the process last
-// wrote or read whole, and the spec still makes of the remembered token what the Secret
-// held then (a spec changed since may render other template keys); from the API server
-// otherwise, which is once per connection after a restart.
-func (r *Reconciler) completeTokenSecret(ctx context.Context, conn *sfv1.SalesforceConnection, s *corev1.Secret) error {
-	if t, ok := r.mem.issued.load(keyOf(conn)); ok && t.secretVersion != "" && t.secretVersion == s.ResourceVersion {
-		// A template that fails with this token failed at the write too: the Secret
-		// went without the template keys, as desired is now.
-		desired, _ := tokensecret.Desired(conn, t.token.Unpack(), r.sealKey)
-		if tokensecret.DigestOf(desired) == t.secretDigest {
-			tokensecret.Complete(s, desired)
-			return nil
-		}
+// recallTokenSecret rebuilds the connection's token Secret at resourceVersion rv from the
+// token the process remembers, or returns nil. It does when the process last wrote or read
+// the Secret whole at rv, and the spec still makes of the token the Secret it was then:
+// every write changes the resourceVersion, and the digest tells a spec changed since (a
+// template renders other keys) or metadata somebody else put on the Secret, which
+// Desired does not make. Such a Secret is read from the API server instead.
+func (r *Reconciler) recallTokenSecret(conn *sfv1.SalesforceConnection, rv string) *corev1.Secret {
+	t, ok := r.mem.issued.load(keyOf(conn))
+	if !ok || t.secretVersion == "" || t.secretVersion != rv {
+		return nil
 	}
-	key := client.ObjectKeyFromObject(s)
-	*s = corev1.Secret{}
-	return r.APIReader.Get(ctx, key, s)
+	// A template that fails with this token failed at the write too: the Secret went
+	// without the template keys, as it comes now.
+	s, _ := tokensecret.Desired(conn, t.token.Unpack(), r.sealKey)
+	if tokensecret.DigestOf(s) != t.secretDigest {
+		return nil
+	}
+	s.ResourceVersion = rv
+	return s
 }
 
-// tokenSecretReader reads the connection's token Secret for a write: whole, whatever the
-// cache keeps of it. known is the Secret as the pass read it whole, if it did.
+// tokenSecretReader reads the connection's token Secret for a write. The cache does not
+// hold it (owned.LabelUncached): it is the Secret the pass read (known), at the version
+// the pass read it; a Secret changed since fails the write with a conflict, and owned.Ensure
+// reads it again. Not known is missing, as the pass found it: a create that finds it after
+// all reads it then.
 type tokenSecretReader struct {
 	r     *Reconciler
-	conn  *sfv1.SalesforceConnection
 	known *corev1.Secret
 }
 
 func (t tokenSecretReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	if err := t.r.Client.Get(ctx, key, obj, opts...); err != nil {
-		return err
-	}
-	s, ok := obj.(*corev1.Secret)
-	switch {
-	case !ok || !tokensecret.MaybeSlim(s):
-		return nil
-	case t.known != nil && t.known.ResourceVersion == s.ResourceVersion && client.ObjectKeyFromObject(t.known) == key:
+	err := t.r.Client.Get(ctx, key, obj, opts...)
+	if s, ok := obj.(*corev1.Secret); ok && apierrors.IsNotFound(err) && t.known != nil && client.ObjectKeyFromObject(t.known) == key {
 		t.known.DeepCopyInto(s)
 		return nil
 	}
-	return t.r.completeTokenSecret(ctx, t.conn, s)
+	return err
 }
 
 func (t tokenSecretReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {

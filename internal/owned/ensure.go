@@ -135,10 +135,14 @@ func EnsureWith(ctx context.Context, c Clients, conn *sfv1.SalesforceConnection,
 
 // setMeta puts the operator's labels, annotations and owner reference on obj, keeping
 // the others. An orphan gets no owner reference at all: the garbage collector deletes an
-// object once all its owners are gone, whoever they are.
+// object once all its owners are gone, whoever they are. LabelUncached goes, for the
+// mutation to put back where it belongs: an object somebody labelled so would be missing
+// from the cache at every pass.
 func setMeta(obj client.Object, conn *sfv1.SalesforceConnection, orphan bool) {
 	m := Meta(conn, obj.GetName())
-	obj.SetLabels(MergeMaps(obj.GetLabels(), m.Labels))
+	labels := MergeMaps(obj.GetLabels(), m.Labels)
+	delete(labels, LabelUncached)
+	obj.SetLabels(labels)
 	if len(m.Annotations) > 0 {
 		obj.SetAnnotations(MergeMaps(obj.GetAnnotations(), m.Annotations))
 	}

@@ -260,3 +260,46 @@ func TestEnsureToldOfItsWrites(t *testing.T) {
 		t.Errorf("writes begun and not ended, or overlapping: open %d, wrong %v", tr.open, tr.wrong)
 	}
 }
+
+// Only the mutation decides whether an object stays out of the cache: a key Secret
+// somebody labelled so would be missing from the cache at every pass.
+func TestEnsureTakesUncachedOffUnlessTheMutationPutsItBack(t *testing.T) {
+	var w writes
+	labelled := secretNamed("crm-key")
+	labelled.Labels = map[string]string{LabelUncached: "true", "team": "crm"}
+	labelled.OwnerReferences = Meta(conn, "crm-key").OwnerReferences
+	cs, c := newClients(t, &w, nil, labelled, secretNamed("crm-token"))
+	ctx := context.Background()
+	get := func(name string) *corev1.Secret {
+		t.Helper()
+		var s corev1.Secret
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "ns", Name: name}, &s); err != nil {
+			t.Fatal(err)
+		}
+		return &s
+	}
+
+	s := secretNamed("crm-key")
+	if err := Ensure(ctx, cs, conn, s, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if l := get("crm-key").Labels; l[LabelUncached] != "" || l["team"] != "crm" {
+		t.Fatalf("labels after the write: %v, want %s off and the others kept", l, LabelUncached)
+	}
+
+	token := secretNamed("crm-token")
+	token.OwnerReferences = Meta(conn, "crm-token").OwnerReferences
+	if err := c.Update(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	s = secretNamed("crm-token")
+	if err := Ensure(ctx, cs, conn, s, func() error {
+		s.Labels[LabelUncached] = "true"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if get("crm-token").Labels[LabelUncached] != "true" {
+		t.Fatal("the label the mutation put on did not stay")
+	}
+}

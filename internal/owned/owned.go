@@ -27,6 +27,11 @@ const (
 	// LabelConnection names the connection, as a label value can (see LabelValue); when
 	// the name does not fit, the annotation of the same key holds it whole.
 	LabelConnection = "salesforce.sfconn.io/connection"
+	// LabelUncached keeps an object the operator writes out of its cache (Selector): the
+	// token Secret of a namespaced connection, which the operator follows by its
+	// resourceVersion alone and rebuilds from the token it remembers. Only the token step
+	// puts it on; any other write of the operator takes it off (Ensure).
+	LabelUncached = "salesforce.sfconn.io/uncached"
 )
 
 // Kubernetes' limits on the names the operator derives from a connection's.
@@ -56,13 +61,18 @@ func shorten(name, suffix string, limit int) string {
 	return keep + "-" + hex.EncodeToString(sum[:])[:hashLength] + suffix
 }
 
-// Selector selects the objects the operator writes.
+// Selector selects the objects the operator writes and keeps in its cache: all but those
+// labelled LabelUncached.
 func Selector() labels.Selector {
-	req, err := labels.NewRequirement(LabelManagedBy, selection.Equals, []string{ManagedByValue})
+	managed, err := labels.NewRequirement(LabelManagedBy, selection.Equals, []string{ManagedByValue})
 	if err != nil {
 		panic(err)
 	}
-	return labels.NewSelector().Add(*req)
+	cached, err := labels.NewRequirement(LabelUncached, selection.DoesNotExist, nil)
+	if err != nil {
+		panic(err)
+	}
+	return labels.NewSelector().Add(*managed, *cached)
 }
 
 // IsManaged says whether an object carries the operator's managed-by label.

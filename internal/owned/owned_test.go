@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -47,5 +48,13 @@ func TestMetaKeepsALongNameWhole(t *testing.T) {
 	}
 	if m := Meta(conn, "x"); len(m.Annotations) != 0 {
 		t.Fatalf("a short name got annotations: %v", m.Annotations)
+	}
+}
+
+func TestSelectorLeavesOutUncached(t *testing.T) {
+	managed := labels.Set{LabelManagedBy: ManagedByValue}
+	uncached := labels.Set{LabelManagedBy: ManagedByValue, LabelUncached: "true"}
+	if !Selector().Matches(managed) || Selector().Matches(uncached) || Selector().Matches(labels.Set{}) {
+		t.Fatalf("Selector %q: want the operator's objects but those labelled %s", Selector(), LabelUncached)
 	}
 }

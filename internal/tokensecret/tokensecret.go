@@ -297,6 +297,12 @@ func Desired(conn *sfv1.SalesforceConnection, tok *Token, key []byte) (*corev1.S
 	if tok.Introspected {
 		s.Annotations[AnnotationExpirySource] = string(sfv1.ExpirySourceIntrospection)
 	}
+	if !conn.IsClusterView() {
+		// Rebuilt from memory rather than cached (see owned.LabelUncached). The copies of a
+		// cluster connection stay cached: its pass compares the copy in every target
+		// namespace with what it should hold.
+		s.Labels[owned.LabelUncached] = "true"
+	}
 	if Orphaned(conn) {
 		// No owner reference says whose it is: the sealed UID does.
 		s.OwnerReferences = nil
