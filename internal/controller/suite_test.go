@@ -59,6 +59,8 @@ var (
 	suitePlanner *pacing.RenewalPlanner
 	// suiteSecretVersions are the manager's Secret versions.
 	suiteSecretVersions *secretversions.Versions
+	// suiteCache is the manager's cache.
+	suiteCache cache.Cache
 )
 
 func TestIntegration(t *testing.T) {
@@ -129,6 +131,7 @@ func startManager() context.CancelFunc {
 	Expect(err).NotTo(HaveOccurred())
 	Expect(mgr.Add(secretVersions)).To(Succeed())
 	suiteSecretVersions = secretVersions
+	suiteCache = mgr.GetCache()
 	hosts, err := loginhost.Parse([]string{"127.0.0.1"})
 	Expect(err).NotTo(HaveOccurred())
 	r := &Reconciler{
