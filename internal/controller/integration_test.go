@@ -475,16 +475,15 @@ var _ = Describe("SalesforceConnection", func() {
 		Eventually(versionChecks).Should(BeNumerically(">=", checksBefore+4))
 		Expect(credentialReads()).To(Equal(readsBefore + 1))
 
-		By("reading each token Secret whole once: the cache keeps them without the token, and the new process remembers none")
+		By("reading each token Secret once: the cache does not hold them, and the new process remembers no token")
 		tokenReads := readsOf(&uncachedReads, ns, "a-token")
 		Eventually(tokenReads).Should(Equal(tokenReadsBefore + 1))
 		checks := versionChecks()
-		patch := client.MergeFrom(getConn(ctx, ns, "a"))
-		touched := getConn(ctx, ns, "a")
-		touched.Annotations = map[string]string{"example.com/touched": "yes"}
-		Expect(k8s.Patch(ctx, touched, patch)).To(Succeed())
+		updateConn(ctx, ns, "a", func(c *sfv1.SalesforceConnection) {
+			c.Annotations = map[string]string{"example.com/touched": "yes"}
+		})
 		Eventually(versionChecks).Should(BeNumerically(">", checks))
-		Expect(tokenReads()).To(Equal(tokenReadsBefore+1), "a pass after the first completed the token Secret from the API server, not from memory")
+		Expect(tokenReads()).To(Equal(tokenReadsBefore+1), "a pass after the first read the token Secret from the API server, not from memory")
 		Expect(f.tokenRequests()).To(Equal(4))
 	})
 

@@ -36,10 +36,9 @@ var _ = Describe("A namespaced connection's token Secret", func() {
 		touch := func(value string) {
 			GinkgoHelper()
 			checks := versionChecks()
-			patch := client.MergeFrom(getConn(ctx, ns, "crm"))
-			touched := getConn(ctx, ns, "crm")
-			touched.Annotations = map[string]string{"example.com/touched": value}
-			Expect(k8s.Patch(ctx, touched, patch)).To(Succeed())
+			updateConn(ctx, ns, "crm", func(c *sfv1.SalesforceConnection) {
+				c.Annotations = map[string]string{"example.com/touched": value}
+			})
 			Eventually(versionChecks).Should(BeNumerically(">", checks))
 		}
 
@@ -59,10 +58,9 @@ var _ = Describe("A namespaced connection's token Secret", func() {
 
 		By("renewing over it without losing the label")
 		original := accessToken(ctx, ns, "crm-token")()
-		patch := client.MergeFrom(getConn(ctx, ns, "crm"))
-		renew := getConn(ctx, ns, "crm")
-		renew.Annotations = map[string]string{sfv1.AnnotationRequestedAt: "renew-1"}
-		Expect(k8s.Patch(ctx, renew, patch)).To(Succeed())
+		updateConn(ctx, ns, "crm", func(c *sfv1.SalesforceConnection) {
+			c.Annotations = map[string]string{sfv1.AnnotationRequestedAt: "renew-1"}
+		})
 		Eventually(accessToken(ctx, ns, "crm-token")).ShouldNot(Equal(original))
 		Expect(f.tokenRequests()).To(Equal(2))
 		s = tokenSecret(ctx, ns, "crm-token")
