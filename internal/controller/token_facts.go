@@ -213,12 +213,12 @@ func (r *Reconciler) checkLoginHost(in *authflow.Inputs) *failure.Failure {
 	return nil
 }
 
-// getTokenSecret finds the token Secret. The cache holds it only when somebody took
-// owned.LabelUncached off it (the next write puts it back), or when it is the record of a
-// cluster connection; else the Secret versions say whether it exists and at which
-// version, and it is rebuilt from memory at a version the process knows, and read from
-// the API server at any other: once per connection after a restart, and after each edit
-// by somebody else.
+// getTokenSecret finds the token Secret. The cache holds it only without
+// owned.LabelUncached (written before the label, or somebody took it off; the next write
+// puts it back), or as the record of a cluster connection. Otherwise the Secret versions
+// say whether it exists and at which version; it is rebuilt from memory at a version the
+// process knows, and read from the API server at any other: once per connection after a
+// restart, and after each edit by somebody else.
 func (r *Reconciler) getTokenSecret(ctx context.Context, conn *sfv1.SalesforceConnection) (*corev1.Secret, secretState, error) {
 	key := types.NamespacedName{Namespace: conn.Namespace, Name: tokensecret.Name(conn)}
 	s := &corev1.Secret{}
