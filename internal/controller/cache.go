@@ -75,7 +75,7 @@ func slim(o any) {
 }
 
 // internConnection interns what the connections of one connected app, org and user
-// share: login and instance URLs, client and org IDs, the finalizer, and the type, status
+// share: login and instance URLs, client, org and user IDs, the finalizer, and the type, status
 // and reason of conditions. What is each connection's own (names, messages, times) is not:
 // interning a string nobody shares costs more than it saves.
 func internConnection(meta *metav1.ObjectMeta, spec *sfv1.SalesforceConnectionSpec, st *sfv1.SalesforceConnectionStatus) {
@@ -95,10 +95,10 @@ func internConnection(meta *metav1.ObjectMeta, spec *sfv1.SalesforceConnectionSp
 	case a.DeviceLogin != nil:
 		a.DeviceLogin.ClientID = intern(a.DeviceLogin.ClientID)
 	}
-	st.InstanceURL, st.OrgID = intern(st.InstanceURL), intern(st.OrgID)
+	st.InstanceURL, st.OrgID, st.UserID = intern(st.InstanceURL), intern(st.OrgID), intern(st.UserID)
 	st.ExpirySource = sfv1.ExpirySource(intern(string(st.ExpirySource)))
 	if pr := st.Principal; pr != nil {
-		pr.OrgID, pr.ClientID, pr.Username = intern(pr.OrgID), intern(pr.ClientID), intern(pr.Username)
+		pr.OrgID, pr.ClientID, pr.UserID, pr.Username = intern(pr.OrgID), intern(pr.ClientID), intern(pr.UserID), intern(pr.Username)
 	}
 	internConditions(st.Conditions)
 }

@@ -38,6 +38,7 @@ func TestSlimKeepsWhatTheOperatorReads(t *testing.T) {
 		c.Spec.LoginURL = fresh("https://acme.my.salesforce.com")
 		c.Spec.Auth.JWTBearer = &sfv1.JWTBearerAuth{ClientID: fresh("3MVG9-app"), Username: fresh("svc@acme.com")}
 		c.Status.InstanceURL, c.Status.OrgID = fresh("https://acme.my.salesforce.com"), fresh("00D000000000001")
+		c.Status.UserID = fresh("005000000000001")
 		c.Status.Principal = &sfv1.Principal{OrgID: fresh("00D000000000001"), ClientID: fresh("3MVG9-app"), UserID: fresh("005000000000001")}
 		return c
 	}
@@ -86,6 +87,8 @@ func TestSlimKeepsWhatTheOperatorReads(t *testing.T) {
 	same("instance URL", c.Status.InstanceURL, d.Status.InstanceURL)
 	same("principal's client ID", c.Status.Principal.ClientID, d.Status.Principal.ClientID)
 	same("principal's org ID", c.Status.Principal.OrgID, d.Status.Principal.OrgID)
+	same("user ID", c.Status.UserID, d.Status.UserID)
+	same("principal's user ID", c.Status.Principal.UserID, d.Status.UserID)
 
 	// Anything else passes unchanged, and nothing panics on what is not an object.
 	slim("not an object")
