@@ -182,7 +182,7 @@ func (r *Reconciler) clusterPeersOf(ctx context.Context, o client.Object) []reco
 	}
 	var queries []indexQuery
 	for _, k := range keys {
-		queries = append(queries, indexQuery{approvalsIndexName, k})
+		queries = append(queries, indexQuery{index: approvalsIndexName, key: k})
 	}
 	return r.clusterConnectionsMatching(ctx, self, queries...)
 }
@@ -191,9 +191,9 @@ func (r *Reconciler) clusterPeersOf(ctx context.Context, o client.Object) []reco
 // in the cluster resource namespace as credentials or as one of their own Secrets, and
 // in any namespace as the name of their token Secrets.
 func (r *Reconciler) clusterConnectionsNamingSecret(ctx context.Context, secret types.NamespacedName) []reconcile.Request {
-	queries := []indexQuery{{targetSecretIndex, secret.Name}}
+	queries := []indexQuery{{index: targetSecretIndex, key: secret.Name}}
 	if secret.Namespace == r.clusterNamespace() {
-		queries = append(queries, indexQuery{secretNamesIndex, secret.Name})
+		queries = append(queries, indexQuery{index: secretNamesIndex, key: secret.Name})
 	}
 	return r.clusterConnectionsMatching(ctx, types.NamespacedName{}, queries...)
 }

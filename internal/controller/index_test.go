@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,9 +14,29 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
-func TestNamespacedIndex(t *testing.T) {
-	indexer := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc, namespacedIndex(secretNamesIndex,
-		func(o client.Object) []string { return indexedSecretNames(o.(*sfv1.SalesforceConnection)) }))
+// namingLookup finds the connections that name a Secret as connectionsNamingSecret does
+// with the cache's index: the bucket's connections in the namespace, then those that name
+// it.
+func namingLookup(t *testing.T, indexer toolscache.Indexer, ns, name string) []string {
+	t.Helper()
+	objs, err := indexer.ByIndex("field:"+secretBucketsIndex, ns+"/"+secretBucket(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range objs {
+		c := o.(*sfv1.SalesforceConnection)
+		if slices.Contains(indexedSecretNames(c), name) {
+			keys = append(keys, c.Namespace+"/"+c.Name)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func TestSecretNamesIndex(t *testing.T) {
+	indexer := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc, namespacedIndex(secretBucketsIndex,
+		func(o client.Object) []string { return secretNameBuckets(o.(*sfv1.SalesforceConnection)) }))
 	conn := func(ns, name, creds string) *sfv1.SalesforceConnection {
 		c := &sfv1.SalesforceConnection{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 		c.Spec.Auth.ClientCredentials = &sfv1.ClientCredentialsAuth{CredentialsSecretRef: sfv1.SecretReference{Name: creds}}
@@ -23,41 +45,41 @@ func TestNamespacedIndex(t *testing.T) {
 	named := conn("a", "named", "shared")
 	named.Spec.TokenSecret.Name = "named-elsewhere"
 	long := conn("a", strings.Repeat("l", 250), "shared")
-	for _, c := range []*sfv1.SalesforceConnection{conn("a", "one", "shared"), conn("a", "two", "shared"), conn("b", "one", "shared"), named, long} {
+	conns := []*sfv1.SalesforceConnection{conn("a", "one", "shared"), conn("a", "two", "shared"), conn("b", "one", "shared"), named, long}
+	// Many more connections than buckets, each with credentials of its own: buckets
+	// are shared, and a lookup still finds only the connection that names the Secret.
+	for i := range 3 * secretBuckets {
+		conns = append(conns, conn("a", fmt.Sprintf("own-%d", i), fmt.Sprintf("own-%d-creds", i)))
+	}
+	for _, c := range conns {
 		if err := indexer.Add(c); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, tc := range []struct {
-		key  string
-		want []string
+		ns, name string
+		want     []string
 	}{
-		{"a/shared", []string{"a/one", "a/two", "a/named", "a/" + long.Name}},
-		{"b/shared", []string{"b/one"}},
+		{"a", "shared", []string{"a/" + long.Name, "a/named", "a/one", "a/two"}},
+		{"b", "shared", []string{"b/one"}},
+		{"a", "own-7-creds", []string{"a/own-7"}},
+		{"b", "own-7-creds", nil},
+		{"a", "nobody's", nil},
 		// A token Secret of the default name is found by the connection's name instead.
-		{"a/one-token", nil},
-		{"a/named-elsewhere", []string{"a/named"}},
+		{"a", "one-token", nil},
+		{"a", "named-elsewhere", []string{"a/named"}},
 		// A default name cut to fit does not tell the connection's: indexed.
-		{"a/" + tokensecret.Name(long), []string{"a/" + long.Name}},
-		// No cluster-wide key: the index is only asked within a namespace.
-		{"__all_namespaces/shared", nil},
+		{"a", tokensecret.Name(long), []string{"a/" + long.Name}},
 	} {
-		got, err := indexer.IndexKeys("field:"+secretNamesIndex, tc.key)
-		if err != nil {
-			t.Fatal(err)
+		if got := namingLookup(t, indexer, tc.ns, tc.name); !slices.Equal(got, tc.want) {
+			t.Errorf("%s/%s: got %v, want %v", tc.ns, tc.name, got, tc.want)
 		}
-		if len(got) != len(tc.want) {
-			t.Errorf("%s: got %v, want %v", tc.key, got, tc.want)
-			continue
-		}
-		for _, w := range tc.want {
-			found := false
-			for _, g := range got {
-				found = found || g == w
-			}
-			if !found {
-				t.Errorf("%s: got %v, want %v", tc.key, got, tc.want)
-			}
-		}
+	}
+	// No cluster-wide key: the index is only asked within a namespace.
+	if got, _ := indexer.IndexKeys("field:"+secretBucketsIndex, "__all_namespaces/"+secretBucket("shared")); len(got) != 0 {
+		t.Errorf("cluster-wide key: %v", got)
+	}
+	if values := len(indexer.ListIndexFuncValues("field:" + secretBucketsIndex)); values > 2*secretBuckets {
+		t.Errorf("%d index values for %d connections in two namespaces, want at most one per bucket and namespace", values, len(conns))
 	}
 }

@@ -3,7 +3,9 @@ package controller
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,18 +32,56 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
-// secretNamesIndex indexes connections by the Secrets they name: the credentials Secret
-// they read, and the Secrets they write (the token Secret, a generated key's Secret),
-// whose names may be taken by somebody else's Secret until it goes. A Secret is always
-// looked up in its own namespace, so one index serves both.
+// secretNamesIndex indexes cluster connections by the Secrets they name: the credentials
+// Secret they read, and the Secrets they write (the token Secret, a generated key's
+// Secret), whose names may be taken by somebody else's Secret until it goes. A Secret is
+// always looked up in its own namespace, so one index serves both.
 const secretNamesIndex = "secretNames"
+
+// secretBucketsIndex indexes namespaced connections by the same Secret names, each by its
+// bucket (secretBucket) rather than by itself: each value of an index costs a set of its
+// own, a few hundred bytes, and most connections name a credentials Secret that no other
+// connection names. A lookup takes the connections of the name's bucket in the Secret's
+// namespace and keeps those that name it: a few dozen at most, at thousands of
+// connections in one namespace.
+const secretBucketsIndex = "secretNameBuckets"
+
+// secretBuckets is the number of buckets secretBucket spreads names over, and
+// bucketNames their index values.
+const secretBuckets = 256
+
+var bucketNames = func() (names [secretBuckets]string) {
+	for i := range names {
+		names[i] = strconv.Itoa(i)
+	}
+	return names
+}()
+
+// secretBucket is the bucket of a Secret name in secretBucketsIndex.
+func secretBucket(name string) string {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return bucketNames[h.Sum32()%secretBuckets]
+}
+
+// secretNameBuckets are the values of secretBucketsIndex for conn: the buckets of the
+// names indexedSecretNames gives, once each.
+func secretNameBuckets(conn *sfv1.SalesforceConnection) []string {
+	var buckets []string
+	for _, name := range indexedSecretNames(conn) {
+		if b := secretBucket(name); !slices.Contains(buckets, b) {
+			buckets = append(buckets, b)
+		}
+	}
+	return buckets
+}
 
 // SetupWithManager registers the reconciler. secrets follows the versions of every Secret
 // (secretversions.New): a change to a credentials Secret wakes the connections that use
 // it, without the operator caching every Secret.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.Versions, opts controller.Options) error {
-	if err := indexInNamespace(mgr.GetCache(), &sfv1.SalesforceConnection{}, secretNamesIndex,
-		func(o client.Object) []string { return indexedSecretNames(o.(*sfv1.SalesforceConnection)) }); err != nil {
+	if err := indexInNamespace(mgr.GetCache(), &sfv1.SalesforceConnection{}, secretBucketsIndex,
+		func(o client.Object) []string { return secretNameBuckets(o.(*sfv1.SalesforceConnection)) }); err != nil {
 		return err
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, approvalsIndexName,
@@ -122,13 +162,17 @@ func (r *Reconciler) peersOf(ctx context.Context, o client.Object) []reconcile.R
 	}
 	var queries []indexQuery
 	for _, key := range principalKeys(conn) {
-		queries = append(queries, indexQuery{approvalsIndexName, key})
+		queries = append(queries, indexQuery{index: approvalsIndexName, key: key})
 	}
 	return r.connectionsMatching(ctx, "", keyOf(conn), queries...)
 }
 
-// indexQuery is one lookup in a connection index.
-type indexQuery struct{ index, key string }
+// indexQuery is one lookup in a connection index; keep, when set, keeps only some of
+// the objects found.
+type indexQuery struct {
+	index, key string
+	keep       func(client.Object) bool
+}
 
 // connectionsMatching lists, once each, the connections found by any of the queries,
 // within namespace (all when empty), leaving out skip.
@@ -152,7 +196,7 @@ func (r *Reconciler) matching(ctx context.Context, newList func() client.ObjectL
 		_ = meta.EachListItem(list, func(o runtime.Object) error {
 			c := o.(client.Object)
 			key := types.NamespacedName{Namespace: c.GetNamespace(), Name: c.GetName()}
-			if !seen[key] {
+			if !seen[key] && (q.keep == nil || q.keep(c)) {
 				seen[key] = true
 				reqs = append(reqs, reconcile.Request{NamespacedName: key})
 			}
@@ -218,7 +262,10 @@ func (r *Reconciler) namesSecret(ctx context.Context, secret types.NamespacedNam
 // connectionsNamingSecret maps a Secret to the connections that name it, as credentials
 // or as one of the Secrets they write.
 func (r *Reconciler) connectionsNamingSecret(ctx context.Context, secret types.NamespacedName) []reconcile.Request {
-	reqs := r.connectionsMatching(ctx, secret.Namespace, types.NamespacedName{}, indexQuery{secretNamesIndex, secret.Name})
+	reqs := r.connectionsMatching(ctx, secret.Namespace, types.NamespacedName{}, indexQuery{index: secretBucketsIndex,
+		key: secretBucket(secret.Name), keep: func(o client.Object) bool {
+			return slices.Contains(indexedSecretNames(o.(*sfv1.SalesforceConnection)), secret.Name)
+		}})
 	if owner, ok := r.defaultTokenSecretOwner(ctx, secret); ok &&
 		!slices.Contains(reqs, reconcile.Request{NamespacedName: owner}) {
 		reqs = append(reqs, reconcile.Request{NamespacedName: owner})
@@ -226,11 +273,11 @@ func (r *Reconciler) connectionsNamingSecret(ctx context.Context, secret types.N
 	return reqs
 }
 
-// indexedSecretNames are the names the index of namespaced connections holds: all the
-// Secrets a connection names but a token Secret of the default name, which the name of
-// the connection tells (defaultTokenSecretOwner); a name cut to fit, which it does not, is
-// indexed. Most connections keep the default, and each value of an index costs a set of
-// its own: a few hundred bytes a connection.
+// indexedSecretNames are the names the index of namespaced connections holds the buckets
+// of: all the Secrets a connection names but a token Secret of the default name, which the
+// name of the connection tells (defaultTokenSecretOwner); a name cut to fit, which it does
+// not, is indexed. Most connections keep the default: one name fewer to index, and to
+// compare at each lookup in its bucket.
 func indexedSecretNames(conn *sfv1.SalesforceConnection) []string {
 	return slices.DeleteFunc(secretNames(conn), func(name string) bool {
 		return name == conn.Name+tokensecret.NameSuffix && tokensecret.Name(conn) == name
