@@ -59,28 +59,46 @@ type RenewalPlanner struct {
 	dirty  map[group]bool
 }
 
-// booking is one connection's next renewal.
+// booking is one connection's next renewal. Its times are instants: there is a booking
+// for every connection, and five times.Time were half of it.
 type booking struct {
 	key       types.NamespacedName
 	user, org string
-	renewAt   time.Time
+	renewAt   instant
 	// earliest is when the token has lived half its time to renewAt: no plan starts the
 	// renewal before (see Book).
-	earliest time.Time
-	// byUser and byOrg are the starts of the user's and the org's plans, zero until
+	earliest instant
+	// byUser and byOrg are the starts of the user's and the org's plans, none until
 	// planned or without that plan.
-	byUser, byOrg time.Time
+	byUser, byOrg instant
 	// woken is the start the planner woke the connection for (or the pass saw come), so
 	// that a start is delivered once.
-	woken time.Time
+	woken instant
 }
 
-// start is the planned start, zero until planned.
-func (b *booking) start() time.Time {
+// instant is a time in Unix nanoseconds; 0 is none, as time.Time's zero is.
+type instant int64
+
+func instantOf(t time.Time) instant {
+	if t.IsZero() {
+		return 0
+	}
+	return instant(t.UnixNano())
+}
+
+func (i instant) time() time.Time {
+	if i == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(i)).UTC()
+}
+
+// start is the planned start, none until planned.
+func (b *booking) start() instant {
 	switch {
-	case b.byUser.IsZero():
+	case b.byUser == 0:
 		return b.byOrg
-	case b.byOrg.IsZero() || b.byUser.Before(b.byOrg):
+	case b.byOrg == 0 || b.byUser < b.byOrg:
 		return b.byUser
 	}
 	return b.byOrg
@@ -89,7 +107,7 @@ func (b *booking) start() time.Time {
 // delivered says the connection was woken for its current start: it takes no part in the
 // next plans, or a plan made after its start would move it again and wake it twice.
 func (b *booking) delivered() bool {
-	return !b.woken.IsZero() && b.woken.Equal(b.start())
+	return b.woken != 0 && b.woken == b.start()
 }
 
 // NewRenewalPlanner plans renewals at loginsPerUserPerHour per user and, when orgQPS is
@@ -175,8 +193,8 @@ func (p *RenewalPlanner) Book(org, user string, key types.NamespacedName, issued
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	b := p.bookings[key]
-	if b != nil && b.user == user && b.org == org && b.renewAt.Equal(renewAt) {
-		if s := b.start(); !s.IsZero() && !now.Before(s) {
+	if b != nil && b.user == user && b.org == org && b.renewAt == instantOf(renewAt) {
+		if s := b.start(); s != 0 && instantOf(now) >= s {
 			// The pass has seen its start come: it did not renew (a failure, a
 			// turn), and what holds it back brings it back.
 			b.woken = s
@@ -188,9 +206,9 @@ func (p *RenewalPlanner) Book(org, user string, key types.NamespacedName, issued
 		p.removeLocked(key)
 	}
 	// Thousands of connections share a few users and orgs: one copy of each key.
-	b = &booking{key: key, user: unique.Make(user).Value(), org: unique.Make(org).Value(), renewAt: renewAt}
+	b = &booking{key: key, user: unique.Make(user).Value(), org: unique.Make(org).Value(), renewAt: instantOf(renewAt)}
 	if !issuedAt.IsZero() && issuedAt.Before(renewAt) {
-		b.earliest = issuedAt.Add(renewAt.Sub(issuedAt) / 2)
+		b.earliest = instantOf(issuedAt.Add(renewAt.Sub(issuedAt) / 2))
 	}
 	p.bookings[key] = b
 	for _, g := range p.groupsOf(b) {
@@ -262,8 +280,8 @@ func (p *RenewalPlanner) PlannedStart(key types.NamespacedName, renewAt time.Tim
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if b := p.bookings[key]; b != nil && b.renewAt.Equal(renewAt) {
-		return b.start()
+	if b := p.bookings[key]; b != nil && b.renewAt == instantOf(renewAt) {
+		return b.start().time()
 	}
 	return time.Time{}
 }
@@ -281,7 +299,7 @@ func (p *RenewalPlanner) replanLocked(now time.Time) {
 		for _, b := range bookings {
 			if !b.delivered() {
 				entries = append(entries, b)
-			} else if next := b.start().Add(pace); next.After(floor) {
+			} else if next := b.start().time().Add(pace); next.After(floor) {
 				floor = next
 			}
 		}
@@ -289,18 +307,18 @@ func (p *RenewalPlanner) replanLocked(now time.Time) {
 		// equal times, and an order that changed from one plan to the next would hand
 		// their starts round.
 		slices.SortFunc(entries, func(x, y *booking) int {
-			return cmp.Or(x.renewAt.Compare(y.renewAt),
+			return cmp.Or(cmp.Compare(x.renewAt, y.renewAt),
 				strings.Compare(x.key.Namespace, y.key.Namespace), strings.Compare(x.key.Name, y.key.Name))
 		})
 		renewAts, earliest := make([]time.Time, len(entries)), make([]time.Time, len(entries))
 		for i, b := range entries {
-			renewAts[i], earliest[i] = b.renewAt, b.earliest
+			renewAts[i], earliest[i] = b.renewAt.time(), b.earliest.time()
 		}
 		for i, start := range planStarts(renewAts, earliest, pace, floor) {
 			if user {
-				entries[i].byUser = start
+				entries[i].byUser = instantOf(start)
 			} else {
-				entries[i].byOrg = start
+				entries[i].byOrg = instantOf(start)
 			}
 		}
 	}
@@ -314,12 +332,12 @@ func (p *RenewalPlanner) dueLocked(now time.Time) ([]types.NamespacedName, time.
 	var next time.Time
 	for key, b := range p.bookings {
 		start := b.start()
-		if start.IsZero() || b.delivered() {
+		if start == 0 || b.delivered() {
 			continue
 		}
-		if now.Before(start) {
-			if next.IsZero() || start.Before(next) {
-				next = start
+		if t := start.time(); now.Before(t) {
+			if next.IsZero() || t.Before(next) {
+				next = t
 			}
 			continue
 		}

@@ -289,7 +289,7 @@ func TestRenewalPlanIsStable(t *testing.T) {
 		p.replanLocked(t0)
 		out := map[types.NamespacedName]time.Time{}
 		for _, k := range keys {
-			out[k] = p.bookings[k].start()
+			out[k] = p.bookings[k].start().time()
 		}
 		return out
 	}
