@@ -3,7 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
+	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,7 +43,8 @@ const secretNamesIndex = "secretNames"
 // own, a few hundred bytes, and most connections name a credentials Secret that no other
 // connection names. A lookup takes the connections of the name's bucket in the Secret's
 // namespace and keeps those that name it: a few dozen at most, at thousands of
-// connections in one namespace.
+// connections in one namespace. The hash is keyed anew by each process, so that nobody
+// can choose names that crowd one bucket and make every lookup in it long.
 const secretBucketsIndex = "secretNameBuckets"
 
 // secretBuckets is the number of buckets secretBucket spreads names over, and
@@ -57,11 +58,12 @@ var bucketNames = func() (names [secretBuckets]string) {
 	return names
 }()
 
+// bucketSeed keys secretBucket's hash.
+var bucketSeed = maphash.MakeSeed()
+
 // secretBucket is the bucket of a Secret name in secretBucketsIndex.
 func secretBucket(name string) string {
-	h := fnv.New32a()
-	h.Write([]byte(name))
-	return bucketNames[h.Sum32()%secretBuckets]
+	return bucketNames[maphash.String(bucketSeed, name)%secretBuckets]
 }
 
 // secretNameBuckets are the values of secretBucketsIndex for conn: the buckets of the
