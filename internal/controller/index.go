@@ -15,12 +15,21 @@ import (
 // field then finds nothing: only for indexes that are always asked within a namespace.
 // At 5,000 connections, each value a connection has costs an index entry of a few hundred
 // bytes; the cluster-wide copy was half of them and never read.
-func indexInNamespace(c cache.Cache, obj client.Object, field string, values client.IndexerFunc) error {
+//
+// It returns the informer's store when the informer gives it (client-go's shared
+// informers do): objects found there are the cache's own, to read and never change.
+func indexInNamespace(c cache.Cache, obj client.Object, field string, values client.IndexerFunc) (toolscache.Indexer, error) {
 	informer, err := c.GetInformer(context.Background(), obj, cache.BlockUntilSynced(false))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return informer.AddIndexers(namespacedIndex(field, values))
+	if err := informer.AddIndexers(namespacedIndex(field, values)); err != nil {
+		return nil, err
+	}
+	if i, ok := informer.(interface{ GetIndexer() toolscache.Indexer }); ok {
+		return i.GetIndexer(), nil
+	}
+	return nil, nil
 }
 
 // namespacedIndex is the index of indexInNamespace, under the name and with the keys

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -100,6 +101,9 @@ type Reconciler struct {
 	mem     memory
 	// echoes are the versions of the operator's own writes, whose watch events wake nobody.
 	echoes ownWrites
+	// connections is the cache's own store of namespaced connections, when the cache
+	// gives it (connectionsNamingSecret): nil reads them through Client.
+	connections toolscache.Indexer
 }
 
 // SecretVersionReader returns a Secret's current resourceVersion and what is known of it

@@ -82,10 +82,12 @@ func secretNameBuckets(conn *sfv1.SalesforceConnection) []string {
 // (secretversions.New): a change to a credentials Secret wakes the connections that use
 // it, without the operator caching every Secret.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.Versions, opts controller.Options) error {
-	if err := indexInNamespace(mgr.GetCache(), &sfv1.SalesforceConnection{}, secretBucketsIndex,
-		func(o client.Object) []string { return secretNameBuckets(o.(*sfv1.SalesforceConnection)) }); err != nil {
+	connections, err := indexInNamespace(mgr.GetCache(), &sfv1.SalesforceConnection{}, secretBucketsIndex,
+		func(o client.Object) []string { return secretNameBuckets(o.(*sfv1.SalesforceConnection)) })
+	if err != nil {
 		return err
 	}
+	r.connections = connections
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, approvalsIndexName,
 		func(o client.Object) []string { return principalKeys(o.(*sfv1.SalesforceConnection)) }); err != nil {
 		return err
@@ -264,10 +266,26 @@ func (r *Reconciler) namesSecret(ctx context.Context, secret types.NamespacedNam
 // connectionsNamingSecret maps a Secret to the connections that name it, as credentials
 // or as one of the Secrets they write.
 func (r *Reconciler) connectionsNamingSecret(ctx context.Context, secret types.NamespacedName) []reconcile.Request {
-	reqs := r.connectionsMatching(ctx, secret.Namespace, types.NamespacedName{}, indexQuery{index: secretBucketsIndex,
-		key: secretBucket(secret.Name), keep: func(o client.Object) bool {
-			return slices.Contains(indexedSecretNames(o.(*sfv1.SalesforceConnection)), secret.Name)
-		}})
+	names := func(o client.Object) bool {
+		return slices.Contains(indexedSecretNames(o.(*sfv1.SalesforceConnection)), secret.Name)
+	}
+	var reqs []reconcile.Request
+	if r.connections != nil {
+		// The store's objects as they are: a list would copy each connection of the
+		// bucket, at every change of any Secret in the namespace.
+		objs, err := r.connections.ByIndex("field:"+secretBucketsIndex, secret.Namespace+"/"+secretBucket(secret.Name))
+		if err != nil {
+			logf.FromContext(ctx).Error(err, "Looking up connections by Secret name", "secret", secret)
+		}
+		for _, o := range objs {
+			if c, ok := o.(*sfv1.SalesforceConnection); ok && names(c) {
+				reqs = append(reqs, reconcile.Request{NamespacedName: keyOf(c)})
+			}
+		}
+	} else {
+		reqs = r.connectionsMatching(ctx, secret.Namespace, types.NamespacedName{},
+			indexQuery{index: secretBucketsIndex, key: secretBucket(secret.Name), keep: names})
+	}
 	if owner, ok := r.defaultTokenSecretOwner(ctx, secret); ok &&
 		!slices.Contains(reqs, reconcile.Request{NamespacedName: owner}) {
 		reqs = append(reqs, reconcile.Request{NamespacedName: owner})
