@@ -113,28 +113,6 @@ type SecretVersionReader interface {
 	Observe(key types.NamespacedName, rv string)
 }
 
-// memory is what this process remembers between passes, one kind per field, each by
-// connection unless said otherwise, all of it dropped when the connection goes.
-type memory struct {
-	// issued is the token this process last wrote to each token Secret, or found intact
-	// in it: a Secret deleted or edited by someone is restored from it without a login
-	// while the token is good, and the Secret, which the cache does not hold, is rebuilt
-	// from it (recallTokenSecret). Lost on restart, when each Secret is read once.
-	issued byConnection[issuedToken]
-	// patchedFrom is the resourceVersion of the connection this process last patched the
-	// status of: the cache showing it again means the cache is behind.
-	patchedFrom byConnection[string]
-	// probes is what the liveness probe learnt of the stored token.
-	probes byConnection[probeResult]
-	// revokeSince is when this process began revoking for a connection being deleted.
-	revokeSince byConnection[time.Time]
-	// templates is the outcome of checking the template of a generation of the spec.
-	templates byConnection[templateCheck]
-	// noIntrospection holds, by login URL and client ID, until when a connected app that
-	// refused to introspect is not asked again. Not per connection: it outlives them.
-	noIntrospection keyed[string, time.Time]
-}
-
 // templateCheck is what checking the template of one generation of a connection's spec
 // found: a problem, or none.
 type templateCheck struct {
