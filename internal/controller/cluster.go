@@ -201,7 +201,7 @@ func (r *Reconciler) clusterConnectionsNamingSecret(ctx context.Context, secret 
 // clusterConnectionsMatching lists, once each, the cluster connections found by any of
 // the queries, leaving out skip.
 func (r *Reconciler) clusterConnectionsMatching(ctx context.Context, skip types.NamespacedName, queries ...indexQuery) []reconcile.Request {
-	return r.matching(ctx, func() client.ObjectList { return &sfv1.ClusterSalesforceConnectionList{} }, "", skip, queries...)
+	return r.matching(ctx, func() client.ObjectList { return &sfv1.ClusterSalesforceConnectionList{} }, skip, queries...)
 }
 
 // namespaceTargetingChanged passes the namespace events that may change a target set:

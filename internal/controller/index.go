@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	toolscache "k8s.io/client-go/tools/cache"
@@ -16,8 +17,9 @@ import (
 // At 5,000 connections, each value a connection has costs an index entry of a few hundred
 // bytes; the cluster-wide copy was half of them and never read.
 //
-// It returns the informer's store when the informer gives it (client-go's shared
-// informers do): objects found there are the cache's own, to read and never change.
+// It returns the informer's store (client-go's shared informers give it): objects found
+// there are the cache's own, to read and never change. An informer that gives none is an
+// error, not a slower path: the lookups that use the store would have to copy each object.
 func indexInNamespace(c cache.Cache, obj client.Object, field string, values client.IndexerFunc) (toolscache.Indexer, error) {
 	informer, err := c.GetInformer(context.Background(), obj, cache.BlockUntilSynced(false))
 	if err != nil {
@@ -26,10 +28,11 @@ func indexInNamespace(c cache.Cache, obj client.Object, field string, values cli
 	if err := informer.AddIndexers(namespacedIndex(field, values)); err != nil {
 		return nil, err
 	}
-	if i, ok := informer.(interface{ GetIndexer() toolscache.Indexer }); ok {
-		return i.GetIndexer(), nil
+	i, ok := informer.(interface{ GetIndexer() toolscache.Indexer })
+	if !ok {
+		return nil, fmt.Errorf("the cache's informer of %T gives no store to look up by %s", obj, field)
 	}
-	return nil, nil
+	return i.GetIndexer(), nil
 }
 
 // namespacedIndex is the index of indexInNamespace, under the name and with the keys

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -14,21 +15,16 @@ import (
 	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
-// namingLookup finds the connections that name a Secret as connectionsNamingSecret does
-// with the cache's index: the bucket's connections in the namespace, then those that name
-// it.
-func namingLookup(t *testing.T, indexer toolscache.Indexer, ns, name string) []string {
+// namingLookup finds the connections that name a Secret, as connectionsNamingSecret does.
+func namingLookup(t *testing.T, store toolscache.Indexer, ns, name string) []string {
 	t.Helper()
-	objs, err := indexer.ByIndex("field:"+secretBucketsIndex, ns+"/"+secretBucket(name))
+	reqs, err := connectionsNaming(store, types.NamespacedName{Namespace: ns, Name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var keys []string
-	for _, o := range objs {
-		c := o.(*sfv1.SalesforceConnection)
-		if slices.Contains(indexedSecretNames(c), name) {
-			keys = append(keys, c.Namespace+"/"+c.Name)
-		}
+	for _, r := range reqs {
+		keys = append(keys, r.String())
 	}
 	slices.Sort(keys)
 	return keys
@@ -65,8 +61,12 @@ func TestSecretNamesIndex(t *testing.T) {
 		{"a", "own-7-creds", []string{"a/own-7"}},
 		{"b", "own-7-creds", nil},
 		{"a", "nobody's", nil},
-		// A token Secret of the default name is found by the connection's name instead.
-		{"a", "one-token", nil},
+		// A token Secret of the default name is not indexed: the connection's name finds it.
+		{"a", "one-token", []string{"a/one"}},
+		{"b", "one-token", []string{"b/one"}},
+		{"a", "nobody-token", nil},
+		// named writes its token elsewhere: a Secret of its default name is not its.
+		{"a", "named-token", nil},
 		{"a", "named-elsewhere", []string{"a/named"}},
 		// A default name cut to fit does not tell the connection's: indexed.
 		{"a", tokensecret.Name(long), []string{"a/" + long.Name}},

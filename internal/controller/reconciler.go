@@ -101,8 +101,8 @@ type Reconciler struct {
 	mem     memory
 	// echoes are the versions of the operator's own writes, whose watch events wake nobody.
 	echoes ownWrites
-	// connections is the cache's own store of namespaced connections, when the cache
-	// gives it (connectionsNamingSecret): nil reads them through Client.
+	// connections is the cache's own store of namespaced connections, to find those that
+	// name a Secret without copies (connectionsNamingSecret).
 	connections toolscache.Indexer
 }
 

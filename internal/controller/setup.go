@@ -10,10 +10,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -168,31 +168,29 @@ func (r *Reconciler) peersOf(ctx context.Context, o client.Object) []reconcile.R
 	for _, key := range principalKeys(conn) {
 		queries = append(queries, indexQuery{index: approvalsIndexName, key: key})
 	}
-	return r.connectionsMatching(ctx, "", keyOf(conn), queries...)
+	return r.connectionsMatching(ctx, keyOf(conn), queries...)
 }
 
-// indexQuery is one lookup in a connection index; keep, when set, keeps only some of
-// the objects found.
+// indexQuery is one lookup in a connection index.
 type indexQuery struct {
 	index, key string
-	keep       func(client.Object) bool
 }
 
-// connectionsMatching lists, once each, the connections found by any of the queries,
-// within namespace (all when empty), leaving out skip.
-func (r *Reconciler) connectionsMatching(ctx context.Context, namespace string, skip types.NamespacedName, queries ...indexQuery) []reconcile.Request {
-	return r.matching(ctx, func() client.ObjectList { return &sfv1.SalesforceConnectionList{} }, namespace, skip, queries...)
+// connectionsMatching lists, once each, the connections in all namespaces found by any of
+// the queries, leaving out skip.
+func (r *Reconciler) connectionsMatching(ctx context.Context, skip types.NamespacedName, queries ...indexQuery) []reconcile.Request {
+	return r.matching(ctx, func() client.ObjectList { return &sfv1.SalesforceConnectionList{} }, skip, queries...)
 }
 
-// matching lists, once each, the objects of the kind newList lists that any of the
-// queries finds, within namespace (all when empty), leaving out skip.
-func (r *Reconciler) matching(ctx context.Context, newList func() client.ObjectList, namespace string, skip types.NamespacedName, queries ...indexQuery) []reconcile.Request {
+// matching lists, once each, the objects in all namespaces of the kind newList lists
+// that any of the queries finds, leaving out skip.
+func (r *Reconciler) matching(ctx context.Context, newList func() client.ObjectList, skip types.NamespacedName, queries ...indexQuery) []reconcile.Request {
 	seen := map[types.NamespacedName]bool{skip: true}
 	var reqs []reconcile.Request
 	for _, q := range queries {
 		list := newList()
 		// Only names are read: the cache's objects need no copy.
-		if err := r.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{q.index: q.key},
+		if err := r.Client.List(ctx, list, client.MatchingFields{q.index: q.key},
 			client.UnsafeDisableDeepCopy); err != nil {
 			logf.FromContext(ctx).Error(err, "Listing connections", "kind", fmt.Sprintf("%T", list), "index", q.index)
 			continue
@@ -200,7 +198,7 @@ func (r *Reconciler) matching(ctx context.Context, newList func() client.ObjectL
 		_ = meta.EachListItem(list, func(o runtime.Object) error {
 			c := o.(client.Object)
 			key := types.NamespacedName{Namespace: c.GetNamespace(), Name: c.GetName()}
-			if !seen[key] && (q.keep == nil || q.keep(c)) {
+			if !seen[key] {
 				seen[key] = true
 				reqs = append(reqs, reconcile.Request{NamespacedName: key})
 			}
@@ -266,31 +264,28 @@ func (r *Reconciler) namesSecret(ctx context.Context, secret types.NamespacedNam
 // connectionsNamingSecret maps a Secret to the connections that name it, as credentials
 // or as one of the Secrets they write.
 func (r *Reconciler) connectionsNamingSecret(ctx context.Context, secret types.NamespacedName) []reconcile.Request {
-	names := func(o client.Object) bool {
-		return slices.Contains(indexedSecretNames(o.(*sfv1.SalesforceConnection)), secret.Name)
-	}
-	var reqs []reconcile.Request
-	if r.connections != nil {
-		// The store's objects as they are: a list would copy each connection of the
-		// bucket, at every change of any Secret in the namespace.
-		objs, err := r.connections.ByIndex("field:"+secretBucketsIndex, secret.Namespace+"/"+secretBucket(secret.Name))
-		if err != nil {
-			logf.FromContext(ctx).Error(err, "Looking up connections by Secret name", "secret", secret)
-		}
-		for _, o := range objs {
-			if c, ok := o.(*sfv1.SalesforceConnection); ok && names(c) {
-				reqs = append(reqs, reconcile.Request{NamespacedName: keyOf(c)})
-			}
-		}
-	} else {
-		reqs = r.connectionsMatching(ctx, secret.Namespace, types.NamespacedName{},
-			indexQuery{index: secretBucketsIndex, key: secretBucket(secret.Name), keep: names})
-	}
-	if owner, ok := r.defaultTokenSecretOwner(ctx, secret); ok &&
-		!slices.Contains(reqs, reconcile.Request{NamespacedName: owner}) {
-		reqs = append(reqs, reconcile.Request{NamespacedName: owner})
+	reqs, err := connectionsNaming(r.connections, secret)
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "Looking up connections by Secret name", "secret", secret)
 	}
 	return reqs
+}
+
+// connectionsNaming finds in the cache's store of namespaced connections those that name
+// the Secret. It reads the store's objects as they are: a list would copy each connection
+// of the bucket, at every change of any Secret in the namespace.
+func connectionsNaming(store toolscache.Indexer, secret types.NamespacedName) ([]reconcile.Request, error) {
+	objs, err := store.ByIndex("field:"+secretBucketsIndex, secret.Namespace+"/"+secretBucket(secret.Name))
+	var reqs []reconcile.Request
+	for _, o := range objs {
+		if c, ok := o.(*sfv1.SalesforceConnection); ok && slices.Contains(indexedSecretNames(c), secret.Name) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: keyOf(c)})
+		}
+	}
+	if owner, ok := defaultTokenSecretOwner(store, secret); ok && !slices.Contains(reqs, owner) {
+		reqs = append(reqs, owner)
+	}
+	return reqs, err
 }
 
 // indexedSecretNames are the names the index of namespaced connections holds the buckets
@@ -306,18 +301,15 @@ func indexedSecretNames(conn *sfv1.SalesforceConnection) []string {
 
 // defaultTokenSecretOwner is the connection whose token Secret has the Secret's name by
 // default, if there is one.
-func (r *Reconciler) defaultTokenSecretOwner(ctx context.Context, secret types.NamespacedName) (types.NamespacedName, bool) {
+func defaultTokenSecretOwner(store toolscache.Indexer, secret types.NamespacedName) (reconcile.Request, bool) {
 	name, ok := strings.CutSuffix(secret.Name, tokensecret.NameSuffix)
 	if !ok || name == "" {
-		return types.NamespacedName{}, false
+		return reconcile.Request{}, false
 	}
-	key := types.NamespacedName{Namespace: secret.Namespace, Name: name}
-	var conn sfv1.SalesforceConnection
-	if err := r.Client.Get(ctx, key, &conn); err != nil {
-		if !apierrors.IsNotFound(err) {
-			logf.FromContext(ctx).Error(err, "Reading a connection", "connection", key)
-		}
-		return types.NamespacedName{}, false
+	o, exists, err := store.GetByKey(secret.Namespace + "/" + name)
+	c, isConn := o.(*sfv1.SalesforceConnection)
+	if err != nil || !exists || !isConn || tokensecret.Name(c) != secret.Name {
+		return reconcile.Request{}, false
 	}
-	return key, tokensecret.Name(&conn) == secret.Name
+	return reconcile.Request{NamespacedName: keyOf(c)}, true
 }
