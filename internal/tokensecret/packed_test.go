@@ -64,3 +64,24 @@ func TestPackRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// The tokens of one user keep what they share once; those of another user do not share it.
+func TestPackSharesUserValues(t *testing.T) {
+	token := func(access, user string) *Token {
+		return &Token{Data: map[string][]byte{
+			KeyAccessToken: []byte(access), KeyInstanceURL: []byte("https://acme.my.salesforce.com"),
+			KeyTokenType: []byte("Bearer"), KeyID: []byte("https://login.salesforce.com/id/00D/" + user),
+			KeyOrgID: []byte("00D"), KeyUserID: []byte(user),
+		}}
+	}
+	one, two, other := token("a", "005A").Pack(), token("b", "005A").Pack(), token("c", "005B").Pack()
+	if one.shared != two.shared {
+		t.Error("two tokens of one user keep what they share twice")
+	}
+	if one.shared == other.shared {
+		t.Error("tokens of two users share values they differ in")
+	}
+	if got := two.Unpack().AccessToken(); got != "b" {
+		t.Errorf("the second token of a user unpacks as %q", got)
+	}
+}
