@@ -79,8 +79,7 @@ func (c clusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	if !cl.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, conn, cl)
 	}
-	key := keyOf(conn)
-	if rv, ok := r.mem.patchedFrom.load(key); ok && rv == cl.ResourceVersion {
+	if r.mem.behind(keyOf(conn), cl.ResourceVersion) {
 		return ctrl.Result{RequeueAfter: staleRetry}, nil
 	}
 	p := r.newPass(ctx, conn)
@@ -92,6 +91,9 @@ func (c clusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 
 // setupCluster registers the controller of ClusterSalesforceConnections.
 func (r *Reconciler) setupCluster(mgr ctrl.Manager, secrets *secretversions.Versions, opts controller.Options) error {
+	if err := r.followVersions(mgr.GetCache(), &sfv1.ClusterSalesforceConnection{}); err != nil {
+		return err
+	}
 	indexer := mgr.GetFieldIndexer()
 	ctx := context.Background()
 	view := func(o client.Object) *sfv1.SalesforceConnection {

@@ -39,13 +39,9 @@ func (r *Reconciler) summarizeCluster(ctx context.Context, p *pass, err error) (
 	notices := transitionEvents(c.Status.Conditions, next.Conditions, p.announced)
 	if !equality.Semantic.DeepEqual(*next, c.Status) {
 		patch := client.MergeFromWithOptions(c.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		from := c.ResourceVersion
 		c.Status = *next
-		if patchErr := r.Client.Status().Patch(ctx, c, patch); patchErr != nil {
+		if patchErr := r.patchStatus(ctx, p.key, c, patch); patchErr != nil {
 			return ctrl.Result{}, errors.Join(err, fmt.Errorf("patching status: %w", patchErr))
-		}
-		if c.ResourceVersion != from {
-			r.mem.patchedFrom.store(p.key, from)
 		}
 	}
 	for _, n := range notices {

@@ -61,8 +61,9 @@ type memory struct {
 	// while the token is good, and the Secret, which the cache does not hold, is rebuilt
 	// from it (recallTokenSecret). Lost on restart, when each Secret is read once.
 	issued byConnection[issuedToken]
-	// patchedFrom is the resourceVersion of the connection this process last patched the
-	// status of: the cache showing it again means the cache is behind.
+	// patchedFrom is the resourceVersion of the connection that this process's status
+	// patch replaces, from before the patch is sent until the cache moves past it
+	// (movedPast): the cache showing it means the cache is behind.
 	patchedFrom byConnection[string]
 	// probes is what the liveness probe learnt of the stored token.
 	probes byConnection[probeResult]
@@ -73,4 +74,37 @@ type memory struct {
 	// noIntrospection holds, by login URL and client ID, until when a connected app that
 	// refused to introspect is not asked again. Not per connection: it outlives them.
 	noIntrospection keyed[string, time.Time]
+}
+
+// behind says whether rv, the connection's version in the cache, is the one this process
+// replaced by its last status patch: the cache has not caught up with the patch. Once
+// the cache shows another version, the replaced one is forgotten: it cannot come back,
+// and at thousands of connections, keeping it until the next pass was a map entry each.
+func (m *memory) behind(key types.NamespacedName, rv string) bool {
+	m.patchedFrom.mu.Lock()
+	defer m.patchedFrom.mu.Unlock()
+	from, ok := m.patchedFrom.m[key]
+	if ok && from != rv {
+		delete(m.patchedFrom.m, key)
+	}
+	return ok && from == rv
+}
+
+// patching remembers that a status patch of the connection replaces version from; sent
+// before the patch, since the cache may show the patch before its answer comes.
+func (m *memory) patching(key types.NamespacedName, from string) { m.patchedFrom.store(key, from) }
+
+// notPatched forgets a patch that did not replace version from: it failed, or changed
+// nothing.
+func (m *memory) notPatched(key types.NamespacedName, from string) { m.movedPast(key, from) }
+
+// movedPast is told that the cache replaced version rv of the connection by a newer one.
+// Updates come in order, each from the version before it: an update from the version a
+// patch replaces is the patch, or a write that makes the patch fail.
+func (m *memory) movedPast(key types.NamespacedName, rv string) {
+	m.patchedFrom.mu.Lock()
+	defer m.patchedFrom.mu.Unlock()
+	if from, ok := m.patchedFrom.m[key]; ok && from == rv {
+		delete(m.patchedFrom.m, key)
+	}
 }

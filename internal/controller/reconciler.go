@@ -194,7 +194,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if !conn.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, conn, conn)
 	}
-	if rv, ok := r.mem.patchedFrom.load(req.NamespacedName); ok && rv == conn.ResourceVersion {
+	if r.mem.behind(req.NamespacedName, conn.ResourceVersion) {
 		// The cache still shows the version this process already replaced: deciding on it
 		// could repeat a login or forget a failure. The update event is on its way.
 		return ctrl.Result{RequeueAfter: staleRetry}, nil

@@ -16,6 +16,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -88,6 +89,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.
 		return err
 	}
 	r.connections = connections
+	if err := r.followVersions(mgr.GetCache(), &sfv1.SalesforceConnection{}); err != nil {
+		return err
+	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sfv1.SalesforceConnection{}, approvalsIndexName,
 		func(o client.Object) []string { return principalKeys(o.(*sfv1.SalesforceConnection)) }); err != nil {
 		return err
@@ -169,6 +173,24 @@ func (r *Reconciler) peersOf(ctx context.Context, o client.Object) []reconcile.R
 		queries = append(queries, indexQuery{index: approvalsIndexName, key: key})
 	}
 	return r.connectionsMatching(ctx, keyOf(conn), queries...)
+}
+
+// followVersions tells the memory each change of version of obj's kind in the cache, so
+// that the version a status patch replaced is forgotten as soon as the cache moves past it
+// (memory.movedPast), not at the connection's next pass, hours later.
+func (r *Reconciler) followVersions(c cache.Cache, obj client.Object) error {
+	informer, err := c.GetInformer(context.Background(), obj, cache.BlockUntilSynced(false))
+	if err != nil {
+		return err
+	}
+	_, err = informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{UpdateFunc: func(o, n any) {
+		old, okOld := o.(client.Object)
+		obj, okNew := n.(client.Object)
+		if okOld && okNew && old.GetResourceVersion() != obj.GetResourceVersion() {
+			r.mem.movedPast(client.ObjectKeyFromObject(obj), old.GetResourceVersion())
+		}
+	}})
+	return err
 }
 
 // indexQuery is one lookup in a connection index.

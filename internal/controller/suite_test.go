@@ -154,6 +154,7 @@ func startManager() context.CancelFunc {
 		// Ready=False, reason CredentialsNotFound, either way.
 		CredentialsGracePeriod: 5 * time.Minute,
 	}
+	suiteReconciler = r
 	Expect(r.SetupWithManager(mgr, secretVersions, crcontroller.Options{
 		SkipNameValidation: ptr.To(true),
 		NewQueue: func(name string, rl workqueue.TypedRateLimiter[reconcile.Request]) workqueue.TypedRateLimitingInterface[reconcile.Request] {
@@ -198,6 +199,10 @@ func salesforceQPS() float64 {
 // uncachedReads and metadataReads count the reconciler's reads by namespace/name: from
 // the API server, and from the Secret versions.
 var uncachedReads, metadataReads sync.Map
+
+// suiteReconciler is the reconciler of the manager startManager runs, for what only its
+// memory shows.
+var suiteReconciler *Reconciler
 
 type countingReader struct {
 	client.Reader

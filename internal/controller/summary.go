@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -49,13 +50,9 @@ func (r *Reconciler) summarize(ctx context.Context, p *pass, err error) (ctrl.Re
 		// The optimistic lock makes a patch computed from a stale read fail instead of
 		// quietly mixing old and new fields.
 		patch := client.MergeFromWithOptions(p.conn.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		from := p.conn.ResourceVersion
 		p.conn.Status = *p.status
-		if patchErr := r.Client.Status().Patch(ctx, p.conn, patch); patchErr != nil {
+		if patchErr := r.patchStatus(ctx, p.key, p.conn, patch); patchErr != nil {
 			return ctrl.Result{}, errors.Join(err, fmt.Errorf("patching status: %w", patchErr))
-		}
-		if p.conn.ResourceVersion != from {
-			r.mem.patchedFrom.store(p.key, from)
 		}
 	}
 	// After the patch: a pass that fails to record a change is repeated, and announces it then.
@@ -80,4 +77,17 @@ func (r *Reconciler) requeue(p *pass, err error) (ctrl.Result, error) {
 	p.log.V(1).Info("Next check", "at", p.next)
 	// Measured from now, not from the start of the pass: the pass took time.
 	return ctrl.Result{RequeueAfter: max(p.next.Sub(r.Clock.Now()), time.Second)}, nil
+}
+
+// patchStatus patches the status of obj, the connection of key or the cluster connection
+// it is the view of, and has the process remember the version the patch replaces until
+// the cache shows the patch (memory.behind).
+func (r *Reconciler) patchStatus(ctx context.Context, key types.NamespacedName, obj client.Object, patch client.Patch) error {
+	from := obj.GetResourceVersion()
+	r.mem.patching(key, from)
+	err := r.Client.Status().Patch(ctx, obj, patch)
+	if err != nil || obj.GetResourceVersion() == from {
+		r.mem.notPatched(key, from)
+	}
+	return err
 }

@@ -23,6 +23,11 @@ var _ = Describe("A namespaced connection's token Secret", func() {
 		Expect(k8s.Create(ctx, connection(ns, "crm", sfv1.AuthSpec{ClientCredentials: &sfv1.ClientCredentialsAuth{
 			CredentialsSecretRef: sfv1.SecretReference{Name: "creds"}}}))).To(Succeed())
 		Eventually(readyReason(ctx, ns, "crm")).Should(Equal("True/TokenIssued"))
+		By("forgetting the version its status patch replaced once the cache shows the patch")
+		Eventually(func() bool {
+			_, ok := suiteReconciler.mem.patchedFrom.load(client.ObjectKey{Namespace: ns, Name: "crm"})
+			return ok
+		}).Should(BeFalse())
 
 		key := client.ObjectKey{Namespace: ns, Name: "crm-token"}
 		Expect(tokenSecret(ctx, ns, "crm-token").Labels).To(HaveKeyWithValue(owned.LabelUncached, "true"))
