@@ -2,12 +2,14 @@ package controller
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 )
 
 // indexInNamespace indexes the namespaced objects of obj's kind by field, for lists with
@@ -17,9 +19,9 @@ import (
 // At 5,000 connections, each value a connection has costs an index entry of a few hundred
 // bytes; the cluster-wide copy was half of them and never read.
 //
-// It returns the informer's store (client-go's shared informers give it): objects found
-// there are the cache's own, to read and never change. An informer that gives none is an
-// error, not a slower path: the lookups that use the store would have to copy each object.
+// It returns the informer's store when the informer gives it (client-go's shared informers
+// do, a cache limited to some namespaces does not: it has an informer per namespace).
+// Objects found there are the cache's own, to read and never change.
 func indexInNamespace(c cache.Cache, obj client.Object, field string, values client.IndexerFunc) (toolscache.Indexer, error) {
 	informer, err := c.GetInformer(context.Background(), obj, cache.BlockUntilSynced(false))
 	if err != nil {
@@ -28,11 +30,10 @@ func indexInNamespace(c cache.Cache, obj client.Object, field string, values cli
 	if err := informer.AddIndexers(namespacedIndex(field, values)); err != nil {
 		return nil, err
 	}
-	i, ok := informer.(interface{ GetIndexer() toolscache.Indexer })
-	if !ok {
-		return nil, fmt.Errorf("the cache's informer of %T gives no store to look up by %s", obj, field)
+	if i, ok := informer.(interface{ GetIndexer() toolscache.Indexer }); ok {
+		return i.GetIndexer(), nil
 	}
-	return i.GetIndexer(), nil
+	return nil, nil
 }
 
 // namespacedIndex is the index of indexInNamespace, under the name and with the keys
@@ -49,4 +50,60 @@ func namespacedIndex(field string, values client.IndexerFunc) toolscache.Indexer
 		}
 		return keys, nil
 	}}
+}
+
+// connectionLookup finds namespaced connections in the cache without deep copies, for
+// connectionsNaming, which runs at every change of any Secret in the watched namespaces.
+// The connections it returns are the cache's, to read and never change.
+type connectionLookup interface {
+	// inBucket returns the connections of namespace in bucket of secretBucketsIndex.
+	inBucket(ctx context.Context, namespace, bucket string) ([]*sfv1.SalesforceConnection, error)
+	// get returns the connection of key, nil when there is none.
+	get(ctx context.Context, key types.NamespacedName) (*sfv1.SalesforceConnection, error)
+}
+
+// storeLookup reads the informer's store: no copy at all.
+type storeLookup struct{ store toolscache.Indexer }
+
+func (l storeLookup) inBucket(_ context.Context, namespace, bucket string) ([]*sfv1.SalesforceConnection, error) {
+	objs, err := l.store.ByIndex("field:"+secretBucketsIndex, namespace+"/"+bucket)
+	conns := make([]*sfv1.SalesforceConnection, 0, len(objs))
+	for _, o := range objs {
+		if c, ok := o.(*sfv1.SalesforceConnection); ok {
+			conns = append(conns, c)
+		}
+	}
+	return conns, err
+}
+
+func (l storeLookup) get(_ context.Context, key types.NamespacedName) (*sfv1.SalesforceConnection, error) {
+	o, _, err := l.store.GetByKey(key.Namespace + "/" + key.Name)
+	c, _ := o.(*sfv1.SalesforceConnection)
+	return c, err
+}
+
+// readerLookup reads through the cache's reader, for a cache that gives no single store
+// (--watch-namespaces): each connection found is copied, its struct but not what it
+// points to.
+type readerLookup struct{ reader client.Reader }
+
+func (l readerLookup) inBucket(ctx context.Context, namespace, bucket string) ([]*sfv1.SalesforceConnection, error) {
+	var list sfv1.SalesforceConnectionList
+	if err := l.reader.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{secretBucketsIndex: bucket},
+		client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	conns := make([]*sfv1.SalesforceConnection, len(list.Items))
+	for i := range list.Items {
+		conns[i] = &list.Items[i]
+	}
+	return conns, nil
+}
+
+func (l readerLookup) get(ctx context.Context, key types.NamespacedName) (*sfv1.SalesforceConnection, error) {
+	var c sfv1.SalesforceConnection
+	if err := l.reader.Get(ctx, key, &c, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	return &c, nil
 }

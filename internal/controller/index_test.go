@@ -1,24 +1,27 @@
 package controller
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	sfv1 "github.com/sfconn/sfconn-operator/api/v1alpha1"
 	"github.com/sfconn/sfconn-operator/internal/tokensecret"
 )
 
 // namingLookup finds the connections that name a Secret, as connectionsNamingSecret does.
-func namingLookup(t *testing.T, store toolscache.Indexer, ns, name string) []string {
+func namingLookup(t *testing.T, l connectionLookup, ns, name string) []string {
 	t.Helper()
-	reqs, err := connectionsNaming(store, types.NamespacedName{Namespace: ns, Name: name})
+	reqs, err := connectionsNaming(context.Background(), l, types.NamespacedName{Namespace: ns, Name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,11 +50,22 @@ func TestSecretNamesIndex(t *testing.T) {
 	for i := range 3 * secretBuckets {
 		conns = append(conns, conn("a", fmt.Sprintf("own-%d", i), fmt.Sprintf("own-%d-creds", i)))
 	}
+	scheme := runtime.NewScheme()
+	if err := sfv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	reader := fake.NewClientBuilder().WithScheme(scheme).
+		WithIndex(&sfv1.SalesforceConnection{}, secretBucketsIndex,
+			func(o client.Object) []string { return secretNameBuckets(o.(*sfv1.SalesforceConnection)) })
 	for _, c := range conns {
 		if err := indexer.Add(c); err != nil {
 			t.Fatal(err)
 		}
+		reader = reader.WithObjects(c.DeepCopy())
 	}
+	// The informer's store, and the cache's reader where a cache limited to some
+	// namespaces gives no single store: both find the same connections.
+	lookups := map[string]connectionLookup{"store": storeLookup{indexer}, "reader": readerLookup{reader.Build()}}
 	for _, tc := range []struct {
 		ns, name string
 		want     []string
@@ -71,8 +85,10 @@ func TestSecretNamesIndex(t *testing.T) {
 		// A default name cut to fit does not tell the connection's: indexed.
 		{"a", tokensecret.Name(long), []string{"a/" + long.Name}},
 	} {
-		if got := namingLookup(t, indexer, tc.ns, tc.name); !slices.Equal(got, tc.want) {
-			t.Errorf("%s/%s: got %v, want %v", tc.ns, tc.name, got, tc.want)
+		for kind, l := range lookups {
+			if got := namingLookup(t, l, tc.ns, tc.name); !slices.Equal(got, tc.want) {
+				t.Errorf("%s: %s/%s: got %v, want %v", kind, tc.ns, tc.name, got, tc.want)
+			}
 		}
 	}
 	// No cluster-wide key: the index is only asked within a namespace.

@@ -17,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -101,9 +100,9 @@ type Reconciler struct {
 	mem     memory
 	// echoes are the versions of the operator's own writes, whose watch events wake nobody.
 	echoes ownWrites
-	// connections is the cache's own store of namespaced connections, to find those that
-	// name a Secret without copies (connectionsNamingSecret).
-	connections toolscache.Indexer
+	// connections finds namespaced connections in the cache without deep copies
+	// (connectionsNamingSecret).
+	connections connectionLookup
 }
 
 // SecretVersionReader returns a Secret's current resourceVersion and what is known of it

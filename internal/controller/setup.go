@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -83,12 +84,15 @@ func secretNameBuckets(conn *sfv1.SalesforceConnection) []string {
 // (secretversions.New): a change to a credentials Secret wakes the connections that use
 // it, without the operator caching every Secret.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, secrets *secretversions.Versions, opts controller.Options) error {
-	connections, err := indexInNamespace(mgr.GetCache(), &sfv1.SalesforceConnection{}, secretBucketsIndex,
+	store, err := indexInNamespace(mgr.GetCache(), &sfv1.SalesforceConnection{}, secretBucketsIndex,
 		func(o client.Object) []string { return secretNameBuckets(o.(*sfv1.SalesforceConnection)) })
 	if err != nil {
 		return err
 	}
-	r.connections = connections
+	r.connections = readerLookup{mgr.GetCache()}
+	if store != nil {
+		r.connections = storeLookup{store}
+	}
 	if err := r.followVersions(mgr.GetCache(), &sfv1.SalesforceConnection{}); err != nil {
 		return err
 	}
@@ -286,52 +290,42 @@ func (r *Reconciler) namesSecret(ctx context.Context, secret types.NamespacedNam
 // connectionsNamingSecret maps a Secret to the connections that name it, as credentials
 // or as one of the Secrets they write.
 func (r *Reconciler) connectionsNamingSecret(ctx context.Context, secret types.NamespacedName) []reconcile.Request {
-	reqs, err := connectionsNaming(r.connections, secret)
+	reqs, err := connectionsNaming(ctx, r.connections, secret)
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "Looking up connections by Secret name", "secret", secret)
 	}
 	return reqs
 }
 
-// connectionsNaming finds in the cache's store of namespaced connections those that name
-// the Secret. It reads the store's objects as they are: a list would copy each connection
-// of the bucket, at every change of any Secret in the namespace.
-func connectionsNaming(store toolscache.Indexer, secret types.NamespacedName) ([]reconcile.Request, error) {
-	objs, err := store.ByIndex("field:"+secretBucketsIndex, secret.Namespace+"/"+secretBucket(secret.Name))
+// connectionsNaming finds the namespaced connections that name the Secret: those of the
+// name's bucket that name it, and the connection whose token Secret has the name by
+// default, if there is one.
+func connectionsNaming(ctx context.Context, l connectionLookup, secret types.NamespacedName) ([]reconcile.Request, error) {
+	conns, err := l.inBucket(ctx, secret.Namespace, secretBucket(secret.Name))
 	var reqs []reconcile.Request
-	for _, o := range objs {
-		if c, ok := o.(*sfv1.SalesforceConnection); ok && slices.Contains(indexedSecretNames(c), secret.Name) {
+	for _, c := range conns {
+		if slices.Contains(indexedSecretNames(c), secret.Name) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: keyOf(c)})
 		}
 	}
-	if owner, ok := defaultTokenSecretOwner(store, secret); ok && !slices.Contains(reqs, owner) {
-		reqs = append(reqs, owner)
+	if name, ok := strings.CutSuffix(secret.Name, tokensecret.NameSuffix); ok && name != "" {
+		owner, ownerErr := l.get(ctx, types.NamespacedName{Namespace: secret.Namespace, Name: name})
+		req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: secret.Namespace, Name: name}}
+		if owner != nil && tokensecret.Name(owner) == secret.Name && !slices.Contains(reqs, req) {
+			reqs = append(reqs, req)
+		}
+		err = errors.Join(err, ownerErr)
 	}
 	return reqs, err
 }
 
 // indexedSecretNames are the names the index of namespaced connections holds the buckets
 // of: all the Secrets a connection names but a token Secret of the default name, which the
-// name of the connection tells (defaultTokenSecretOwner); a name cut to fit, which it does
+// name of the connection tells (connectionsNaming); a name cut to fit, which it does
 // not, is indexed. Most connections keep the default: one name fewer to index, and to
 // compare at each lookup in its bucket.
 func indexedSecretNames(conn *sfv1.SalesforceConnection) []string {
 	return slices.DeleteFunc(secretNames(conn), func(name string) bool {
 		return name == conn.Name+tokensecret.NameSuffix && tokensecret.Name(conn) == name
 	})
-}
-
-// defaultTokenSecretOwner is the connection whose token Secret has the Secret's name by
-// default, if there is one.
-func defaultTokenSecretOwner(store toolscache.Indexer, secret types.NamespacedName) (reconcile.Request, bool) {
-	name, ok := strings.CutSuffix(secret.Name, tokensecret.NameSuffix)
-	if !ok || name == "" {
-		return reconcile.Request{}, false
-	}
-	o, exists, err := store.GetByKey(secret.Namespace + "/" + name)
-	c, isConn := o.(*sfv1.SalesforceConnection)
-	if err != nil || !exists || !isConn || tokensecret.Name(c) != secret.Name {
-		return reconcile.Request{}, false
-	}
-	return reconcile.Request{NamespacedName: keyOf(c)}, true
 }
