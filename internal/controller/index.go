@@ -56,8 +56,9 @@ func namespacedIndex(field string, values client.IndexerFunc) toolscache.Indexer
 // connectionsNaming, which runs at every change of any Secret in the watched namespaces.
 // The connections it returns are the cache's, to read and never change.
 type connectionLookup interface {
-	// inBucket returns the connections of namespace in bucket of secretBucketsIndex.
-	inBucket(ctx context.Context, namespace, bucket string) ([]*sfv1.SalesforceConnection, error)
+	// eachInBucket calls visit with each connection of namespace in bucket of
+	// secretBucketsIndex.
+	eachInBucket(ctx context.Context, namespace, bucket string, visit func(*sfv1.SalesforceConnection)) error
 	// get returns the connection of key, nil when there is none.
 	get(ctx context.Context, key types.NamespacedName) (*sfv1.SalesforceConnection, error)
 }
@@ -65,15 +66,14 @@ type connectionLookup interface {
 // storeLookup reads the informer's store: no copy at all.
 type storeLookup struct{ store toolscache.Indexer }
 
-func (l storeLookup) inBucket(_ context.Context, namespace, bucket string) ([]*sfv1.SalesforceConnection, error) {
+func (l storeLookup) eachInBucket(_ context.Context, namespace, bucket string, visit func(*sfv1.SalesforceConnection)) error {
 	objs, err := l.store.ByIndex("field:"+secretBucketsIndex, namespace+"/"+bucket)
-	conns := make([]*sfv1.SalesforceConnection, 0, len(objs))
 	for _, o := range objs {
 		if c, ok := o.(*sfv1.SalesforceConnection); ok {
-			conns = append(conns, c)
+			visit(c)
 		}
 	}
-	return conns, err
+	return err
 }
 
 func (l storeLookup) get(_ context.Context, key types.NamespacedName) (*sfv1.SalesforceConnection, error) {
@@ -87,17 +87,16 @@ func (l storeLookup) get(_ context.Context, key types.NamespacedName) (*sfv1.Sal
 // points to.
 type readerLookup struct{ reader client.Reader }
 
-func (l readerLookup) inBucket(ctx context.Context, namespace, bucket string) ([]*sfv1.SalesforceConnection, error) {
+func (l readerLookup) eachInBucket(ctx context.Context, namespace, bucket string, visit func(*sfv1.SalesforceConnection)) error {
 	var list sfv1.SalesforceConnectionList
 	if err := l.reader.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{secretBucketsIndex: bucket},
 		client.UnsafeDisableDeepCopy); err != nil {
-		return nil, err
+		return err
 	}
-	conns := make([]*sfv1.SalesforceConnection, len(list.Items))
 	for i := range list.Items {
-		conns[i] = &list.Items[i]
+		visit(&list.Items[i])
 	}
-	return conns, nil
+	return nil
 }
 
 func (l readerLookup) get(ctx context.Context, key types.NamespacedName) (*sfv1.SalesforceConnection, error) {

@@ -301,13 +301,12 @@ func (r *Reconciler) connectionsNamingSecret(ctx context.Context, secret types.N
 // name's bucket that name it, and the connection whose token Secret has the name by
 // default, if there is one.
 func connectionsNaming(ctx context.Context, l connectionLookup, secret types.NamespacedName) ([]reconcile.Request, error) {
-	conns, err := l.inBucket(ctx, secret.Namespace, secretBucket(secret.Name))
 	var reqs []reconcile.Request
-	for _, c := range conns {
+	err := l.eachInBucket(ctx, secret.Namespace, secretBucket(secret.Name), func(c *sfv1.SalesforceConnection) {
 		if slices.Contains(indexedSecretNames(c), secret.Name) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: keyOf(c)})
 		}
-	}
+	})
 	if name, ok := strings.CutSuffix(secret.Name, tokensecret.NameSuffix); ok && name != "" {
 		owner, ownerErr := l.get(ctx, types.NamespacedName{Namespace: secret.Namespace, Name: name})
 		req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: secret.Namespace, Name: name}}
